@@ -1,0 +1,31 @@
+# Two commands on a fresh clone: `make repro` (set up + run the pipeline) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help install repro test test-all lint bench
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv and install traincycle with its dev tools
+
+repro: install ## Set up, then run the whole pipeline on the built-in data (dvc repro)
+	dvc repro
+
+test: install ## Set up, then run the test suite (fast tests, < 10 min on 2 cores)
+	python -m pytest -q
+
+test-all: install ## Run every test, the slow end-to-end ones too
+	python -m pytest -q -m ''
+
+lint: install ## ruff check
+	ruff check src stages tests benchmarks

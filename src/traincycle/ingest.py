@@ -1,0 +1,192 @@
+"""Read a data source into one clean table: snake_case columns, categoricals as `category`."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from traincycle.config import DataConfig, check_range
+from traincycle.errors import ConfigError, DataError
+from traincycle.io import sha256_bytes
+
+REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://")
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestConfig:
+    """How to parse a CSV source (ignored for Parquet and built-in data)."""
+
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    #: extra strings read as missing, on top of pandas' defaults ("", "NA", "NaN", ...)
+    na_values: tuple[str, ...] = ("?",)
+    #: rows kept from the source (0 = all); a quick way to shrink runs
+    max_rows: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.delimiter) != 1:
+            raise ConfigError(f"params ingest.delimiter: expected one character, got {self.delimiter!r}")
+        check_range("ingest.max_rows", self.max_rows, 0)
+
+
+def read_source(source: str, cfg: IngestConfig) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Load `source` (builtin:NAME, local CSV/Parquet path or URL); return the frame and file hashes."""
+    if source.startswith("builtin:"):
+        from traincycle.datasets import BUILTINS
+
+        name = source.removeprefix("builtin:")
+        if name not in BUILTINS:
+            raise ConfigError(
+                f"params data.source: unknown built-in dataset {name!r}; "
+                f"available: {', '.join('builtin:' + n for n in BUILTINS)}"
+            )
+        df, files = BUILTINS[name]()
+        return df, {fname: sha256_bytes(blob) for fname, blob in files.items()}
+    raw = _read_bytes(source)
+    name = source.rsplit("/", 1)[-1]
+    if name.lower().endswith((".parquet", ".pq")):
+        df = _parse_parquet(raw, source)
+    else:
+        df = _parse_csv(raw, source, cfg)
+    return df, {name: sha256_bytes(raw)}
+
+
+def _read_bytes(source: str) -> bytes:
+    if source.startswith(REMOTE_PREFIXES):
+        import fsspec
+
+        try:
+            with fsspec.open(source, "rb") as fh:
+                return fh.read()
+        except Exception as exc:  # network and auth errors vary by filesystem
+            raise DataError(f"{source}: cannot read ({type(exc).__name__}: {exc})") from None
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"{source}: file not found (params data.source)")
+    if path.is_dir():
+        raise DataError(f"{source}: is a directory, expected a CSV or Parquet file")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{source}: cannot read ({exc.strerror})") from None
+
+
+def _parse_parquet(raw: bytes, source: str) -> pd.DataFrame:
+    if not raw:
+        raise DataError(f"{source}: file is empty, expected Parquet data")
+    try:
+        return pd.read_parquet(io.BytesIO(raw), engine="pyarrow")
+    except Exception as exc:  # pyarrow raises several types for corrupt or truncated files
+        raise DataError(f"{source}: not a readable Parquet file ({exc})") from None
+
+
+def _parse_csv(raw: bytes, source: str, cfg: IngestConfig) -> pd.DataFrame:
+    if not raw.strip():
+        raise DataError(f"{source}: file is empty, expected a CSV with a header row")
+    try:
+        text = raw.decode(cfg.encoding)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{source}: not {cfg.encoding} text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "re-save it as UTF-8 or set params ingest.encoding"
+        ) from None
+    except LookupError:
+        raise ConfigError(f"params ingest.encoding: unknown encoding {cfg.encoding!r}") from None
+    header = next(csv.reader(io.StringIO(text), delimiter=cfg.delimiter))
+    names = [h.strip() for h in header]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataError(f"{source}: duplicate column name {dupes[0]!r} in the header")
+    try:
+        df = pd.read_csv(
+            io.StringIO(text),
+            sep=cfg.delimiter,
+            skipinitialspace=True,
+            na_values=list(cfg.na_values),
+            low_memory=False,
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"{source}: not a readable CSV ({str(exc).strip()})") from None
+    if df.shape[1] == 1 and any(d in header[0] for d in ";\t|" if d != cfg.delimiter):
+        raise DataError(
+            f"{source}: found a single column {header[0][:40]!r}; the file looks delimited by "
+            "something else than params ingest.delimiter "
+            f"{cfg.delimiter!r}"
+        )
+    return df
+
+
+def snake_case(name: str) -> str:
+    """'Hours-per-week ' -> 'hours_per_week'; 'capitalGain' -> 'capital_gain'."""
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name).strip())
+    return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower() or "column"
+
+
+def tidy(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Snake-case column names; strip strings; text columns as `category` with sorted categories."""
+    renamed = [snake_case(c) for c in df.columns]
+    clashes = sorted({n for n in renamed if renamed.count(n) > 1})
+    if clashes:
+        raise DataError(f"{source}: several columns become {clashes[0]!r} after snake_case naming")
+    out = df.copy()
+    out.columns = renamed
+    for col in out.columns:
+        series = out[col]
+        if isinstance(series.dtype, pd.CategoricalDtype) or _is_text(series):
+            values = series.astype("string").str.strip().replace("", pd.NA)
+            categories = sorted(values.dropna().unique())
+            out[col] = pd.Categorical(values, categories=categories)
+    return out
+
+
+def _is_text(series: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype)
+
+
+def check_target(df: pd.DataFrame, data: DataConfig, source: str) -> None:
+    """Fail early on data no model can learn from: no rows, target absent/empty/constant."""
+    if len(df) == 0:
+        raise DataError(f"{source}: has a header but no rows")
+    if data.target not in df.columns:
+        cols = ", ".join(map(str, df.columns[:20]))
+        raise DataError(
+            f"{source}: target column {data.target!r} (params data.target) not found; columns: {cols}"
+        )
+    labels = df[data.target].dropna()
+    if labels.empty:
+        raise DataError(f"{source}: target column {data.target!r} has no values (all missing)")
+    if data.task != "regression" and labels.nunique() < 2:
+        raise DataError(
+            f"{source}: target column {data.target!r} has a single class {labels.iloc[0]!r}; "
+            "classification needs at least two"
+        )
+    if data.task == "regression" and not pd.api.types.is_numeric_dtype(labels):
+        raise DataError(f"{source}: target column {data.target!r} is not numeric; regression needs numbers")
+    for col in (*data.sensitive, *data.id_columns):
+        if col not in df.columns:
+            raise DataError(f"{source}: column {col!r} named in params data not found")
+
+
+def ingest(data: DataConfig, cfg: IngestConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read, tidy and check the source; return the table and its provenance record."""
+    df, hashes = read_source(data.source, cfg)
+    df = tidy(df, data.source)
+    if cfg.max_rows:
+        df = df.iloc[: cfg.max_rows].reset_index(drop=True)
+    check_target(df, data, data.source)
+    if data.task != "regression":
+        df[data.target] = df[data.target].astype("string").astype("category")
+    provenance = {
+        "source": data.source,
+        "sha256": hashes,
+        "rows": len(df),
+        "columns": len(df.columns),
+        "dtypes": {c: str(t) for c, t in df.dtypes.items()},
+    }
+    return df, provenance

@@ -1,0 +1,148 @@
+"""File I/O at the pipeline's edges: atomic writes, Parquet/JSON helpers, hashing.
+
+Every write goes to a temporary sibling and is renamed into place, so a stage killed at
+any point leaves the old output or none, never a half-written file DVC could cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from traincycle.errors import DataError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; rename it over `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary directory that replaces `path` whole if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    old = path.with_name(f".{path.name}.old")
+    try:
+        yield tmp
+        shutil.rmtree(old, ignore_errors=True)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_text(text: str, path: str | Path) -> None:
+    """Write text atomically (UTF-8, newline at end)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+
+
+def write_bytes(data: bytes, path: str | Path) -> None:
+    """Write bytes atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def to_jsonable(obj: Any, digits: int = 6) -> Any:
+    """Convert numpy/pandas scalars and containers to plain JSON types; round floats.
+
+    Rounding keeps committed metrics readable and immune to last-bit float noise;
+    NaN and infinities become null (JSON has no NaN).
+    """
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v, digits) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, str | bytes):
+        return to_jsonable(obj.tolist(), digits)
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return None if not math.isfinite(obj) else round(obj, digits) + 0.0
+    return str(obj)
+
+
+def dump_json(obj: Any, digits: int = 6) -> str:
+    """Serialise `obj` deterministically: insertion key order, 2-space indent, rounded floats."""
+    return json.dumps(to_jsonable(obj, digits), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_json(obj: Any, path: str | Path, digits: int = 6) -> None:
+    """Write `obj` as deterministic JSON, atomically."""
+    write_text(dump_json(obj, digits), path)
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file, naming the file in any error."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not readable JSON ({exc})") from None
+
+
+def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
+    """Write a DataFrame to Parquet atomically, without the index, byte-stable across runs."""
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+
+
+def read_parquet(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a Parquet file (optionally only some columns), naming the file in any error."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        return pd.read_parquet(path, columns=columns, engine="pyarrow")
+    except Exception as exc:  # pyarrow raises many types for corrupt or truncated files
+        raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes, streamed."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_frame(df: pd.DataFrame) -> str:
+    """A content hash of a DataFrame (values and column names), independent of file encoding."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, df.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,191 @@
+"""Split first: stratified, seeded train/val/test with identical rows and entities kept together."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from traincycle.config import DataConfig, check_range
+from traincycle.errors import ConfigError, DataError
+
+SPLITS = ("train", "val", "test")
+POOLED = "__pooled__"
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitConfig:
+    """Split fractions and leakage policy."""
+
+    train: float = 0.70
+    val: float = 0.15
+    test: float = 0.15
+    #: identical feature rows: keep_together (all copies in one split) or drop (keep the first)
+    duplicates: Literal["keep_together", "drop"] = "keep_together"
+    group_column: str | None = None
+    time_column: str | None = None
+    #: sensitive groups with fewer rows are pooled for stratification (and reported)
+    min_group_count: int = 30
+
+    def __post_init__(self) -> None:
+        for name in SPLITS:
+            check_range(f"split.{name}", getattr(self, name), 0.0, 1.0, low_open=True, high_open=True)
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ConfigError(
+                f"params split: train + val + test must sum to 1, got "
+                f"{self.train} + {self.val} + {self.test} = {total:.6g}"
+            )
+        if self.group_column and self.time_column:
+            raise ConfigError("params split: set group_column or time_column, not both")
+        check_range("split.min_group_count", self.min_group_count, 1)
+
+
+def feature_columns(df: pd.DataFrame, data: DataConfig) -> list[str]:
+    """Columns that describe a row: everything but the target and id columns."""
+    drop = {data.target, *data.id_columns}
+    return [c for c in df.columns if c not in drop]
+
+
+def row_keys(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """A 64-bit content hash per row over `columns`; identical rows share a key."""
+    return pd.util.hash_pandas_object(df[columns], index=False).to_numpy()
+
+
+def unit_ids(df: pd.DataFrame, features: list[str], group_column: str | None) -> np.ndarray:
+    """Ids of the units that must stay in one split: identical rows, joined with entities if given."""
+    dup_ids = pd.factorize(row_keys(df, features))[0]
+    if group_column is None:
+        return dup_ids
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    ent_ids = pd.factorize(df[group_column].astype("string").fillna("<NA>"))[0]
+    # bipartite graph duplicate-key <-> entity: a component is one unit
+    n_dup, n_ent = dup_ids.max() + 1, ent_ids.max() + 1
+    graph = coo_matrix((np.ones(len(df)), (dup_ids, n_dup + ent_ids)), shape=(n_dup + n_ent,) * 2)
+    _, comp = connected_components(graph, directed=False)
+    return pd.factorize(comp[dup_ids])[0]
+
+
+def label_strata(y: pd.Series, task: str) -> pd.Series:
+    """Stratification label: the class, or a decile bin of the target for regression."""
+    if task == "regression":
+        bins = min(10, max(1, y.nunique() // 2))
+        return pd.qcut(y.rank(method="first"), bins, labels=False).astype("string")
+    return y.astype("string").fillna("<NA>")
+
+
+def pooled_groups(df: pd.DataFrame, sensitive: tuple[str, ...], min_count: int) -> dict[str, list[str]]:
+    """Sensitive groups too small to stratify on, per column."""
+    out = {}
+    for col in sensitive:
+        counts = df[col].astype("string").fillna("<NA>").value_counts()
+        out[col] = sorted(counts[counts < min_count].index.tolist())
+    return out
+
+
+def strata(df: pd.DataFrame, data: DataConfig, pooled: dict[str, list[str]]) -> pd.Series:
+    """Per-row stratum: label x sensitive groups, with small groups pooled."""
+    key = label_strata(df[data.target], data.task)
+    for col in data.sensitive:
+        groups = df[col].astype("string").fillna("<NA>")
+        groups = groups.where(~groups.isin(pooled[col]), POOLED)
+        key = key + "|" + groups
+    return key
+
+
+def assign_units(
+    unit: np.ndarray, stratum: pd.Series, order: np.ndarray | None, cfg: SplitConfig, seed: int
+) -> np.ndarray:
+    """Assign each row a split index (0 train, 1 val, 2 test), whole units at a time.
+
+    Within each stratum the units are shuffled (or time-ordered when `order` is given) and laid
+    end to end; a unit goes to the split its midpoint falls in, which matches the fractions to
+    within one unit per stratum.
+    """
+    units = pd.DataFrame({"unit": unit, "stratum": stratum.to_numpy()})
+    per_unit = units.groupby("unit", sort=True).agg(stratum=("stratum", "first"), size=("unit", "size"))
+    if order is not None:
+        per_unit["stratum"] = "all"
+        per_unit["pos"] = pd.Series(order).groupby(unit).min().reindex(per_unit.index).to_numpy()
+    # strata with too few units to reach every split are merged into their label's stratum
+    counts = per_unit["stratum"].map(per_unit["stratum"].value_counts())
+    per_unit.loc[counts < 3, "stratum"] = per_unit["stratum"].str.split("|").str[0]
+    rng = np.random.default_rng(seed)
+    edges = np.cumsum([cfg.train, cfg.val])
+    result = pd.Series(0, index=per_unit.index, dtype=np.int8)
+    for _, members in per_unit.groupby("stratum", sort=True):
+        if order is not None:
+            members = members.sort_values("pos", kind="stable")
+        else:
+            members = members.iloc[rng.permutation(len(members))]
+        sizes = members["size"].to_numpy()
+        mid = (np.cumsum(sizes) - sizes / 2) / sizes.sum()
+        result.loc[members.index] = np.searchsorted(edges, mid, side="right").astype(np.int8)
+    return result.reindex(unit).to_numpy()
+
+
+def split_frame(
+    df: pd.DataFrame, data: DataConfig, cfg: SplitConfig, seed: int
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Split `df` into train/val/test; return the parts and a report for metrics/split.json."""
+    for col in filter(None, (cfg.group_column, cfg.time_column)):
+        if col not in df.columns:
+            raise DataError(f"split: column {col!r} (params split) not in the data")
+    features = [c for c in feature_columns(df, data) if c != cfg.group_column]
+    dropped = 0
+    if cfg.duplicates == "drop":
+        keep = ~pd.Series(row_keys(df, features)).duplicated().to_numpy()
+        dropped = int((~keep).sum())
+        df = df[keep].reset_index(drop=True)
+    unit = unit_ids(df, features, cfg.group_column)
+    dup_rows = int(pd.Series(row_keys(df, features)).duplicated(keep=False).sum())
+    pooled = pooled_groups(df, data.sensitive, cfg.min_group_count)
+    order = None
+    if cfg.time_column:
+        order = df[cfg.time_column].rank(method="first").to_numpy()
+    which = assign_units(unit, strata(df, data, pooled), order, cfg, seed)
+    parts = {name: df[which == i].reset_index(drop=True) for i, name in enumerate(SPLITS)}
+    check_splits(parts, data, features)
+    report = {
+        "rows": {name: len(part) for name, part in parts.items()},
+        "fraction": {name: len(part) / len(df) for name, part in parts.items()},
+        "duplicates": {"policy": cfg.duplicates, "rows_with_twin": dup_rows, "dropped": dropped},
+        "leaked_rows": 0,
+        "pooled_groups": {col: ", ".join(groups) for col, groups in pooled.items() if groups},
+    }
+    if data.task != "regression":
+        report["class_share"] = {n: shares(p[data.target]) for n, p in parts.items()}
+    for col in data.sensitive:
+        report[f"group_share_{col}"] = {n: shares(p[col]) for n, p in parts.items()}
+    return parts, report
+
+
+def shares(values: pd.Series) -> dict[str, float]:
+    """Share of each value (sorted by value), missing counted as '<NA>'."""
+    counts = values.astype("string").fillna("<NA>").value_counts(normalize=True)
+    return {str(k): float(v) for k, v in counts.sort_index().items()}
+
+
+def check_splits(parts: dict[str, pd.DataFrame], data: DataConfig, features: list[str]) -> None:
+    """Fail when a split is empty, misses a class, or shares an identical row with another split."""
+    for name, part in parts.items():
+        if part.empty:
+            raise DataError(f"split: the {name} split is empty; the dataset is too small to split")
+    if data.task != "regression":
+        classes = set().union(*(set(p[data.target].dropna().astype(str)) for p in parts.values()))
+        for name, part in parts.items():
+            missing = sorted(classes - set(part[data.target].dropna().astype(str)))
+            if missing:
+                raise DataError(
+                    f"split: class {missing[0]!r} of {data.target!r} has too few rows to appear "
+                    f"in the {name} split; collect more data or merge rare classes"
+                )
+    keys = {name: np.unique(row_keys(part, features)) for name, part in parts.items()}
+    for i, first in enumerate(SPLITS):
+        for second in SPLITS[i + 1 :]:
+            if len(np.intersect1d(keys[first], keys[second], assume_unique=True)):
+                raise DataError(f"split: identical rows appear in both {first} and {second} (leakage)")

@@ -1,0 +1,25 @@
+"""ingest: read data.source into data/raw/dataset.parquet plus its provenance."""
+
+import click
+
+from traincycle.config import load_stage_config
+from traincycle.errors import report_errors
+from traincycle.ingest import IngestConfig, ingest
+from traincycle.io import write_json, write_parquet
+
+
+@click.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option("--out", "out_path", required=True, help="Parquet file for the raw table.")
+@click.option("--provenance", "provenance_path", required=True, help="JSON provenance record.")
+@report_errors
+def main(params_path: str, out_path: str, provenance_path: str) -> None:
+    data, _, cfg = load_stage_config(params_path, "ingest", IngestConfig)
+    df, provenance = ingest(data, cfg)
+    write_parquet(df, out_path)
+    write_json(provenance, provenance_path)
+    click.echo(f"ingest: {provenance['rows']} rows x {provenance['columns']} columns from {data.source}")
+
+
+if __name__ == "__main__":
+    main()
