@@ -1,0 +1,102 @@
+"""The whole pipeline in a temporary git+DVC repo with shrunk params: run, check, rerun is a no-op."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+# Shrinks that keep every stage meaningful but fast; applied only where the key exists.
+SHRINK = {
+    "ingest.max_rows": 4000,
+    "train.xgboost.n_estimators": 60,
+    "train.mlp.epochs": 3,
+    "evaluate.bootstrap": 50,
+    "evaluate.explain_rows": 100,
+}
+COPY = ["dvc.yaml", "params.yaml", "schema.yaml", "stages", "src", ".dvc/config", ".dvcignore", ".gitignore"]
+
+
+def shrink(params: dict, overrides: dict) -> dict:
+    """Apply dotted-key overrides to params, only where the parent section already exists."""
+    for dotted, value in overrides.items():
+        *parents, leaf = dotted.split(".")
+        node = params
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node:
+            node[leaf] = value
+    return params
+
+
+def sh(*cmd: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """A fresh git+DVC copy of the project with shrunk params, after one `dvc repro`."""
+    repo = tmp_path_factory.mktemp("e2e") / "repo"
+    repo.mkdir()
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, repo / name)
+    params = shrink(yaml.safe_load((repo / "params.yaml").read_text()), SHRINK)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.email=e2e@test", "-c", "user.name=e2e", "commit", "-qm", "init"]):
+        assert sh(*cmd, cwd=repo).returncode == 0
+    result = sh("dvc", "repro", cwd=repo)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return repo
+
+
+def stage_names(repo: Path) -> list[str]:
+    return list(yaml.safe_load((repo / "dvc.yaml").read_text())["stages"])
+
+
+def test_every_stage_produced_its_outputs(repo):
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    assert set(lock) == set(stage_names(repo))
+    for name, stage in lock.items():
+        for out in stage.get("outs", []):
+            assert (repo / out["path"]).exists(), f"{name}: {out['path']} missing"
+    split = json.loads((repo / "metrics" / "split.json").read_text())
+    assert sum(split["rows"].values()) == 4000
+
+
+def test_second_repro_is_a_noop(repo):
+    before = (repo / "dvc.lock").read_text()
+    result = sh("dvc", "repro", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert "Running stage" not in result.stdout
+    assert (repo / "dvc.lock").read_text() == before
+
+
+def test_forced_rerun_is_byte_identical(repo):
+    before = (repo / "dvc.lock").read_text()
+    metrics = {p.name: p.read_bytes() for p in (repo / "metrics").glob("*.json")}
+    result = sh("dvc", "repro", "-f", cwd=repo)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (repo / "dvc.lock").read_text() == before
+    assert {p.name: p.read_bytes() for p in (repo / "metrics").glob("*.json")} == metrics
+
+
+def test_metrics_diff_works(repo):
+    result = sh("dvc", "metrics", "show", "--json", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert any("metrics/split.json" in str(v) for v in shown.values())
