@@ -5,15 +5,17 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import os
 import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from traincycle.config import DataConfig, check_range
 from traincycle.errors import ConfigError, DataError
-from traincycle.io import sha256_bytes
+from traincycle.io import sha256_bytes, sha256_file
 
 REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://")
 
@@ -48,40 +50,44 @@ def read_source(source: str, cfg: IngestConfig) -> tuple[pd.DataFrame, dict[str,
             )
         df, files = BUILTINS[name]()
         return df, {fname: sha256_bytes(blob) for fname, blob in files.items()}
-    raw = _read_bytes(source)
     name = source.rsplit("/", 1)[-1]
-    if name.lower().endswith((".parquet", ".pq")):
-        df = _parse_parquet(raw, source)
-    else:
-        df = _parse_csv(raw, source, cfg)
-    return df, {name: sha256_bytes(raw)}
-
-
-def _read_bytes(source: str) -> bytes:
+    is_parquet = name.lower().endswith((".parquet", ".pq"))
     if source.startswith(REMOTE_PREFIXES):
-        import fsspec
+        raw = _read_remote(source)
+        df = _parse_parquet(io.BytesIO(raw), source) if is_parquet else _parse_csv(raw, source, cfg)
+        return df, {name: sha256_bytes(raw)}
+    path = _local_file(source)
+    # Parquet is read straight from disk (column projection, no second copy in memory)
+    df = _parse_parquet(path, source) if is_parquet else _parse_csv(path.read_bytes(), source, cfg)
+    return df, {name: sha256_file(path)}
 
-        try:
-            with fsspec.open(source, "rb") as fh:
-                return fh.read()
-        except Exception as exc:  # network and auth errors vary by filesystem
-            raise DataError(f"{source}: cannot read ({type(exc).__name__}: {exc})") from None
+
+def _read_remote(source: str) -> bytes:
+    import fsspec
+
+    try:
+        with fsspec.open(source, "rb") as fh:
+            return fh.read()
+    except Exception as exc:  # network and auth errors vary by filesystem
+        raise DataError(f"{source}: cannot read ({type(exc).__name__}: {exc})") from None
+
+
+def _local_file(source: str) -> Path:
     path = Path(source)
     if not path.exists():
         raise DataError(f"{source}: file not found (params data.source)")
     if path.is_dir():
         raise DataError(f"{source}: is a directory, expected a CSV or Parquet file")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{source}: cannot read ({exc.strerror})") from None
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{source}: cannot read (permission denied)")
+    return path
 
 
-def _parse_parquet(raw: bytes, source: str) -> pd.DataFrame:
-    if not raw:
+def _parse_parquet(file: Path | io.BytesIO, source: str) -> pd.DataFrame:
+    if isinstance(file, Path) and file.stat().st_size == 0:
         raise DataError(f"{source}: file is empty, expected Parquet data")
     try:
-        return pd.read_parquet(io.BytesIO(raw), engine="pyarrow")
+        return pd.read_parquet(file, engine="pyarrow")
     except Exception as exc:  # pyarrow raises several types for corrupt or truncated files
         raise DataError(f"{source}: not a readable Parquet file ({exc})") from None
 
@@ -139,10 +145,22 @@ def tidy(df: pd.DataFrame, source: str) -> pd.DataFrame:
     for col in out.columns:
         series = out[col]
         if isinstance(series.dtype, pd.CategoricalDtype) or _is_text(series):
-            values = series.astype("string").str.strip().replace("", pd.NA)
-            categories = sorted(values.dropna().unique())
-            out[col] = pd.Categorical(values, categories=categories)
+            out[col] = _tidy_categorical(series)
     return out
+
+
+def _tidy_categorical(series: pd.Series) -> pd.Series:
+    """Strip whitespace and sort categories, working on the unique values only (fast at 10M rows)."""
+    cat = series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype("category")
+    stripped = cat.cat.categories.astype("string").str.strip()
+    codes = cat.cat.codes.to_numpy()
+    categories = sorted(set(stripped.dropna()) - {""})
+    position = {c: i for i, c in enumerate(categories)}
+    remap = np.array([position.get(c, -1) if pd.notna(c) else -1 for c in stripped] + [-1])
+    return pd.Series(
+        pd.Categorical.from_codes(remap[codes], categories=categories), index=series.index,
+        name=series.name,
+    )
 
 
 def _is_text(series: pd.Series) -> bool:

@@ -65,7 +65,9 @@ def test_params_file_errors(tmp_path):
 
 def test_load_stage_config_reads_sections(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text("data: {target: y, task: regression}\nseed: 7\nsplit: {train: 0.8, val: 0.1, test: 0.1}\n")
+    path.write_text(
+        "data: {target: y, task: regression}\nseed: 7\nsplit: {train: 0.8, val: 0.1, test: 0.1}\n"
+    )
     data, seed, cfg = load_stage_config(path, "split", SplitConfig)
     assert data == DataConfig(target="y", task="regression")
     assert seed == 7

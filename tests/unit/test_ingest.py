@@ -83,5 +83,5 @@ def test_tidy_names_and_categories():
 def test_max_rows_and_config_checks():
     df, _ = ingest(DataConfig(), IngestConfig(max_rows=1000))
     assert len(df) == 1000
-    with pytest.raises(ConfigError, match="ingest.delimiter"):
+    with pytest.raises(ConfigError, match=r"ingest\.delimiter"):
         IngestConfig(delimiter=";;")

@@ -59,11 +59,11 @@ def test_parquet_round_trip_is_byte_stable(tmp_path, frame):
 
 
 def test_read_parquet_errors_name_the_file(tmp_path):
-    with pytest.raises(DataError, match="missing.parquet: file not found"):
+    with pytest.raises(DataError, match=r"missing\.parquet: file not found"):
         read_parquet(tmp_path / "missing.parquet")
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"PAR1 not really")
-    with pytest.raises(DataError, match="bad.parquet: not a readable Parquet file"):
+    with pytest.raises(DataError, match=r"bad\.parquet: not a readable Parquet file"):
         read_parquet(bad)
 
 

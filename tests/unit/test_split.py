@@ -4,10 +4,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import make_frame
 from traincycle.config import DataConfig
 from traincycle.errors import DataError
 from traincycle.split import SplitConfig, row_keys, split_frame
+
+from conftest import make_frame
 
 DATA = DataConfig(target="income", sensitive=("sex", "race"))
 
@@ -86,7 +87,7 @@ def test_rare_class_and_tiny_data_are_errors(frame):
     df.loc[0, "income"] = "rare"
     with pytest.raises(DataError, match="class 'rare' of 'income' has too few rows"):
         split_frame(df, DATA, SplitConfig(), 0)
-    with pytest.raises(DataError, match="too small|too few"):
+    with pytest.raises(DataError, match=r"too small|too few"):
         split_frame(frame.iloc[:2], DATA, SplitConfig(), 0)
 
 
