@@ -19,3 +19,18 @@ def main(debug: bool) -> None:
         import os
 
         os.environ["TRACEBACK"] = "1"
+
+
+@main.command()
+@click.option("--rows", type=click.IntRange(min=1), required=True, help="Number of rows.")
+@click.option("--cols", type=click.IntRange(min=1), default=14, show_default=True,
+              help="Feature columns (Adult-like mix; beyond 14, extra numeric columns).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Parquet file.")
+def synth(rows: int, cols: int, seed: int, output: str) -> None:
+    """Write seeded synthetic Adult-like data (target `income`) for scale tests."""
+    from traincycle.errors import report_errors
+    from traincycle.synth import write_synthetic
+
+    report_errors(write_synthetic)(output, rows, cols, seed)
+    click.echo(f"wrote {rows} rows x {cols} feature columns to {output}")

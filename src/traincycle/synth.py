@@ -1,0 +1,75 @@
+"""Seeded synthetic Adult-like data of any size, for scale benchmarks and tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from traincycle.io import atomic_path
+
+CATEGORIES = {
+    "workclass": ["Federal-gov", "Local-gov", "Private", "Self-emp-inc", "Self-emp-not-inc", "State-gov"],
+    "education": ["Assoc", "Bachelors", "Doctorate", "HS-grad", "Masters", "Prof-school", "Some-college"],
+    "marital_status": ["Divorced", "Married", "Never-married", "Separated", "Widowed"],
+    "occupation": ["Adm-clerical", "Craft-repair", "Exec-managerial", "Prof-specialty", "Sales", "Service"],
+    "race": ["Amer-Indian-Eskimo", "Asian-Pac-Islander", "Black", "Other", "White"],
+    "sex": ["Female", "Male"],
+}
+RACE_P = [0.01, 0.03, 0.1, 0.01, 0.85]
+CHUNK = 1_000_000
+
+
+def synth_chunk(rows: int, extra_cols: int, rng: np.random.Generator) -> pd.DataFrame:
+    """One chunk of Adult-like rows: numerics, categoricals with missing values, a learnable label."""
+    cols: dict[str, object] = {
+        "age": rng.integers(17, 90, rows),
+        "hours_per_week": rng.integers(1, 99, rows),
+        "capital_gain": np.where(rng.random(rows) < 0.08, rng.integers(1, 99_999, rows), 0),
+        "fnlwgt": rng.integers(12_000, 1_500_000, rows),
+    }
+    for name, values in CATEGORIES.items():
+        p = RACE_P if name == "race" else None
+        codes = rng.choice(len(values), rows, p=p)
+        if name in ("workclass", "occupation"):
+            codes = np.where(rng.random(rows) < 0.05, -1, codes)  # ~5% missing, like Adult's '?'
+        cols[name] = pd.Categorical.from_codes(codes, categories=values)
+    for i in range(extra_cols):
+        cols[f"x{i}"] = rng.normal(size=rows).astype(np.float32)
+    df = pd.DataFrame(cols)
+    logit = (
+        0.04 * (df["age"] - 40)
+        + 0.03 * (df["hours_per_week"] - 40)
+        + 0.9 * df["education"].isin(["Bachelors", "Masters", "Doctorate", "Prof-school"])
+        + 1.2 * (df["marital_status"] == "Married")
+        + 0.4 * (df["sex"] == "Male")
+        + 2.0 * (df["capital_gain"] > 5000)
+        - 2.9
+    )
+    positive = rng.random(rows) < 1 / (1 + np.exp(-logit.to_numpy(dtype=float)))
+    df["income"] = pd.Categorical.from_codes(positive.astype(int), categories=["<=50K", ">50K"])
+    return df
+
+
+def write_synthetic(path: str | Path, rows: int, cols: int = 14, seed: int = 0) -> Path:
+    """Write `rows` synthetic rows with `cols` feature columns to Parquet, one chunk at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    base = 4 + len(CATEGORIES)
+    extra = max(0, cols - base)
+    keep = None if cols >= base else [*list(synth_chunk(1, 0, np.random.default_rng(0)).columns[:cols]),
+                                       "income"]
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        writer = None
+        for index, start in enumerate(range(0, rows, CHUNK)):
+            rng = np.random.default_rng([seed, index])
+            chunk = synth_chunk(min(CHUNK, rows - start), extra, rng)
+            table = pa.Table.from_pandas(chunk if keep is None else chunk[keep], preserve_index=False)
+            writer = writer or pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            writer.write_table(table)
+        if writer is not None:
+            writer.close()
+    return path
