@@ -1,0 +1,135 @@
+"""Shared benchmark plumbing: copy the project, resolve stage commands, time and measure runs.
+
+Benchmarks report ratios against a baseline measured in the same run; they never assert
+wall-clock figures (these machines are noisy).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+COPY = ["dvc.yaml", "params.yaml", "schema.yaml", "stages", "src", ".dvc/config", ".dvcignore", ".gitignore"]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured command: wall seconds and the child's peak resident memory."""
+
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+    output: str
+
+
+def env() -> dict[str, str]:
+    """The environment for child commands: this interpreter's bin first on PATH."""
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def measure(cmd: str | Sequence[str], cwd: Path) -> Run:
+    """Run `cmd` (a shell string or argv) and return its wall time and peak RSS (via wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env(), shell=isinstance(cmd, str), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )
+    output = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Run(seconds, usage.ru_maxrss / 1024, proc.returncode, output)
+
+
+def best_of(cmd: str | Sequence[str], cwd: Path, repeat: int) -> float:
+    """Median wall seconds of `repeat` runs (fails loudly if a run fails)."""
+    times = []
+    for _ in range(repeat):
+        run = measure(cmd, cwd)
+        if run.returncode:
+            raise SystemExit(f"benchmark command failed: {cmd}\n{run.output[-2000:]}")
+        times.append(run.seconds)
+    return statistics.median(times)
+
+
+def copy_project(dest: Path, params: dict | None = None) -> Path:
+    """Copy the project's pipeline files into `dest` as a fresh git+DVC repo, optionally with params."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+        elif src.exists():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    if params is not None:
+        (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    git = ["git", "-c", "user.email=bench@local", "-c", "user.name=bench"]
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], [*git, "commit", "-qm", "bench"]):
+        subprocess.run(cmd, cwd=dest, check=True, capture_output=True)
+    return dest
+
+
+def load_params() -> dict:
+    """The project's params.yaml."""
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def stage_commands(repo: Path) -> dict[str, str]:
+    """Each stage's cmd from dvc.yaml with `${var}` references resolved from its vars."""
+    spec = yaml.safe_load((repo / "dvc.yaml").read_text())
+    variables: dict[str, object] = {}
+    for entry in spec.get("vars", []):
+        if isinstance(entry, dict):
+            variables.update(entry)
+
+    def resolve(match: re.Match) -> str:
+        value: object = variables
+        for key in match.group(1).split("."):
+            value = value[key]  # type: ignore[index]
+        return str(value)
+
+    return {name: re.sub(r"\$\{([^}]+)\}", resolve, stage["cmd"]) for name, stage in spec["stages"].items()}
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    """A Markdown table from a list of same-keyed dicts."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        lines.append("| " + " | ".join(_fmt(row[k]) for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def machine() -> str:
+    """A one-line description of this machine for the README's performance section."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {sys.version.split()[0]}"

@@ -1,0 +1,72 @@
+"""Scale: ingest → validate → split → featurize → train (xgboost) on synthetic Adult-like data.
+
+Prints seconds and peak RSS per stage at each size, and each stage's growth factor per 10x rows
+(10 = linear). Goals: linear growth, 10M rows within 24 GiB, validate <= 60 s at 10M.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+from pathlib import Path
+
+from harness import copy_project, load_params, measure, stage_commands, table
+
+STAGES = ("ingest", "validate", "split", "featurize", "train")
+
+
+def run_size(rows: int, tmp: Path) -> dict[str, tuple[float, float]]:
+    """Seconds and peak RSS (MB) per stage for `rows` synthetic rows."""
+    data = tmp / f"synth-{rows}.parquet"
+    gen = measure(f"traincycle synth --rows {rows} --seed 0 -o {data}", tmp)
+    if gen.returncode:
+        raise SystemExit(gen.output)
+    params = load_params()
+    params["data"] = {**params["data"], "source": str(data), "target": "income",
+                      "positive_label": ">50K", "sensitive": ["sex", "race"], "task": "binary"}
+    params.setdefault("train", {})["model"] = "xgboost"
+    repo = copy_project(tmp / f"repo-{rows}", params)
+    commands = stage_commands(repo)
+    schema = measure(f"traincycle schema infer {data} -o schema.yaml --target income", repo)
+    if schema.returncode:
+        raise SystemExit(f"schema infer failed:\n{schema.output[-2000:]}")
+    out = {}
+    for stage in (s for s in STAGES if s in commands):
+        run = measure(commands[stage], repo)
+        if run.returncode:
+            raise SystemExit(f"{stage} failed at {rows} rows:\n{run.output[-2000:]}")
+        out[stage] = (run.seconds, run.peak_rss_mb)
+    return out
+
+
+def main(sizes: list[int]) -> list[dict[str, object]]:
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="tc-scale-") as tmp:
+        for rows in sizes:
+            results[rows] = run_size(rows, Path(tmp))
+            print(f"  {rows:>10,} rows done", flush=True)
+    out = []
+    for stage in STAGES:
+        row: dict[str, object] = {"stage": stage}
+        for rows in sizes:
+            if stage in results[rows]:
+                seconds, rss = results[rows][stage]
+                row[f"{rows:,} s"] = seconds
+                row[f"{rows:,} MB"] = rss
+        if len(sizes) > 1 and stage in results[sizes[-1]]:
+            first, last = results[sizes[0]][stage][0], results[sizes[-1]][stage][0]
+            decades = max(1e-9, math.log10(sizes[-1] / sizes[0]))
+            row["growth per 10x"] = (last / first) ** (1 / decades)
+        if len(row) > 1:
+            out.append(row)
+    return out
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument("--quick", action="store_true", help="100k and 1M rows only")
+    args = parser.parse_args()
+    sizes = [100_000, 1_000_000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    print(table(main(sizes)))
