@@ -7,6 +7,7 @@ any point leaves the old output or none, never a half-written file DVC could cac
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import math
@@ -25,11 +26,26 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def remove_stale_temps(path: Path) -> None:
+    """Delete temporaries a killed earlier write of `path` left behind (SIGKILL skips cleanup)."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    old = path.with_name(f".{path.name}.old")
+    if old.exists() and path.exists():
+        shutil.rmtree(old, ignore_errors=True)
+    elif old.exists():  # killed between the two renames of atomic_dir: the old output is back
+        os.replace(old, path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to `path`; rename it over `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -46,6 +62,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield an empty temporary directory that replaces `path` whole if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_UMASK)
     old = path.with_name(f".{path.name}.old")

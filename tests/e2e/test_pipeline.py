@@ -100,3 +100,27 @@ def test_metrics_diff_works(repo):
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
     assert any("metrics/split.json" in str(v) for v in shown.values())
+
+
+def test_killed_stage_recovers_to_identical_outputs(repo):
+    """SIGKILL `dvc repro -f` in the middle of its slowest stage, then `dvc repro` recovers exactly."""
+    import signal
+    import time
+
+    before = (repo / "dvc.lock").read_text()
+    victim = "train" if "train" in stage_names(repo) else stage_names(repo)[-1]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen(["dvc", "repro", "-f"], cwd=repo, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if f"Running stage '{victim}'" in line:
+            time.sleep(0.5)  # let the stage start writing
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    result = sh("dvc", "repro", cwd=repo)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert (repo / "dvc.lock").read_text() == before
+    leftovers = [p for p in repo.rglob(".*.tmp") if ".dvc" not in p.parts]
+    assert not leftovers, leftovers

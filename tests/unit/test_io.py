@@ -70,3 +70,24 @@ def test_read_parquet_errors_name_the_file(tmp_path):
 def test_write_json_creates_parent(tmp_path):
     write_json({"x": 1.0}, tmp_path / "deep" / "m.json")
     assert json.loads((tmp_path / "deep" / "m.json").read_text()) == {"x": 1.0}
+
+
+def test_stale_temporaries_of_a_killed_write_are_removed(tmp_path):
+    target = tmp_path / "out.parquet"
+    (tmp_path / ".out.parquet.abc123.tmp").write_text("half-written by a killed stage")
+    (tmp_path / ".out.parquet.dir999.tmp").mkdir()
+    (tmp_path / ".other.json.x.tmp").write_text("not ours")
+    with atomic_path(target) as tmp:
+        tmp.write_text("fresh")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.json.x.tmp", "out.parquet"]
+
+
+def test_atomic_dir_restores_old_output_after_kill_between_renames(tmp_path):
+    target = tmp_path / "model"
+    old = tmp_path / ".model.old"
+    old.mkdir()
+    (old / "weights").write_text("previous")
+    with atomic_dir(target) as tmp:
+        assert (target / "weights").read_text() == "previous"
+        (tmp / "weights").write_text("new")
+    assert (target / "weights").read_text() == "new" and not old.exists()
