@@ -34,3 +34,21 @@ def synth(rows: int, cols: int, seed: int, output: str) -> None:
 
     report_errors(write_synthetic)(output, rows, cols, seed)
     click.echo(f"wrote {rows} rows x {cols} feature columns to {output}")
+
+
+@main.group()
+def schema() -> None:
+    """Draft and check the data schema (schema.yaml) the validate stage enforces."""
+
+
+@schema.command("infer")
+@click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="YAML file to write.")
+@click.option("--target", default=None, help="Label column; its values become the schema's labels.")
+def schema_infer(data_path: str, output: str, target: str | None) -> None:
+    """Draft a schema from DATA (.parquet or .csv): observed dtypes, ranges, categories, nulls."""
+    from traincycle.errors import report_errors
+    from traincycle.schema import draft_schema_file
+
+    columns = report_errors(draft_schema_file)(data_path, output, target)
+    click.echo(f"wrote a schema of {columns} columns to {output}; review it before committing")

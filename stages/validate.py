@@ -1,0 +1,51 @@
+"""validate: the quality and bias gate; critical failures stop the pipeline (exit 3)."""
+
+import time
+
+import click
+
+from traincycle.config import load_stage_config
+from traincycle.errors import report_errors
+from traincycle.io import atomic_dir, read_parquet, write_json
+from traincycle.schema import load_schema
+from traincycle.validate import (
+    ValidateConfig,
+    build_report,
+    describe,
+    failed,
+    gate,
+    quality_metrics,
+    render_html,
+    validate_frame,
+)
+
+
+@click.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option("--data", "data_path", required=True, help="Raw Parquet table from ingest.")
+@click.option("--schema", "schema_path", required=True, help="The committed schema.yaml.")
+@click.option("--report", "report_path", required=True, help="JSON report of every expectation.")
+@click.option("--docs", "docs_dir", required=True, help="Directory for the HTML summary.")
+@click.option("--metrics", "metrics_path", required=True, help="Flat JSON data-quality metrics.")
+@click.option("--timings", default=".traincycle/timings/validate.json", show_default=True)
+@report_errors
+def main(params_path, data_path, schema_path, report_path, docs_dir, metrics_path, timings) -> None:
+    start = time.perf_counter()
+    data, _, cfg = load_stage_config(params_path, "validate", ValidateConfig)
+    schema = load_schema(schema_path)
+    df = read_parquet(data_path)
+    outcomes, summaries = validate_frame(df, schema, data, cfg)
+    gate(outcomes)  # before any write: a failed gate leaves no outputs
+    report = build_report(df, outcomes, summaries)
+    write_json(report, report_path)
+    with atomic_dir(docs_dir) as tmp:
+        (tmp / "index.html").write_text(render_html(report), encoding="utf-8")
+    write_json(quality_metrics(df, outcomes, summaries), metrics_path)
+    write_json({"seconds": time.perf_counter() - start, "rows": len(df)}, timings)
+    for outcome in failed(outcomes, "warning"):
+        click.echo(f"validate: warning: {describe(outcome)}")
+    click.echo(f"validate: {len(outcomes)} checks on {len(df)} rows passed the gate")
+
+
+if __name__ == "__main__":
+    main()
