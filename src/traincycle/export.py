@@ -1,0 +1,582 @@
+"""ONNX export of the whole inference path: raw columns -> featurizer -> model -> scores.
+
+The exported graph has one input per raw column (``[N, 1]`` string tensors for categoricals,
+float32 for numerics; a missing categorical is the empty string, a missing numeric NaN) and
+one output: ``probabilities`` (``[N, n_classes]`` float32) for classification or
+``prediction`` (``[N, 1]`` float32) for regression. A consumer needs onnxruntime and raw rows.
+
+The featurizer goes through skl2onnx (with converters registered here for the parts it lacks:
+our ``QuantileClipper`` and ``SimpleImputer(add_indicator=True)``), the model through
+skl2onnx / onnxmltools (xgboost) / ``torch.onnx.export`` (MLP), and the two graphs are merged
+with ``onnx.compose.merge_models``. :func:`stable_bytes` makes the serialised graph
+byte-stable (skl2onnx orders ``opset_import`` by hash).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: opsets every part is exported with, so the graphs can be merged
+OPSET = 17
+ML_OPSET = 3
+IR_VERSION = 8
+FEATURES = "features"
+PROBABILITIES = "probabilities"
+PREDICTION = "prediction"
+MISSING_STRING = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One raw input column of the exported graph."""
+
+    name: str
+    kind: str  # "numeric" or "categorical"
+    dtype: str
+    categories: tuple[str, ...] = ()
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.kind == "categorical"
+
+
+def output_name(task: str) -> str:
+    """The graph's output: class probabilities, or the prediction for regression."""
+    return PREDICTION if task == "regression" else PROBABILITIES
+
+
+# --------------------------------------------------------------------------- converters
+
+
+def _register_converters() -> None:
+    """Teach skl2onnx our QuantileClipper and SimpleImputer's missing-value indicator."""
+    from skl2onnx import update_registered_converter
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    update_registered_converter(
+        SimpleImputer, "SklearnSimpleImputer", _imputer_shape, _convert_imputer, overwrite=True
+    )
+    # skl2onnx's encoders reject infrequent categories after an imputer (one [N, k] input)
+    for cls, alias in ((OneHotEncoder, "SklearnOneHotEncoder"),
+                       (OrdinalEncoder, "SklearnOrdinalEncoder")):
+        update_registered_converter(cls, alias, _encoder_shape, _convert_encoder, overwrite=True)
+    try:
+        from traincycle.featurize import QuantileClipper
+    except ImportError:  # featurize not present (e.g. a stripped-down install)
+        return
+    update_registered_converter(
+        QuantileClipper, "TraincycleQuantileClipper", _clipper_shape, _convert_clipper,
+        overwrite=True,
+    )
+
+
+def _n_inputs(operator: Any) -> int:
+    return sum(v.get_second_dimension() or 1 for v in operator.inputs)
+
+
+def _imputer_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    op = operator.raw_operator
+    width = int(np.sum(_kept_features(op)))
+    if getattr(op, "indicator_", None) is not None:
+        width += len(op.indicator_.features_)
+    n = operator.inputs[0].get_first_dimension()
+    string = isinstance(operator.inputs[0].type, StringTensorType)
+    if string and op.indicator_ is not None:
+        raise NotImplementedError("string imputer with add_indicator cannot mix types in ONNX")
+    operator.outputs[0].type = (StringTensorType if string else FloatTensorType)([n, width])
+
+
+def _kept_features(op: Any) -> np.ndarray:
+    """Columns SimpleImputer keeps (it drops all-missing ones unless keep_empty_features)."""
+    stats = np.asarray(op.statistics_)
+    if stats.dtype.kind in "fc" and not getattr(op, "keep_empty_features", False):
+        return ~np.isnan(stats)
+    return np.ones(len(stats), dtype=bool)
+
+
+def _convert_imputer(scope: Any, operator: Any, container: Any) -> None:
+    """Where(missing, statistic, x), plus IsNaN indicator columns when add_indicator is set.
+
+    Written with standard ops; skl2onnx's own converter ignores ``add_indicator`` and rejects
+    string imputers whose ``missing_values`` is NaN (ours: a missing string is ``""``).
+    """
+    from onnx import TensorProto
+    from skl2onnx.common.data_types import StringTensorType
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    op = operator.raw_operator
+    x = concatenate_variables(scope, operator.inputs, container)
+    kept = _kept_features(op)
+    out = operator.outputs[0].full_name
+    name = scope.get_unique_variable_name
+    if isinstance(operator.inputs[0].type, StringTensorType):
+        fill = name("fill")
+        stats = [str(v) for v in np.asarray(op.statistics_)]
+        container.add_initializer(fill, TensorProto.STRING, [1, len(stats)], stats)
+        flag, cond = name("isempty"), name("cond")
+        container.add_node(
+            "LabelEncoder", [x], [flag], op_domain="ai.onnx.ml", op_version=2,
+            keys_strings=[MISSING_STRING], values_int64s=[1], default_int64=0,
+        )
+        container.add_node("Cast", [flag], [cond], to=TensorProto.BOOL)
+        container.add_node("Where", [cond, fill, x], [out])
+        return
+    xf = name("xf")
+    container.add_node("Cast", [x], [xf], to=TensorProto.FLOAT)
+    missing = name("missing")
+    if isinstance(op.missing_values, float) and np.isnan(op.missing_values):
+        container.add_node("IsNaN", [xf], [missing])
+    else:
+        value = name("missing_value")
+        container.add_initializer(value, TensorProto.FLOAT, [], [float(op.missing_values)])
+        container.add_node("Equal", [xf, value], [missing])
+    fill = name("fill")
+    stats = np.nan_to_num(np.asarray(op.statistics_, dtype=np.float32))
+    container.add_initializer(fill, TensorProto.FLOAT, [1, len(stats)], stats.tolist())
+    imputed = name("imputed")
+    container.add_node("Where", [missing, fill, xf], [imputed])
+    parts = [imputed]
+    if not kept.all():
+        keep_idx, kept_out = name("keep"), name("kept")
+        container.add_initializer(keep_idx, TensorProto.INT64, [int(kept.sum())],
+                                  np.flatnonzero(kept).tolist())
+        container.add_node("Gather", [imputed, keep_idx], [kept_out], axis=1)
+        parts = [kept_out]
+    if getattr(op, "indicator_", None) is not None:
+        idx, picked, flags = name("ind_idx"), name("ind_pick"), name("ind")
+        features = [int(i) for i in op.indicator_.features_]
+        container.add_initializer(idx, TensorProto.INT64, [len(features)], features)
+        container.add_node("Gather", [missing, idx], [picked], axis=1)
+        container.add_node("Cast", [picked], [flags], to=TensorProto.FLOAT)
+        parts.append(flags)
+    if len(parts) == 1:
+        container.add_node("Identity", parts, [out])
+    else:
+        container.add_node("Concat", parts, [out], axis=1)
+
+
+def encoder_tables(op: Any) -> list[tuple[list[Any], list[float], float, int]]:
+    """Per input column: (categories, encoded values, value for unknowns, output width).
+
+    Read off the fitted encoder by transforming each category, so infrequent grouping, drop
+    and unknown handling match sklearn exactly. A OneHotEncoder's value is the position of
+    the hot column in the column's block (-1: all zeros); an OrdinalEncoder's is the code.
+    """
+    import pandas as pd
+
+    onehot = hasattr(op, "drop_idx_")
+    widths = op._compute_n_features_outs() if onehot else [1] * len(op.categories_)
+    names = list(getattr(op, "feature_names_in_", range(len(op.categories_))))
+    base = {n: [cats[0]] for n, cats in zip(names, op.categories_, strict=True)}
+    tables, start = [], 0
+    for j, cats in enumerate(op.categories_):
+        frame = pd.DataFrame({n: v * len(cats) for n, v in base.items()})
+        frame[names[j]] = list(cats)
+        data = frame if hasattr(op, "feature_names_in_") else frame.to_numpy(dtype=object)
+        out = np.asarray(op.transform(data).todense() if hasattr(op.transform(data), "todense")
+                         else op.transform(data), dtype=np.float64)
+        block = out[:, start:start + widths[j]]
+        if onehot:
+            values = [float(np.argmax(r)) if r.any() else -1.0 for r in block]
+            unknown = -1.0
+            infrequent = getattr(op, "_infrequent_enabled", False) and op.handle_unknown in (
+                "infrequent_if_exist", "warn")
+            if infrequent and op._default_to_infrequent_mappings[j] is not None:
+                unknown = values[int(np.argmax(op._default_to_infrequent_mappings[j]))]
+        else:
+            values = block[:, 0].tolist()
+            unknown = float(op.unknown_value) if op.handle_unknown == "use_encoded_value" \
+                and op.unknown_value is not None else float("nan")
+        tables.append((list(cats), values, unknown, widths[j]))
+        start += widths[j]
+    return tables
+
+
+def _encoder_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import FloatTensorType
+
+    n = operator.inputs[0].get_first_dimension()
+    width = sum(t[3] for t in encoder_tables(operator.raw_operator))
+    operator.outputs[0].type = FloatTensorType([n, width])
+
+
+def _category_key(value: Any) -> str:
+    """The string a category arrives as in the graph (missing: the empty string)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return MISSING_STRING
+    return str(value)
+
+
+def _convert_encoder(scope: Any, operator: Any, container: Any) -> None:
+    """Per column: LabelEncoder (category -> code) then OneHot for one-hot encoders."""
+    from onnx import TensorProto
+    from skl2onnx.common.data_types import StringTensorType
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    op = operator.raw_operator
+    onehot = hasattr(op, "drop_idx_")
+    name = scope.get_unique_variable_name
+    x = concatenate_variables(scope, operator.inputs, container)
+    string = isinstance(operator.inputs[0].type, StringTensorType)
+    if not string:
+        xf = name("xf")
+        container.add_node("Cast", [x], [xf], to=TensorProto.FLOAT)
+        x = xf
+    blocks = []
+    for j, (cats, values, unknown, width) in enumerate(encoder_tables(op)):
+        if width == 0:
+            continue
+        idx, col = name("col_idx"), name("col")
+        container.add_initializer(idx, TensorProto.INT64, [], [j])
+        container.add_node("Gather", [x, idx], [col], axis=1)
+        keys = ({"keys_strings": [_category_key(c) for c in cats]} if string
+                else {"keys_floats": [float(c) for c in cats]})
+        code = name("code")
+        if onehot:
+            # out-of-range indices give an all-zero row in ONNX OneHot
+            vals = [int(v) if v >= 0 else width for v in values]
+            default = int(unknown) if unknown >= 0 else width
+            container.add_node("LabelEncoder", [col], [code], op_domain="ai.onnx.ml",
+                               op_version=2, values_int64s=vals, default_int64=default, **keys)
+            depth, onoff, hot = name("depth"), name("onoff"), name("hot")
+            container.add_initializer(depth, TensorProto.INT64, [], [width])
+            container.add_initializer(onoff, TensorProto.FLOAT, [2], [0.0, 1.0])
+            container.add_node("OneHot", [code, depth, onoff], [hot], axis=-1)
+            blocks.append(hot)
+        else:
+            container.add_node("LabelEncoder", [col], [code], op_domain="ai.onnx.ml",
+                               op_version=2, values_floats=values, default_float=unknown, **keys)
+            shape, shaped = name("shape"), name("shaped")
+            container.add_initializer(shape, TensorProto.INT64, [2], [-1, 1])
+            container.add_node("Reshape", [code, shape], [shaped])
+            blocks.append(shaped)
+    out = operator.outputs[0].full_name
+    if len(blocks) == 1:
+        container.add_node("Identity", blocks, [out])
+    else:
+        container.add_node("Concat", blocks, [out], axis=1)
+
+
+def clip_bounds(op: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The per-column (lower, upper) bounds a fitted QuantileClipper clips to."""
+    for low, high in (("lower_", "upper_"), ("low_", "high_"), ("lows_", "highs_")):
+        if hasattr(op, low) and hasattr(op, high):
+            return (np.asarray(getattr(op, low), dtype=np.float64),
+                    np.asarray(getattr(op, high), dtype=np.float64))
+    raise NotImplementedError(f"{type(op).__name__}: no fitted clip bounds found to export")
+
+
+def _clipper_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import FloatTensorType
+
+    n = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = FloatTensorType([n, _n_inputs(operator)])
+
+
+def _convert_clipper(scope: Any, operator: Any, container: Any) -> None:
+    """Max(Min(x, upper), lower): ONNX Clip takes scalars only, so per-column bounds need these."""
+    from onnx import TensorProto
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    low, high = clip_bounds(operator.raw_operator)
+    name = scope.get_unique_variable_name
+    x = concatenate_variables(scope, operator.inputs, container)
+    xf, lo, hi, capped = name("xf"), name("lower"), name("upper"), name("capped")
+    container.add_node("Cast", [x], [xf], to=TensorProto.FLOAT)
+    container.add_initializer(lo, TensorProto.FLOAT, [1, len(low)], low.astype(np.float32).tolist())
+    container.add_initializer(hi, TensorProto.FLOAT, [1, len(high)], high.astype(np.float32).tolist())
+    container.add_node("Min", [xf, hi], [capped])
+    container.add_node("Max", [capped, lo], [operator.outputs[0].full_name])
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def initial_types(columns: Sequence[Column]) -> list[tuple[str, Any]]:
+    """skl2onnx input types: one ``[N, 1]`` tensor per raw column."""
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    return [
+        (c.name, (StringTensorType if c.is_categorical else FloatTensorType)([None, 1]))
+        for c in columns
+    ]
+
+
+def export_featurizer(featurizer: Any, columns: Sequence[Column]) -> Any:
+    """Convert the fitted sklearn featurizer to an ONNX graph: raw columns in, float32 features out."""
+    from skl2onnx import convert_sklearn
+
+    _register_converters()
+    onx = convert_sklearn(
+        simplify(featurizer), initial_types=initial_types(columns),
+        target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET}, name="featurizer",
+    )
+    return _rename_output(onx, onx.graph.output[0].name, FEATURES)
+
+
+def simplify(est: Any) -> Any:
+    """A copy without ``passthrough``/None pipeline steps, which skl2onnx cannot convert."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(est, Pipeline):
+        steps = [(n, simplify(s)) for n, s in est.steps if s not in (None, "passthrough")]
+        if not steps:
+            return "passthrough"
+        if len(steps) == 1 and not isinstance(steps[0][1], Pipeline):
+            return steps[0][1]
+        out = copy.copy(est)
+        out.steps = steps
+        return out
+    if isinstance(est, ColumnTransformer):
+        out = copy.copy(est)
+        out.transformers_ = [(n, simplify(t), c) for n, t, c in est.transformers_]
+        return out
+    return est
+
+
+def export_estimator(native: Any, family: str, task: str, n_features: int) -> Any:
+    """Convert the fitted model to an ONNX graph: ``features`` in, scores out."""
+    if family == "mlp":
+        return _export_torch(native, task, n_features)
+    if family == "xgboost":
+        return _export_xgboost(native, task, n_features)
+    return _export_sklearn(native, task, n_features)
+
+
+def _export_sklearn(native: Any, task: str, n_features: int) -> Any:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    options = {"zipmap": False} if task != "regression" else {}
+    onx = convert_sklearn(
+        native, initial_types=[(FEATURES, FloatTensorType([None, n_features]))],
+        target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET},
+        options={id(native): options} if options else None, name="model",
+    )
+    return _keep_score_output(onx, task)
+
+
+def _export_xgboost(native: Any, task: str, n_features: int) -> Any:
+    """xgboost through skl2onnx with onnxmltools' converter registered (it caps opsets at 15)."""
+    import xgboost
+    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+    from skl2onnx import convert_sklearn, update_registered_converter
+    from skl2onnx.common.data_types import FloatTensorType
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    if isinstance(native, xgboost.Booster):
+        raise NotImplementedError("export needs an XGBClassifier/XGBRegressor, not a raw Booster")
+    update_registered_converter(
+        xgboost.XGBClassifier, "XGBoostXGBClassifier", calculate_linear_classifier_output_shapes,
+        convert_xgboost, options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+        overwrite=True,
+    )
+    update_registered_converter(
+        xgboost.XGBRegressor, "XGBoostXGBRegressor", calculate_linear_regressor_output_shapes,
+        convert_xgboost, overwrite=True,
+    )
+    options = {id(native): {"zipmap": False}} if task != "regression" else None
+    onx = convert_sklearn(
+        native, initial_types=[(FEATURES, FloatTensorType([None, n_features]))],
+        target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET}, options=options, name="model",
+    )
+    return _keep_score_output(onx, task)
+
+
+def _export_torch(native: Any, task: str, n_features: int) -> Any:
+    import onnx
+    import torch
+
+    wrapper = torch_scores(native, task).eval()
+    buffer = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapper, (torch.zeros(2, n_features),), buffer, input_names=[FEATURES],
+            output_names=[output_name(task)], opset_version=OPSET, dynamo=False,
+            dynamic_axes={FEATURES: {0: "batch"}, output_name(task): {0: "batch"}},
+        )
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def torch_scores(net: Any, task: str) -> Any:
+    """Wrap a torch module so it returns what ``Model.predict_proba``/``predict`` return."""
+    return _torch_module_class()(net, task)
+
+
+def _torch_module_class() -> type:
+    import torch
+
+    class _TorchScores(torch.nn.Module):
+        """Logits -> probabilities (softmax, or sigmoid for one binary logit); regression as is."""
+
+        def __init__(self, net: Any, task: str) -> None:
+            super().__init__()
+            self.net = net
+            self.task = task
+
+        def forward(self, x: Any) -> Any:
+            out = self.net(x)
+            if self.task == "regression":
+                return out.reshape(-1, 1)
+            if out.shape[1] == 1:
+                p = torch.sigmoid(out)
+                return torch.cat([1 - p, p], dim=1)
+            return torch.softmax(out, dim=1)
+
+    return _TorchScores
+
+
+# --------------------------------------------------------------------------- graph surgery
+
+
+def _rename_output(onx: Any, old: str, new: str) -> Any:
+    """Rename a graph output (and every use of that value)."""
+    if old == new:
+        return onx
+    for node in onx.graph.node:
+        node.input[:] = [new if n == old else n for n in node.input]
+        node.output[:] = [new if n == old else n for n in node.output]
+    for out in onx.graph.output:
+        if out.name == old:
+            out.name = new
+    return onx
+
+
+def _keep_score_output(onx: Any, task: str) -> Any:
+    """Keep only the probabilities (or the regression prediction) output, named canonically."""
+    outputs = list(onx.graph.output)
+    if task == "regression":
+        chosen = outputs[0]
+    else:
+        by_name = [o for o in outputs if "prob" in o.name.lower()]
+        chosen = by_name[0] if by_name else outputs[-1]
+    del onx.graph.output[:]
+    onx.graph.output.append(chosen)
+    _prune_dead_nodes(onx)
+    return _rename_output(onx, chosen.name, output_name(task))
+
+
+def _prune_dead_nodes(onx: Any) -> None:
+    """Drop nodes whose outputs nothing uses (e.g. the label branch after removing it)."""
+    needed = {o.name for o in onx.graph.output}
+    keep = []
+    for node in reversed(onx.graph.node):
+        if any(o in needed for o in node.output):
+            keep.append(node)
+            needed.update(node.input)
+    del onx.graph.node[:]
+    onx.graph.node.extend(reversed(keep))
+    inits = [i for i in onx.graph.initializer if i.name in needed]
+    del onx.graph.initializer[:]
+    onx.graph.initializer.extend(inits)
+
+
+def _align(onx: Any) -> Any:
+    """Same IR version and opsets for every part, as merge_models requires."""
+    onx.ir_version = IR_VERSION
+    versions = {imp.domain: imp.version for imp in onx.opset_import}
+    versions[""] = OPSET
+    if "ai.onnx.ml" in versions:
+        versions["ai.onnx.ml"] = ML_OPSET
+    del onx.opset_import[:]
+    for domain in sorted(versions):
+        imp = onx.opset_import.add()
+        imp.domain, imp.version = domain, versions[domain]
+    return onx
+
+
+def merge(featurizer_onnx: Any, model_onnx: Any, task: str) -> Any:
+    """One graph: the featurizer's ``features`` output feeds the model's ``features`` input."""
+    import onnx
+    from onnx import compose
+
+    feat = compose.add_prefix(_align(featurizer_onnx), "featurize_", rename_inputs=False,
+                              rename_outputs=False)
+    est = compose.add_prefix(_align(model_onnx), "model_", rename_inputs=False,
+                             rename_outputs=False)
+    # the model's input keeps its name: make it distinct from the featurizer's output
+    _rename_input(est, FEATURES, "model_" + FEATURES)
+    merged = compose.merge_models(feat, est, io_map=[(FEATURES, "model_" + FEATURES)],
+                                  outputs=[output_name(task)], doc_string="", producer_name="traincycle",
+                                  producer_version="", name="traincycle")
+    _align(merged)
+    onnx.checker.check_model(merged)
+    return merged
+
+
+def _rename_input(onx: Any, old: str, new: str) -> None:
+    for node in onx.graph.node:
+        node.input[:] = [new if n == old else n for n in node.input]
+    for inp in onx.graph.input:
+        if inp.name == old:
+            inp.name = new
+
+
+def stable_bytes(onx: Any) -> bytes:
+    """Serialise deterministically: sorted opsets, no producer versions or doc strings."""
+    onx = copy.deepcopy(onx)
+    imports = sorted((i.domain, i.version) for i in onx.opset_import)
+    del onx.opset_import[:]
+    for domain, version in imports:
+        imp = onx.opset_import.add()
+        imp.domain, imp.version = domain, version
+    onx.producer_name, onx.producer_version, onx.domain = "traincycle", "", ""
+    onx.model_version = 0
+    onx.doc_string = ""
+    onx.graph.doc_string = ""
+    del onx.metadata_props[:]
+    for node in onx.graph.node:
+        node.doc_string = ""
+    return onx.SerializeToString(deterministic=True)
+
+
+def export_pipeline(
+    featurizer: Any, columns: Sequence[Column], native: Any, family: str, task: str,
+    n_features: int,
+) -> bytes:
+    """Export featurizer + model to one byte-stable ONNX graph over raw columns."""
+    feat = export_featurizer(featurizer, columns)
+    est = export_estimator(native, family, task, n_features)
+    return stable_bytes(merge(feat, est, task))
+
+
+def columns_from_meta(input_columns: Any) -> list[Column]:
+    """Raw input columns from featurizer.json's ``input_columns`` (name, dtype, categories)."""
+    out = []
+    for spec in input_columns:
+        dtype = str(spec["dtype"])
+        kind = "categorical" if dtype == "category" else "numeric"
+        out.append(Column(str(spec["name"]), kind, dtype,
+                          tuple(str(c) for c in spec.get("categories") or ())))
+    return out
+
+
+def to_feeds(df: Any, columns: Sequence[Column]) -> dict[str, np.ndarray]:
+    """onnxruntime feeds for raw rows: ``[N, 1]`` float32 numerics (NaN = missing) and
+    strings (``""`` = missing). `df` must already hold valid values (see predict's checks)."""
+    import pandas as pd
+
+    feeds = {}
+    for col in columns:
+        series = df[col.name]
+        if col.is_categorical:
+            text = series.astype("string")
+            values = text.where(text.notna(), MISSING_STRING).astype(object).to_numpy()
+            feeds[col.name] = values.astype(str).reshape(-1, 1)
+        else:
+            numbers = pd.to_numeric(series, errors="raise").astype("float64")
+            feeds[col.name] = numbers.to_numpy(dtype=np.float32, na_value=np.nan).reshape(-1, 1)
+    return feeds
