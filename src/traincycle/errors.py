@@ -68,7 +68,7 @@ def report_errors(func: F) -> F:
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             sys.exit(130)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence
+        except Exception as exc:
             if debug_enabled():
                 raise
             print(

@@ -1,0 +1,186 @@
+"""DVC experiments driven from Python: run one, find its commit, read files from it.
+
+`traincycle tune` runs every trial through these functions so each trial is an ordinary
+`dvc exp run` that `dvc exp show`, `dvc exp apply` and `dvc exp branch` know about.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from traincycle.errors import ConfigError, DataError, UserError, one_line
+
+#: experiment names DVC accepts (git ref components; no spaces, no `..`, no leading dash)
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+class ExperimentFailed(UserError):
+    """A `dvc exp run` exited non-zero (the stage's own error is in the message)."""
+
+
+def format_value(value: Any) -> str:
+    """Render a param value for `-S key=value` so it lands in params.yaml with its type intact.
+
+    DVC parses the value with Hydra's grammar and writes it back with ruamel (YAML 1.2), while
+    the stages read params.yaml with PyYAML (YAML 1.1). Two mismatches bite: a float whose
+    shortest form has no dot (``1e-05``) is read back as the *string* '1e-05', and words such as
+    ``yes``/``off`` turn into booleans. Floats are therefore nudged by one ulp when needed (the
+    nearest float with a dotted mantissa) and ambiguous strings are refused.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"param value {value!r}: expected a finite number")
+        return repr(yaml_float(value))
+    if isinstance(value, str):
+        if yaml.safe_load(value) != value or not re.fullmatch(r"[A-Za-z0-9_.+/-]+", value):
+            raise ConfigError(
+                f"param value {value!r}: would not survive `dvc exp run -S` as a string "
+                "(YAML reads it as another type or it needs quoting); choose another name"
+            )
+        return value
+    raise ConfigError(f"param value {value!r}: expected a number, string or boolean")
+
+
+def yaml_float(value: float) -> float:
+    """`value`, or its nearest neighbour, whose repr PyYAML reads back as a float."""
+    while _dotless(repr(value)):
+        value = math.nextafter(value, math.inf)
+    return value
+
+
+def _dotless(text: str) -> bool:
+    mantissa = text.lower().split("e")[0]
+    return "e" in text.lower() and "." not in mantissa
+
+
+def override_args(overrides: Mapping[str, Any]) -> list[str]:
+    """`-S key=value` arguments for `dvc exp run`, in the mapping's order."""
+    args: list[str] = []
+    for key, value in overrides.items():
+        args += ["-S", f"{key}={format_value(value)}"]
+    return args
+
+
+def dvc_env() -> dict[str, str]:
+    """Environment for child `dvc` processes: this interpreter's bin dir first on PATH.
+
+    Stage commands call `python` from PATH; putting the running environment first makes
+    experiments (and their temp copies under .dvc/tmp) use the project's environment.
+    """
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("TRACEBACK", None)
+    return env
+
+
+def dvc(*args: str, cwd: str | Path = ".", check: bool = True) -> subprocess.CompletedProcess:
+    """Run `dvc <args>` in `cwd`, capturing output; raise ExperimentFailed on failure."""
+    # POSIX subprocess looks `dvc` up on env's PATH, so the project's dvc wins
+    result = subprocess.run(["dvc", *args], cwd=cwd, env=dvc_env(), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        command = " ".join(args[:2])
+        raise ExperimentFailed(f"dvc {command} failed: {last_error(result.stderr + result.stdout)}")
+    return result
+
+
+def last_error(output: str) -> str:
+    """The most telling line of a failed command's output (the stage's one-line error)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith(("error:", "ERROR:", "internal error:")):
+            return one_line(line)
+    return one_line(lines[-1]) if lines else "no output"
+
+
+def run_experiment(
+    name: str,
+    overrides: Mapping[str, Any],
+    *,
+    cwd: str | Path = ".",
+    temp: bool = True,
+    force: bool = False,
+    targets: Sequence[str] = (),
+) -> str:
+    """Run `dvc exp run --name NAME -S ...` and return the experiment's commit sha.
+
+    `temp` runs it in a copy under .dvc/tmp (the workspace stays untouched and every trial
+    starts from the same baseline); `force` reruns the stages even if DVC has them cached.
+    """
+    if not NAME_PATTERN.match(name):
+        raise ConfigError(f"experiment name {name!r}: use letters, digits, '_', '-' and '.'")
+    args = ["exp", "run", "--name", name, *override_args(overrides)]
+    if temp:
+        args.append("--temp")
+    if force:
+        args.append("--force")
+    result = dvc(*args, *targets, cwd=cwd, check=False)
+    if result.returncode != 0:
+        raise ExperimentFailed(
+            f"experiment {name} failed: {last_error(result.stderr + result.stdout)}"
+        )
+    rev = experiment_rev(name, cwd=cwd)
+    if rev is None:
+        raise ExperimentFailed(f"experiment {name}: dvc reported success but left no exp ref")
+    return rev
+
+
+def git(*args: str, cwd: str | Path = ".") -> str:
+    """Run a read-only git command and return its stdout; raise DataError on failure."""
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DataError(f"git {' '.join(args[:2])}: {one_line(result.stderr or 'failed')}")
+    return result.stdout
+
+
+def experiment_rev(name: str, *, cwd: str | Path = ".") -> str | None:
+    """Commit of experiment `name` based on the current HEAD, or None if there is none."""
+    head = git("rev-parse", "HEAD", cwd=cwd).strip()
+    ref = f"refs/exps/{head[:2]}/{head[2:]}/{name}"
+    out = git("for-each-ref", "--format=%(objectname)", ref, cwd=cwd).strip()
+    return out or None
+
+
+def experiment_names(*, cwd: str | Path = ".") -> list[str]:
+    """Names of the experiments based on the current HEAD, sorted."""
+    head = git("rev-parse", "HEAD", cwd=cwd).strip()
+    out = git("for-each-ref", "--format=%(refname)", f"refs/exps/{head[:2]}/{head[2:]}", cwd=cwd)
+    return sorted(line.rsplit("/", 1)[1] for line in out.splitlines() if line)
+
+
+def read_at_rev(rev: str, path: str, *, cwd: str | Path = ".") -> str:
+    """Text of `path` at commit `rev`: git-tracked files directly, DVC-tracked ones via dvc.api."""
+    result = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=cwd, capture_output=True)
+    if result.returncode == 0:
+        return result.stdout.decode("utf-8")
+    import dvc.api  # heavy; only for DVC-cached outputs
+
+    try:
+        return dvc.api.read(path, repo=str(cwd), rev=rev, mode="r")
+    except Exception as exc:  # dvc raises many types (missing path, missing cache)
+        raise DataError(f"{path} at {rev[:7]}: not readable ({type(exc).__name__})") from None
+
+
+def lookup(doc: Any, key: str, where: str) -> float:
+    """The number at dotted `key` in a parsed metrics document."""
+    node = doc
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            have = ", ".join(map(str, node)) if isinstance(node, dict) else type(node).__name__
+            raise DataError(f"{where}: no key {key!r} (found: {have})")
+        node = node[part]
+    if isinstance(node, bool) or not isinstance(node, int | float):
+        raise DataError(f"{where}: {key!r} is {node!r}, expected a number")
+    return float(node)

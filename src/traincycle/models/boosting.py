@@ -1,0 +1,178 @@
+"""Gradient-boosted trees with xgboost: hist, early stopping on val, class weighting.
+
+The saved booster is cut to the best iteration, so every consumer (predict, ONNX export)
+sees exactly the trees that were selected. Features arrive as a float32 matrix named
+f0..fN inside xgboost (what onnxmltools expects); ``Model.feature_names`` keeps real names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from traincycle.config import check_range
+from traincycle.models.base import Fit, FitSpec, balanced_weights
+
+TASKS = ("binary", "multiclass", "regression")
+WEIGHTS = "model.ubj"
+#: eval metrics per task; the last one drives early stopping
+EVAL_METRICS = {
+    "binary": ("auc", "logloss"),
+    "multiclass": ("merror", "mlogloss"),
+    "regression": ("mae", "rmse"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class XGBoostConfig:
+    """train.xgboost: booster shape, learning rate, regularisation, early stopping."""
+
+    n_estimators: int = 2000
+    learning_rate: float = 0.05
+    max_depth: int = 6
+    min_child_weight: float = 1.0
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    reg_lambda: float = 1.0
+    reg_alpha: float = 0.0
+    gamma: float = 0.0
+    max_bin: int = 256
+    #: stop when the val loss has not improved for this many rounds (0: never stop early)
+    early_stopping_rounds: int = 100
+    #: threads; fixed so runs are reproducible across machines
+    n_jobs: int = 2
+
+    def __post_init__(self) -> None:
+        check_range("train.xgboost.n_estimators", self.n_estimators, 1)
+        check_range("train.xgboost.learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
+        check_range("train.xgboost.max_depth", self.max_depth, 1, 32)
+        check_range("train.xgboost.min_child_weight", self.min_child_weight, 0.0)
+        check_range("train.xgboost.subsample", self.subsample, 0.0, 1.0, low_open=True)
+        check_range("train.xgboost.colsample_bytree", self.colsample_bytree, 0.0, 1.0, low_open=True)
+        check_range("train.xgboost.reg_lambda", self.reg_lambda, 0.0)
+        check_range("train.xgboost.reg_alpha", self.reg_alpha, 0.0)
+        check_range("train.xgboost.gamma", self.gamma, 0.0)
+        check_range("train.xgboost.max_bin", self.max_bin, 2)
+        check_range("train.xgboost.early_stopping_rounds", self.early_stopping_rounds, 0)
+        check_range("train.xgboost.n_jobs", self.n_jobs, 1)
+
+
+def estimator_class(task: str) -> Any:
+    """XGBClassifier or XGBRegressor."""
+    import xgboost as xgb
+
+    return xgb.XGBRegressor if task == "regression" else xgb.XGBClassifier
+
+
+def fit(
+    X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, cfg: XGBoostConfig, spec: FitSpec
+) -> Fit:
+    """Boost on train, early-stop on val, keep the best iteration only."""
+    metrics = EVAL_METRICS[spec.task]
+    kwargs: dict[str, Any] = {}
+    weights = None
+    if spec.class_weight == "balanced":
+        if spec.task == "binary":
+            kwargs["scale_pos_weight"] = float((y == 0).sum() / max((y == 1).sum(), 1))
+        else:
+            weights = balanced_weights(y)
+    if spec.categorical_features:
+        cats = set(spec.categorical_features)
+        kwargs["feature_types"] = ["c" if n in cats else "q" for n in spec.feature_names]
+        kwargs["enable_categorical"] = True
+        kwargs["max_cat_to_onehot"] = 1
+    est = estimator_class(spec.task)(
+        n_estimators=cfg.n_estimators,
+        learning_rate=cfg.learning_rate,
+        max_depth=cfg.max_depth,
+        min_child_weight=cfg.min_child_weight,
+        subsample=cfg.subsample,
+        colsample_bytree=cfg.colsample_bytree,
+        reg_lambda=cfg.reg_lambda,
+        reg_alpha=cfg.reg_alpha,
+        gamma=cfg.gamma,
+        max_bin=cfg.max_bin,
+        tree_method="hist",
+        eval_metric=list(metrics),
+        early_stopping_rounds=cfg.early_stopping_rounds or None,
+        n_jobs=cfg.n_jobs,
+        random_state=spec.seed,
+        **kwargs,
+    )
+    est.fit(X, y, sample_weight=weights, eval_set=[(X, y), (X_val, y_val)], verbose=False)
+    best = int(est.best_iteration) if cfg.early_stopping_rounds else cfg.n_estimators - 1
+    native = cut(est, best, spec.task)
+    return Fit(
+        native,
+        count_nodes(native),
+        best,
+        curves(est.evals_result(), metrics, spec.task),
+        {
+            "n_trees": int(native.get_booster().num_boosted_rounds()),
+            "native_categorical": bool(spec.categorical_features),
+        },
+    )
+
+
+def cut(est: Any, best: int, task: str) -> Any:
+    """A fresh estimator holding only rounds 0..best (what early stopping selected)."""
+    raw = est.get_booster()[: best + 1].save_raw("ubj")
+    native = estimator_class(task)()
+    native.load_model(bytearray(raw))
+    return native
+
+
+def count_nodes(native: Any) -> int:
+    """Split and leaf nodes across all trees: the model's parameter count."""
+    return sum(tree.count("\n") for tree in native.get_booster().get_dump())
+
+
+def curves(
+    history: dict[str, dict[str, list[float]]], metrics: tuple[str, str], task: str
+) -> list[dict[str, float]]:
+    """Per-iteration train/val loss and main metric from xgboost's eval history."""
+    metric, loss = metrics
+    name = {"auc": "roc_auc", "merror": "accuracy", "mae": "mae"}[metric]
+    rows = []
+    train, val = history["validation_0"], history["validation_1"]
+    for i in range(len(train[loss])):
+
+        def main(values: list[float], i: int = i) -> float:
+            # report accuracy, not its complement, so every classification curve rises
+            return 1.0 - values[i] if metric == "merror" else values[i]
+
+        rows.append(
+            {
+                "train/loss": train[loss][i],
+                "val/loss": val[loss][i],
+                f"train/{name}": main(train[metric]),
+                f"val/{name}": main(val[metric]),
+            }
+        )
+    return rows
+
+
+def save(native: Any, directory: Path) -> dict[str, Any]:
+    """Write the booster as UBJSON."""
+    native.save_model(directory / WEIGHTS)
+    return {"weights": WEIGHTS}
+
+
+def load(directory: Path, meta: dict[str, Any]) -> Any:
+    """Load the booster into an XGBClassifier/XGBRegressor."""
+    native = estimator_class(meta["task"])()
+    native.load_model(directory / meta.get("weights", WEIGHTS))
+    return native
+
+
+def predict_proba(native: Any, X: np.ndarray) -> np.ndarray:
+    """Class probabilities."""
+    return native.predict_proba(X)
+
+
+def predict_values(native: Any, X: np.ndarray) -> np.ndarray:
+    """Regression predictions."""
+    return native.predict(X)

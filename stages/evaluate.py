@@ -1,0 +1,83 @@
+"""evaluate: the one look at test — metrics with CIs, plots, fairness gate, errors, card, ledger."""
+
+import datetime
+from pathlib import Path
+
+import click
+
+from traincycle.config import load_section, load_stage_config, read_params
+from traincycle.errors import report_errors
+from traincycle.io import read_json, read_parquet, write_json, write_parquet, write_text
+
+
+@click.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option("--model", "model_dir", required=True, help="Model directory from train.")
+@click.option("--featurizer-meta", required=True, help="featurizer.json (input columns).")
+@click.option("--processed", required=True, help="Processed test Parquet (row_id, features, target).")
+@click.option("--raw", required=True, help="Interim (raw) test Parquet, joined on row_id.")
+@click.option("--provenance", required=True, help="data/raw/provenance.json for the card.")
+@click.option("--data-quality", default=None, help="metrics/data_quality.json for the card, if any.")
+@click.option("--metrics", "metrics_path", required=True)
+@click.option("--plots-dir", required=True)
+@click.option("--errors", "errors_path", required=True)
+@click.option("--slices", "slices_path", required=True)
+@click.option("--importance", "importance_path", required=True)
+@click.option("--card", "card_path", required=True)
+@click.option("--ledger", "ledger_path", default=".traincycle/ledger.jsonl", show_default=True)
+@click.option("--timings", default=".traincycle/timings/evaluate.json", show_default=True)
+@report_errors
+def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, data_quality,
+         metrics_path, plots_dir, errors_path, slices_path, importance_path, card_path,
+         ledger_path, timings) -> None:
+    from traincycle import card, fairness, ledger
+    from traincycle.evaluate import (
+        EvaluateConfig,
+        ProblemConfig,
+        check_problem,
+        evaluate,
+        ledger_entry,
+        write_plots,
+    )
+    from traincycle.models import load_model
+
+    data, seed, cfg = load_stage_config(params_path, "evaluate", EvaluateConfig)
+    problem = load_section(params_path, "problem", ProblemConfig)
+    check_problem(problem, data.task)
+    model, meta = load_model(model_dir), read_json(featurizer_meta)
+    raw_test = read_parquet(raw)
+    inputs = [c["name"] for c in meta.get("input_columns", [])]
+    ev = evaluate(model, read_parquet(processed), raw_test, data, problem, cfg, seed, inputs,
+                  processed, raw)
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    entry = ledger_entry(raw_test, model_dir, read_params(params_path), ev.metrics, problem, now)
+    for line in ledger.record(ledger_path, entry, cfg.test_budget):
+        click.echo(f"warning: {line}", err=True)
+    if ev.gate["status"] == "warning":
+        for line in ev.gate["findings"]:
+            click.echo(f"warning: {line}", err=True)
+    fairness.enforce(ev.gate)  # critical gate: exit 3 before any output is written
+    quality = read_json(data_quality) if data_quality and Path(data_quality).exists() else None
+    text = card.render_card(read_section(params_path), ev.metrics, ev.gate, ev.slices, ev.importance,
+                            read_json(Path(model_dir) / "model.json"), read_json(provenance), quality,
+                            list(data.sensitive))
+    write_plots(ev.plots, plots_dir)
+    write_parquet(ev.errors, errors_path)
+    write_json(ev.slices, slices_path)
+    write_json(ev.importance, importance_path)
+    write_text(text, card_path)
+    write_json(ev.metrics, metrics_path)
+    write_json(ev.timings, timings)
+    head = ev.metrics["headline"]
+    click.echo(f"evaluate: test {head['metric']} {head['value']:.4f} "
+               f"[{head.get('low', float('nan')):.4f}, {head.get('high', float('nan')):.4f}]; "
+               f"problem met: {ev.metrics['problem']['met']}; fairness gate: {ev.gate['status']}")
+
+
+def read_section(params_path: str) -> dict:
+    """The problem section as written (statement, metric, threshold) for the card."""
+    return dict(read_params(params_path).get("problem") or {})
+
+
+if __name__ == "__main__":
+    main()

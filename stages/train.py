@@ -1,0 +1,50 @@
+"""train: fit the configured model family on processed train, early-stopping on val."""
+
+import time
+
+import click
+
+from traincycle.config import load_stage_config
+from traincycle.errors import report_errors
+from traincycle.io import read_json, read_parquet, write_json
+from traincycle.train import TrainConfig, check_config, log_curves, train
+
+
+@click.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option("--train", "train_path", required=True, help="Processed train.parquet.")
+@click.option("--val", "val_path", required=True, help="Processed val.parquet.")
+@click.option("--featurizer-meta", "meta_path", required=True, help="featurizer.json.")
+@click.option("--model-dir", required=True, help="Directory for model.json and the weights.")
+@click.option("--metrics", "metrics_path", required=True, help="JSON val/train metrics.")
+@click.option("--live-dir", required=True, help="dvclive directory for learning curves.")
+@click.option("--timings", default=".traincycle/timings/train.json", show_default=True)
+@report_errors
+def main(
+    params_path: str,
+    train_path: str,
+    val_path: str,
+    meta_path: str,
+    model_dir: str,
+    metrics_path: str,
+    live_dir: str,
+    timings: str,
+) -> None:
+    from traincycle.models import save_model
+
+    data, seed, cfg = load_stage_config(params_path, "train", TrainConfig)
+    check_config(data, cfg)  # before reading data or training
+    meta = read_json(meta_path)
+    started = time.perf_counter()
+    model, fitted, report = train(read_parquet(train_path), read_parquet(val_path), meta, data, cfg, seed)
+    seconds = time.perf_counter() - started
+    save_model(model, model_dir)
+    log_curves(fitted.curves, live_dir)
+    write_json(report, metrics_path)
+    write_json({"train_seconds": seconds, "model": cfg.model}, timings)
+    val = ", ".join(f"{k} {v:.4f}" for k, v in report["val"].items())
+    click.echo(f"train: {cfg.model} in {seconds:.1f}s; val {val}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""tune: config checks, metric guard, suggestions, the study loop (fake runner) and summaries."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import yaml
+
+from traincycle.config import build
+from traincycle.errors import ConfigError, GateFailed
+from traincycle.experiment import ExperimentFailed, format_value, override_args, yaml_float
+from traincycle.tune import (
+    Objective,
+    SpaceParam,
+    TuneConfig,
+    best_row,
+    check_metric,
+    check_space,
+    grid_space,
+    history_points,
+    parse_curve,
+    run_study,
+    thin,
+    trial_rows,
+    trials_table,
+    verify,
+    write_summary,
+)
+
+SPACE = {
+    "train.xgboost.max_depth": {"type": "int", "low": 3, "high": 9},
+    "train.xgboost.learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
+    "train.model": {"type": "categorical", "choices": ["xgboost", "mlp"]},
+}
+PARAMS = {"seed": 1, "train": {"model": "xgboost", "xgboost": {"max_depth": 6, "learning_rate": 0.1}}}
+PIPELINE = {
+    "vars": ["params.yaml", {"processed": "data/processed"}],
+    "stages": {
+        "train": {"deps": ["${processed}/train.parquet", "${processed}/val.parquet"],
+                  "metrics": [{"metrics/train.json": {"cache": False}}]},
+        "evaluate": {"deps": ["${processed}/test.parquet"],
+                     "metrics": [{"metrics/evaluate.json": {"cache": False}}]},
+        "optimize": {"deps": ["data/processed/test.parquet"], "metrics": ["metrics/optimize.json"]},
+    },
+}
+
+
+def config(**over) -> TuneConfig:
+    return build(TuneConfig, {"space": SPACE, **over}, "tune")
+
+
+def test_config_builds_space_from_params():
+    cfg = config(sampler="random")
+    assert cfg.space["train.xgboost.learning_rate"].log is True
+    assert cfg.space["train.model"].choices == ("xgboost", "mlp")
+
+
+@pytest.mark.parametrize(
+    ("space", "needle"),
+    [
+        ({"a.b": {"type": "float", "low": 1.0}}, "needs `low` and `high`"),
+        ({"a.b": {"type": "float", "low": 2.0, "high": 1.0}}, "tune.space.high"),
+        ({"a.b": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}, "tune.space.low"),
+        ({"a.b": {"type": "categorical"}}, "needs `choices`"),
+        ({"a.b": {"type": "categorical", "choices": ["yes", "no"]}}, "dvc exp run -S"),
+        ({"a.b": {"type": "int", "low": 1.5, "high": 4}}, "must be whole"),
+        ({"a.b": {"type": "normal", "low": 1, "high": 2}}, "tune.space.a.b.type"),
+        ({}, "at least one param"),
+    ],
+)
+def test_bad_space_is_a_config_error(space, needle):
+    with pytest.raises(ConfigError, match=None) as err:
+        build(TuneConfig, {"space": space}, "tune")
+    assert needle in str(err.value)
+
+
+def test_grid_needs_a_step_for_floats():
+    with pytest.raises(ConfigError, match="grid sampler needs `step`"):
+        config(sampler="grid")
+
+
+def test_check_space_rejects_missing_and_section_keys():
+    check_space(config().space, PARAMS)
+    with pytest.raises(ConfigError, match=r"'train.xgboost.max_dept' is not in params.yaml"):
+        check_space({"train.xgboost.max_dept": SpaceParam("int", 1, 2)}, PARAMS)
+    with pytest.raises(ConfigError, match="is a section"):
+        check_space({"train.xgboost": SpaceParam("int", 1, 2)}, PARAMS)
+    with pytest.raises(ConfigError, match="tune section itself"):
+        check_space({"tune.trials": SpaceParam("int", 1, 2)}, {**PARAMS, "tune": {"trials": 3}})
+
+
+def test_metric_guard_allows_validation_and_refuses_test():
+    assert check_metric("metrics/train.json:roc_auc", PIPELINE) == ("metrics/train.json", "roc_auc")
+    with pytest.raises(ConfigError, match=r"stage 'evaluate'.*test"):
+        check_metric("metrics/evaluate.json:roc_auc", PIPELINE)
+    with pytest.raises(ConfigError, match=r"stage 'optimize', which reads data/processed/test\.parquet"):
+        check_metric("metrics/optimize.json:auc", PIPELINE)
+    with pytest.raises(ConfigError, match="not declared as metrics"):
+        check_metric("metrics/nope.json:auc", PIPELINE)
+    with pytest.raises(ConfigError, match="expected FILE:KEY"):
+        check_metric("metrics/train.json", PIPELINE)
+
+
+def test_grid_space_lists_every_value():
+    space = {"a": SpaceParam("int", 3, 9, step=2), "b": SpaceParam("float", 0.1, 0.3, step=0.1),
+             "c": SpaceParam("categorical", choices=("x", "y"))}
+    assert grid_space(space) == {"a": [3, 5, 7, 9], "b": [0.1, 0.2, 0.3], "c": ["x", "y"]}
+
+
+def test_format_value_keeps_types_through_yaml():
+    # PyYAML reads '1e-05' as a string: the value is nudged to a dotted form, one ulp away
+    nudged = yaml_float(1e-05)
+    assert "." in repr(nudged).split("e")[0] and math.isclose(nudged, 1e-05, rel_tol=1e-15)
+    assert isinstance(yaml.safe_load(format_value(1e-05)), float)
+    assert format_value(0.25) == "0.25" and format_value(7) == "7" and format_value(True) == "true"
+    assert override_args({"a.b": 3, "c": "mlp"}) == ["-S", "a.b=3", "-S", "c=mlp"]
+    for bad in ("off", "a b", "null"):
+        with pytest.raises(ConfigError):
+            format_value(bad)
+
+
+def test_parse_curve_and_thin():
+    text = "step\tval/roc_auc\n0\t0.80\n1\t0.85\n2\t0.90\n"
+    assert parse_curve(text) == [(0, 0.80), (1, 0.85), (2, 0.90)]
+    points = [(i, float(i)) for i in range(1000)]
+    kept = thin(points, 100)
+    assert len(kept) <= 101 and kept[0] == (0, 0.0) and kept[-1] == (999, 999.0)
+
+
+class FakeDvc:
+    """Stands in for `dvc exp run`: a deterministic metric of the params, stored per 'commit'."""
+
+    def __init__(self, fail_on: set[int] = frozenset()):
+        self.files: dict[tuple[str, str], str] = {}
+        self.runs: list[str] = []
+        self.fail_on = fail_on
+
+    def run(self, name, values):
+        self.runs.append(name)
+        if int(name.rsplit("-", 1)[1]) in self.fail_on and "trial" in name:
+            raise ExperimentFailed(f"experiment {name} failed: error: params train: bad")
+        score = 0.9 - 0.01 * abs(values["train.xgboost.max_depth"] - 6) - abs(
+            math.log10(values["train.xgboost.learning_rate"] / 0.1)) * 0.02
+        score += 0.005 * (values["train.model"] == "xgboost")
+        rev = f"rev-{name}"
+        self.files[rev, "metrics/train.json"] = json.dumps({"roc_auc": score})
+        self.files[rev, "dvclive/val.tsv"] = "step\troc_auc\n" + "".join(
+            f"{i}\t{score - 0.01 * (4 - i)}\n" for i in range(5))
+        return rev
+
+    def read(self, rev, path):
+        return self.files[rev, path]
+
+
+def objective(fake: FakeDvc, lines: list[str]) -> Objective:
+    return Objective("s", config().space, "metrics/train.json", "roc_auc", "dvclive/val.tsv",
+                     fake.run, fake.read, lines.append, baseline="abc")
+
+
+def test_study_runs_resumes_and_records(tmp_path):
+    fake, lines = FakeDvc(fail_on={1}), []
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    cfg = config(study="s", sampler="tpe", startup_trials=2)
+    study = run_study(cfg, 7, total=3, storage=storage, objective=objective(fake, lines))
+    assert fake.runs == ["s-trial-0", "s-trial-1", "s-trial-2"]
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert any("trial 1: failed:" in line for line in lines)
+    assert study.trials[0].intermediate_values == {
+        i: pytest.approx(study.trials[0].value - 0.01 * (4 - i)) for i in range(5)}
+    # resume: a second session tops the study up to 5 finished trials, no repeats of names
+    study = run_study(cfg, 7, total=5, storage=storage, objective=objective(fake, lines))
+    assert fake.runs[3:] == ["s-trial-3", "s-trial-4"]
+    assert len(study.trials) == 5
+    params = [tuple(sorted(t.params.items())) for t in study.trials if t.params]
+    assert len(set(params)) == len(params), "a resumed session repeated an earlier draw"
+    # nothing to do when the target is reached
+    run_study(cfg, 7, total=5, storage=storage, objective=objective(fake, lines))
+    assert len(fake.runs) == 5
+
+
+def test_direction_change_is_refused(tmp_path):
+    fake, storage = FakeDvc(), f"sqlite:///{tmp_path / 'o.db'}"
+    run_study(config(study="d"), 0, total=1, storage=storage, objective=objective(fake, []))
+    with pytest.raises(ConfigError, match="created to maximize"):
+        run_study(config(study="d", direction="minimize"), 0, total=2, storage=storage,
+                  objective=objective(fake, []))
+
+
+def test_grid_study_stops_when_the_grid_is_done(tmp_path):
+    space = {"train.xgboost.max_depth": {"type": "int", "low": 4, "high": 6},
+             "train.xgboost.learning_rate": {"type": "categorical", "choices": [0.1]},
+             "train.model": {"type": "categorical", "choices": ["xgboost"]}}
+    cfg = build(TuneConfig, {"space": space, "sampler": "grid", "study": "g"}, "tune")
+    fake = FakeDvc()
+    obj = Objective("g", cfg.space, "metrics/train.json", "roc_auc", None, fake.run, fake.read,
+                    lambda _: None)
+    study = run_study(cfg, 0, total=10, storage=f"sqlite:///{tmp_path / 'g.db'}", objective=obj)
+    assert sorted(t.params["train.xgboost.max_depth"] for t in study.trials) == [4, 5, 6]
+
+
+def test_summary_table_best_and_plots(tmp_path):
+    fake = FakeDvc()
+    cfg = config(study="s", sampler="random")
+    study = run_study(cfg, 3, total=4, storage=f"sqlite:///{tmp_path / 'o.db'}",
+                      objective=objective(fake, []))
+    rows = trial_rows(study)
+    best = best_row(rows, "maximize")
+    assert best["value"] == max(t.value for t in study.trials)
+    table = trials_table(rows, "roc_auc", "maximize")
+    assert table.splitlines()[0].startswith("| trial | experiment | state | roc_auc |")
+    assert len(table.splitlines()) == 2 + 4 and f"**{best['value']:.6g}**" in table
+    points, line = history_points(rows, "maximize")
+    assert [y for _, y in line] == [max(y for _, y in points[: i + 1]) for i in range(len(points))]
+    summary = write_summary(study, cfg, tmp_path / "out")
+    assert summary["best"]["experiment"] == best["experiment"]
+    assert json.loads((tmp_path / "out" / "best.json").read_text())["best"]["value"] == best["value"]
+    assert "<svg" in (tmp_path / "out" / "history.html").read_text()
+    importance = (tmp_path / "out" / "importance.html").read_text()
+    assert "train.xgboost.learning_rate" in importance
+
+
+def test_verify_best_confirms_or_fails(tmp_path):
+    fake = FakeDvc()
+    cfg = config(study="v", sampler="random")
+    obj = objective(fake, [])
+    study = run_study(cfg, 1, total=2, storage=f"sqlite:///{tmp_path / 'v.db'}", objective=obj)
+    name, stored, again = verify(study, obj, "maximize", force_run=fake.run, baseline="abc")
+    assert name.startswith("s-verify-") and stored == again
+
+    def drifting(name, values):
+        rev = fake.run(name, values)
+        fake.files[rev, "metrics/train.json"] = json.dumps({"roc_auc": 0.1})
+        return rev
+
+    with pytest.raises(GateFailed, match="not deterministic"):
+        verify(study, obj, "maximize", force_run=drifting, baseline="abc")
+    # a different baseline commit may legitimately change the metric: reported, not failed
+    assert verify(study, obj, "maximize", force_run=drifting, baseline="other")[2] == 0.1
