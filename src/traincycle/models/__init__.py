@@ -51,7 +51,6 @@ FAMILIES = {
     "random_forest": "forest",
     "svm": "svm",
     "xgboost": "boosting",
-    "mlp": "mlp",
 }
 
 

@@ -80,7 +80,7 @@ class Model:
             if missing:
                 raise DataError(f"model: feature column {missing[0]!r} is missing from the input")
             X = X[self.feature_names].to_numpy()
-        X = np.asarray(X, dtype=np.float32)
+        X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
             raise DataError(f"model: expected {len(self.feature_names)} feature columns, got shape {X.shape}")
         return X
