@@ -1,0 +1,369 @@
+"""Optimise the trained model for serving: ONNX export, pruning, int8, behind a parity gate.
+
+Variants (each one ONNX graph over raw columns, see :mod:`traincycle.export`):
+
+* ``onnx_float`` — the native featurizer + model, exported losslessly (always built);
+* ``int8_dynamic`` / ``int8_static`` — onnxruntime int8 quantisation (graphs with MatMul/Gemm);
+* ``pruned_<kind>`` (+ ``_int8``) — MLP magnitude or structured pruning, optionally fine-tuned;
+* ``trees_<n>`` — xgboost / random forest keeping their first n trees.
+
+Each variant is scored on the validation rows only and compared with the native model
+(:mod:`traincycle.parity`); the chosen one is the smallest accepted variant (or the float
+export with ``choose: float``). Latencies are wall-clock, so they go to the timings file only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from traincycle.config import check_range
+from traincycle.errors import ConfigError, DataError, GateFailed
+from traincycle.io import sha256_bytes, sha256_file
+from traincycle.parity import ParityConfig, compare, judge, metric_name
+from traincycle.prune import PruneConfig
+from traincycle.quantize import QuantizeConfig
+
+MODEL_FILE = "model.onnx"
+MANIFEST_FILE = "manifest.json"
+FLOAT = "onnx_float"
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizeConfig:
+    """The optimize section of params.yaml."""
+
+    prune: PruneConfig = dataclasses.field(default_factory=PruneConfig)
+    quantize: QuantizeConfig = dataclasses.field(default_factory=QuantizeConfig)
+    parity: ParityConfig = dataclasses.field(default_factory=ParityConfig)
+    #: which accepted variant ships: the smallest file, or always the float export
+    choose: Literal["smallest", "float"] = "smallest"
+    #: single rows timed for the batch-1 latency (median); batch-1024 is timed 5 times
+    latency_rows: int = 50
+
+    def __post_init__(self) -> None:
+        check_range("optimize.latency_rows", self.latency_rows, 1)
+
+
+@dataclasses.dataclass
+class Variant:
+    """One candidate: its ONNX bytes, how it was made, and (once scored) its parity figures."""
+
+    name: str
+    onnx: bytes
+    lossless: bool
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    figures: dict[str, float] = dataclasses.field(default_factory=dict)
+    verdict: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """What optimize reads: featurizer, model and the validation (and train) rows."""
+
+    featurizer: Any  # traincycle.featurize.Featurizer
+    model: Any  # traincycle.models.Model
+    val: pd.DataFrame  # processed val (row_id, features, target)
+    raw_val: pd.DataFrame  # interim val, the raw rows
+    train: pd.DataFrame | None = None  # processed train (fine-tuning)
+    raw_train: pd.DataFrame | None = None  # interim train (int8 calibration)
+
+
+def quiet_onnxruntime() -> None:
+    """onnxruntime's quantiser warns through the root logger on every call; keep stderr readable."""
+    logging.getLogger().setLevel(logging.ERROR)
+
+
+def session(model_bytes: bytes) -> Any:
+    """A single-threaded onnxruntime session: deterministic scores, comparable latencies."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def raw_rows(processed: pd.DataFrame, raw: pd.DataFrame, where: str) -> pd.DataFrame:
+    """The raw rows behind processed rows (joined on row_id = position in the interim split)."""
+    from traincycle.featurize import ROW_ID
+
+    ids = processed[ROW_ID].to_numpy()
+    if len(ids) and (ids.min() < 0 or ids.max() >= len(raw)):
+        raise DataError(f"optimize: {where} row_id out of range for the raw {where} split "
+                        f"({len(raw)} rows): processed and interim data are out of sync")
+    return raw.iloc[ids].reset_index(drop=True)
+
+
+def native_scores(model: Any, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+    """Probabilities (classification) or an ``[N, 1]`` prediction column (regression)."""
+    if model.task == "regression":
+        return np.asarray(model.predict(X), dtype=np.float64).reshape(-1, 1)
+    return model.predict_proba(X)
+
+
+def check_exportable(featurizer: Any, model: Any) -> None:
+    """Refuse, with a clear message, what ONNX export cannot represent."""
+    if featurizer.meta.get("categorical_features") and model.family == "xgboost":
+        raise ConfigError(
+            "params featurize.encoding: xgboost with native categoricals cannot be exported to "
+            "ONNX; use encoding ordinal or onehot for a model that optimize can ship"
+        )
+    if list(featurizer.feature_names) != list(model.feature_names):
+        raise DataError("optimize: the model's feature_names differ from the featurizer's; "
+                        "retrain after featurize")
+
+
+def build_variants(inp: Inputs, cfg: OptimizeConfig, seed: int) -> list[Variant]:
+    """Export the native model and derive the pruned / int8 / trimmed variants."""
+    from traincycle import export, prune
+
+    fz, model = inp.featurizer, inp.model
+    columns = export.columns_from_meta(fz.meta["input_columns"])
+    n_features = len(model.feature_names)
+
+    def onnx_of(native: Any) -> bytes:
+        return export.export_pipeline(fz.pipeline, columns, native, model.family, model.task,
+                                      n_features)
+
+    base = onnx_of(model.native)
+    variants = [Variant(FLOAT, base, lossless=True)]
+    calibration = _calibration(inp, cfg, columns, seed) if cfg.quantize.static else []
+    variants += _int8(base, "", cfg.quantize, calibration)
+    if cfg.prune.enabled and model.family in ("xgboost", "random_forest"):
+        total = prune.n_trees(model.native, model.family)
+        for keep in sorted({max(1, round(f * total)) for f in cfg.prune.tree_fractions}):
+            if keep < total:
+                trimmed = prune.trim_trees(model.native, model.family, model.task, keep)
+                variants.append(Variant(f"trees_{keep}", onnx_of(trimmed), lossless=False,
+                                        info={"trees": keep, "of": total}))
+    if cfg.prune.enabled and model.family == "mlp":
+        net, masks = _pruned_net(model.native, cfg.prune)
+        if inp.train is not None and cfg.prune.finetune_epochs:
+            X = inp.train[model.feature_names].to_numpy(np.float32)
+            y = inp.train[fz.meta["target"]].to_numpy()
+            net = prune.finetune(net, X, y, model.task, cfg.prune, seed, masks)
+        name = f"pruned_{cfg.prune.kind}"
+        pruned = onnx_of(net.eval())
+        info = {"amount": cfg.prune.amount, "sparsity": prune.sparsity(net),
+                "finetune_epochs": cfg.prune.finetune_epochs if inp.train is not None else 0}
+        variants.append(Variant(name, pruned, lossless=False, info=info))
+        variants += _int8(pruned, name + "_", dataclasses.replace(cfg.quantize, static=False), [])
+    return variants
+
+
+def _pruned_net(net: Any, cfg: PruneConfig) -> tuple[Any, dict[Any, Any]]:
+    from traincycle import prune
+
+    if cfg.kind == "magnitude":
+        return prune.prune_magnitude(net, cfg.amount)
+    return prune.prune_structured(net, cfg.amount), {}
+
+
+def _int8(model_bytes: bytes, prefix: str, cfg: QuantizeConfig,
+          calibration: list[dict[str, np.ndarray]]) -> list[Variant]:
+    from traincycle import quantize
+
+    if not quantize.has_weights(model_bytes):
+        return []
+    quiet_onnxruntime()
+    out = []
+    if cfg.dynamic:
+        out.append(Variant(f"{prefix}int8_dynamic", quantize.quantize_dynamic(
+            model_bytes, cfg.per_channel), lossless=False))
+    if cfg.static and calibration:
+        out.append(Variant(f"{prefix}int8_static", quantize.quantize_static(
+            model_bytes, calibration, cfg.per_channel), lossless=False,
+            info={"calibration_rows": sum(len(next(iter(b.values()))) for b in calibration)}))
+    return out
+
+
+def _calibration(inp: Inputs, cfg: OptimizeConfig, columns: list[Any],
+                 seed: int) -> list[dict[str, np.ndarray]]:
+    """Seeded sample of raw train rows (those featurize kept) in batches of 64, as feeds."""
+    from traincycle.export import to_feeds
+
+    if inp.train is None or inp.raw_train is None:
+        return []
+    rows = raw_rows(inp.train, inp.raw_train, "train")
+    n = min(cfg.quantize.calibration_rows, len(rows))
+    pick = np.sort(np.random.default_rng(seed).choice(len(rows), n, replace=False))
+    sample = rows.iloc[pick]
+    return [to_feeds(sample.iloc[i:i + 64], columns) for i in range(0, n, 64)]
+
+
+def score_variants(variants: list[Variant], inp: Inputs, cfg: OptimizeConfig) -> np.ndarray:
+    """Score every variant on the raw val rows and judge it against the native model."""
+    from traincycle.export import columns_from_meta, output_name, to_feeds
+
+    model = inp.model
+    reference = native_scores(model, inp.val[model.feature_names])
+    y = inp.val[inp.featurizer.meta["target"]].to_numpy()
+    feeds = to_feeds(raw_rows(inp.val, inp.raw_val, "val"),
+                     columns_from_meta(inp.featurizer.meta["input_columns"]))
+    for variant in variants:
+        scores = session(variant.onnx).run([output_name(model.task)], feeds)[0]
+        variant.figures = compare(reference, scores, y, model.task)
+        variant.verdict = judge(variant.name, variant.figures, cfg.parity, variant.lossless)
+    return reference
+
+
+def choose(variants: list[Variant], cfg: OptimizeConfig) -> Variant:
+    """The variant to ship: the smallest accepted one (ties: listed first), or the float one."""
+    accepted = [v for v in variants if v.verdict["accepted"]]
+    if not accepted:
+        reasons = "; ".join(f"{v.name}: {v.verdict['reason']}" for v in variants)
+        raise GateFailed(f"optimize: no variant passed the parity gate on val ({reasons})")
+    if cfg.choose == "float":
+        floats = [v for v in accepted if v.name == FLOAT]
+        if not floats:
+            raise GateFailed(f"optimize: variant {FLOAT!r} failed the parity gate: "
+                             f"{variants[0].verdict['reason']}")
+        return floats[0]
+    return min(accepted, key=lambda v: len(v.onnx))
+
+
+def report(variants: list[Variant], chosen: Variant, reference_metric: float, task: str,
+           native_bytes: int) -> dict[str, Any]:
+    """metrics/optimize.json: per-variant size, val metric, parity figures; the chosen one."""
+    float_bytes = len(variants[0].onnx)
+    rows = {}
+    for v in variants:
+        rows[v.name] = {
+            "bytes": len(v.onnx),
+            "size_vs_float": len(v.onnx) / float_bytes,
+            "val_metric": v.figures["metric"],
+            "metric_delta": v.figures["metric_delta"],
+            "max_prob_diff": v.figures["max_prob_diff"],
+            "agreement": v.figures["agreement"],
+            "accepted": v.verdict["accepted"],
+            "reason": v.verdict["reason"],
+            **{k: val for k, val in v.info.items() if not isinstance(val, dict)},
+        }
+    return {
+        "metric": metric_name(task),
+        "native": {"val_metric": reference_metric, "bytes": native_bytes},
+        "chosen": chosen.name,
+        "chosen_bytes": len(chosen.onnx),
+        "chosen_metric_delta": chosen.figures["metric_delta"],
+        "variants": rows,
+    }
+
+
+def manifest(chosen: Variant, featurizer: Any, model: Any, source_sha256: str) -> dict[str, Any]:
+    """The serving contract next to model.onnx: input schema, outputs, opsets and hashes."""
+    import onnx
+
+    from traincycle.export import MISSING_STRING, columns_from_meta, output_name
+
+    onx = onnx.load_from_string(chosen.onnx)
+    meta = featurizer.meta
+    return {
+        "format": "onnx",
+        "variant": chosen.name,
+        "task": model.task,
+        "family": model.family,
+        "target": meta["target"],
+        "classes": list(model.classes),
+        "positive_label": meta.get("positive_label"),
+        "output": output_name(model.task),
+        "inputs": [
+            {"name": c.name, "kind": c.kind, "dtype": c.dtype,
+             **({"categories": list(c.categories)} if c.is_categorical else {})}
+            for c in columns_from_meta(meta["input_columns"])
+        ],
+        "missing": {"categorical": MISSING_STRING, "numeric": "NaN"},
+        "opset": {(imp.domain or "ai.onnx"): imp.version for imp in onx.opset_import},
+        "model_sha256": sha256_bytes(chosen.onnx),
+        "source_sha256": source_sha256,
+    }
+
+
+def source_hash(paths: list[Path]) -> str:
+    """One hash over the native artifacts (files, or every file under directories), by name."""
+    lines = []
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            rel = f.relative_to(path) if path.is_dir() else Path(f.name)
+            lines.append(f"{path.name}/{rel.as_posix()} {sha256_file(f)}")
+    return sha256_bytes("\n".join(lines).encode())
+
+
+def median_seconds(func: Callable[[], Any], repeats: int) -> float:
+    """Median wall time of `func` over `repeats` calls (one warm-up call first)."""
+    func()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def time_variants(variants: list[Variant], inp: Inputs, cfg: OptimizeConfig) -> dict[str, Any]:
+    """Batch-1 and batch-1024 median latencies, native (featurize + predict) vs each variant."""
+    from traincycle.export import columns_from_meta, output_name, to_feeds
+    from traincycle.featurize import transform
+
+    model, fz = inp.model, inp.featurizer
+    raw = raw_rows(inp.val, inp.raw_val, "val")
+    batch = pd.concat([raw] * (1024 // max(len(raw), 1) + 1)).iloc[:1024]
+    singles = [raw.iloc[[i % len(raw)]] for i in range(cfg.latency_rows)]
+    columns = columns_from_meta(fz.meta["input_columns"])
+
+    def per_row(predict: Callable[[pd.DataFrame], Any]) -> float:
+        rows = iter(_cycle(singles))
+        return median_seconds(lambda: predict(next(rows)), cfg.latency_rows)
+
+    def native(df: pd.DataFrame) -> Any:
+        return native_scores(model, transform(fz, df))
+
+    out: dict[str, Any] = {"native": {"batch1_ms": 1e3 * per_row(native),
+                                      "batch1024_ms": 1e3 * median_seconds(lambda: native(batch), 5)}}
+    for v in variants:
+        sess, name = session(v.onnx), output_name(model.task)
+        big = to_feeds(batch, columns)
+
+        def run(df: pd.DataFrame, sess: Any = sess, name: str = name) -> Any:
+            return sess.run([name], to_feeds(df, columns))
+
+        out[v.name] = {"batch1_ms": 1e3 * per_row(run),
+                       "batch1024_ms": 1e3 * median_seconds(
+                           lambda sess=sess, name=name, big=big: sess.run([name], big), 5)}
+    for name, row in out.items():
+        if name != "native":
+            row["batch1_vs_native"] = row["batch1_ms"] / out["native"]["batch1_ms"]
+            row["batch1024_vs_native"] = row["batch1024_ms"] / out["native"]["batch1024_ms"]
+    return out
+
+
+def _cycle(items: list[Any]) -> Iterator[Any]:
+    while True:
+        yield from items
+
+
+def optimize(inp: Inputs, cfg: OptimizeConfig, seed: int) -> tuple[list[Variant], Variant, float]:
+    """Build, score and judge every variant; return them, the chosen one and the native metric."""
+    from traincycle.parity import metric_value
+
+    check_exportable(inp.featurizer, inp.model)
+    variants = build_variants(inp, cfg, seed)
+    reference = score_variants(variants, inp, cfg)
+    y = inp.val[inp.featurizer.meta["target"]].to_numpy()
+    return variants, choose(variants, cfg), metric_value(inp.model.task, y, reference)
+
+
+def artifact_bytes(paths: list[Path]) -> int:
+    """Total size of files and directories (the native model's footprint)."""
+    files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
+    return sum(f.stat().st_size for f in files)

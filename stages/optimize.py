@@ -1,0 +1,63 @@
+"""optimize: ONNX export, pruning and int8 variants behind a parity gate on validation."""
+
+from pathlib import Path
+
+import click
+
+from traincycle.config import load_stage_config
+from traincycle.errors import report_errors
+from traincycle.io import read_parquet, write_bytes, write_json
+from traincycle.optimize import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    Inputs,
+    OptimizeConfig,
+    artifact_bytes,
+    manifest,
+    optimize,
+    report,
+    source_hash,
+    time_variants,
+)
+
+
+@click.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option("--featurizer", "featurizer_path", required=True, help="featurizer.skops (json beside it).")
+@click.option("--model-dir", required=True, help="Trained model directory.")
+@click.option("--processed-dir", required=True, help="Processed train/val.parquet (never test).")
+@click.option("--interim-dir", required=True, help="Raw train/val.parquet rows for the ONNX graph.")
+@click.option("--out-dir", required=True, help="Directory for model.onnx and manifest.json.")
+@click.option("--metrics", "metrics_path", required=True, help="JSON variants report.")
+@click.option("--timings", default=".traincycle/timings/optimize.json", show_default=True)
+@report_errors
+def main(params_path: str, featurizer_path: str, model_dir: str, processed_dir: str,
+         interim_dir: str, out_dir: str, metrics_path: str, timings: str) -> None:
+    from traincycle.featurize import load_featurizer
+    from traincycle.io import atomic_dir
+    from traincycle.models import load_model
+
+    _data, seed, cfg = load_stage_config(params_path, "optimize", OptimizeConfig)
+    fz, model = load_featurizer(featurizer_path), load_model(model_dir)
+    inp = Inputs(fz, model, read_parquet(f"{processed_dir}/val.parquet"),
+                 read_parquet(f"{interim_dir}/val.parquet"),
+                 read_parquet(f"{processed_dir}/train.parquet"),
+                 read_parquet(f"{interim_dir}/train.parquet"))
+    variants, chosen, native_metric = optimize(inp, cfg, seed)
+    native = [Path(model_dir), Path(featurizer_path), Path(featurizer_path).with_suffix(".json")]
+    metrics = report(variants, chosen, native_metric, model.task, artifact_bytes(native))
+    with atomic_dir(out_dir) as tmp:
+        write_bytes(chosen.onnx, tmp / MODEL_FILE)
+        write_json(manifest(chosen, fz, model, source_hash(native)), tmp / MANIFEST_FILE)
+    write_json(metrics, metrics_path)
+    latency = time_variants(variants, inp, cfg)
+    write_json({"latency": latency}, timings)
+    dropped = [f"{v.name} ({v.verdict['reason']})" for v in variants if not v.verdict["accepted"]]
+    click.echo(f"optimize: shipped {chosen.name} ({len(chosen.onnx)} bytes, {metrics['metric']} "
+               f"delta {chosen.figures['metric_delta']:+.4f}, batch-1 latency "
+               f"{latency[chosen.name]['batch1_vs_native']:.2f}x native)"
+               + (f"; dropped: {', '.join(dropped)}" if dropped else ""))
+
+
+if __name__ == "__main__":
+    main()
