@@ -52,3 +52,52 @@ def schema_infer(data_path: str, output: str, target: str | None) -> None:
 
     columns = report_errors(draft_schema_file)(data_path, output, target)
     click.echo(f"wrote a schema of {columns} columns to {output}; review it before committing")
+
+
+@main.command()
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="Finished trials the study should hold in total (default: tune.trials); "
+                   "rerunning resumes up to this number.")
+@click.option("--study", default=None, help="Study name (default: tune.study); also names the experiments.")
+@click.option("--storage", default=None,
+              help="Optuna RDB storage URL (default: tune.storage or sqlite:///.traincycle/optuna.db).")
+@click.option("--verify-best", is_flag=True,
+              help="Rerun the best trial's params as a forced experiment and confirm the metric.")
+def tune(trials: int | None, study: str | None, storage: str | None, verify_best: bool) -> None:
+    """Search `tune.space` with Optuna; every trial is a `dvc exp run` (see `dvc exp show`)."""
+    from traincycle.errors import report_errors
+    from traincycle.tune import tune_project
+
+    report_errors(tune_project)(trials=trials, study=study, storage=storage,
+                                verify_best=verify_best, echo=click.echo)
+
+
+@main.command()
+@click.option("--rev", default="main", show_default=True, help="Base git revision to compare with.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the Markdown here instead of stdout.")
+@click.option("--plots-dir", default=".traincycle/plots-diff", show_default=True,
+              help="Where `dvc plots diff` renders the HTML plot comparison.")
+def report(rev: str, output: str | None, plots_dir: str) -> None:
+    """Markdown review comment: metric/param/fairness deltas vs --rev, plot diff, timings."""
+    from traincycle.errors import report_errors
+    from traincycle.io import write_text
+    from traincycle.report import collect_report
+
+    text = report_errors(collect_report)(rev, plots_dir)
+    if output:
+        write_text(text, output)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.option("--path", default=".traincycle/ledger.jsonl", show_default=True,
+              type=click.Path(dir_okay=False), help="The test-set ledger evaluate appends to.")
+def ledger(path: str) -> None:
+    """List every look at the test split: test and model hashes, metric, value, params."""
+    from traincycle.errors import report_errors
+    from traincycle.ledger import format_table, read_entries
+
+    click.echo(format_table(report_errors(read_entries)(path)))

@@ -1,0 +1,321 @@
+"""`traincycle report`: one Markdown review comment comparing the workspace with a base revision.
+
+The numbers come from `dvc metrics diff --all --json <rev>` and `dvc params diff --json <rev>`
+(what DVC itself would show a reviewer); the plot diff is rendered with
+`dvc plots diff <rev> -o .traincycle/plots-diff`. Formatting is pure functions over those JSON
+documents, so it is tested on canned output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+#: metric files in review order (by file stem); others follow alphabetically
+FILE_ORDER = ("train", "evaluate", "optimize", "data_quality", "featurize", "split")
+#: evaluate.json subtrees shown in their own sections rather than the main table
+FAIRNESS_PREFIXES = ("per_group.", "fairness.")
+DETAIL_PREFIXES = ("per_class.",)
+CI_PREFIX = "ci."
+#: main tables longer than this fold into <details>
+FOLD_ROWS = 14
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One metric or param across the two revisions (None: absent there)."""
+
+    key: str
+    old: Any
+    new: Any
+
+
+def changes(entries: Mapping[str, Mapping[str, Any]]) -> list[Change]:
+    """Changes from one file's part of `dvc metrics/params diff --json` (`{key: {old, new}}`)."""
+    return [Change(k, v.get("old"), v.get("new")) for k, v in entries.items()]
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def fmt(value: Any) -> str:
+    """A compact cell: 4 significant digits for floats, '—' for missing."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+    return str(value).replace("|", "\\|")
+
+
+def delta(old: Any, new: Any) -> str:
+    """Signed difference (and relative change for large enough bases); '' when not numeric."""
+    if not (is_number(old) and is_number(new)):
+        return "" if old == new else "changed"
+    diff = new - old
+    if diff == 0:
+        return "="
+    text = f"{diff:+.4g}" if abs(diff) >= 1e-4 else f"{diff:+.1e}"
+    if abs(old) > 1e-9 and abs(old) >= 1:  # relative change reads well for counts, sizes, latencies
+        text += f" ({diff / abs(old):+.1%})"
+    return f"**{text}**"
+
+
+def ci_of(key: str, flat: Mapping[str, Change], which: str = "new") -> tuple[float, float] | None:
+    """The confidence interval stored alongside `key`, if the metrics have one.
+
+    Recognised layouts: `ci.<name>.low/high` for `metrics.<name>` (evaluate), siblings
+    `<key>_ci.low/high` or `<key>_low/_high`, and `<parent>.low/high` for `<parent>.value`.
+    """
+    parent, _, leaf = key.rpartition(".")
+    candidates = [(f"{key}_ci.low", f"{key}_ci.high"), (f"{key}_low", f"{key}_high")]
+    if parent:
+        candidates.append((f"{CI_PREFIX}{leaf}.low", f"{CI_PREFIX}{leaf}.high"))
+    if leaf == "value" and parent:
+        candidates.append((f"{parent}.low", f"{parent}.high"))
+    for low_key, high_key in candidates:
+        if low_key in flat and high_key in flat:
+            low, high = getattr(flat[low_key], which), getattr(flat[high_key], which)
+            if is_number(low) and is_number(high):
+                return float(low), float(high)
+    return None
+
+
+def _ci_keys(flat: Mapping[str, Change]) -> set[str]:
+    """Keys that are interval bounds of another key (shown in its CI column, not as rows)."""
+    used = set()
+    for key in flat:
+        if key.startswith(CI_PREFIX):
+            used.add(key)
+        for suffix in ("_ci.low", "_ci.high", "_low", "_high"):
+            if key.endswith(suffix) and key[: -len(suffix)] in flat:
+                used.add(key)
+        parent = key.rpartition(".")[0]
+        if key.endswith((".low", ".high")) and f"{parent}.value" in flat:
+            used.add(key)
+    return used
+
+
+def ci_cell(ci: tuple[float, float] | None) -> str:
+    return "" if ci is None else f"[{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+def table(head: list[str], rows: list[list[str]], align: str = "") -> str:
+    """A Markdown table; `align` holds one of 'l'/'r' per column (default: first left, rest right)."""
+    align = align or "l" + "r" * (len(head) - 1)
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(rule) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def fold(summary: str, body: str, open_: bool = False) -> str:
+    """A GitHub <details> block (blank lines keep the Markdown inside rendering)."""
+    return f"<details{' open' if open_ else ''}><summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+def file_order(path: str) -> tuple[int, str]:
+    stem = Path(path).stem
+    return (FILE_ORDER.index(stem) if stem in FILE_ORDER else len(FILE_ORDER), path)
+
+
+def metric_table(flat: Mapping[str, Change], keys: list[str], base: str, head: str) -> str:
+    """Rows of (metric, base, head, delta[, CI]) for `keys`; the CI column only when any exists."""
+    cis = {k: ci_of(k, flat) for k in keys}
+    with_ci = any(cis.values())
+    cols = ["metric", base, head, "Δ"] + (["95% CI (new)"] if with_ci else [])
+    rows = []
+    for k in keys:
+        c = flat[k]
+        row = [f"`{k}`", fmt(c.old), fmt(c.new), delta(c.old, c.new)]
+        rows.append(row + ([ci_cell(cis[k])] if with_ci else []))
+    return table(cols, rows)
+
+
+def metrics_section(diff: Mapping[str, Mapping[str, Any]], base: str, head: str) -> str:
+    """Per metrics file: a table of every metric with deltas (fairness/per-class split out)."""
+    parts = ["### Metrics"]
+    if not diff:
+        return "### Metrics\n\nNo metrics files in either revision."
+    for path in sorted(diff, key=file_order):
+        flat = {c.key: c for c in changes(diff[path])}
+        hidden = _ci_keys(flat)
+        keys = [k for k in flat if k not in hidden
+                and not k.startswith(FAIRNESS_PREFIXES + DETAIL_PREFIXES)]
+        moved = sum(1 for k in keys if flat[k].old != flat[k].new)
+        title = f"`{path}`: {moved} of {len(keys)} changed"
+        body = metric_table(flat, keys, base, head) if keys else "_no scalar metrics_"
+        parts.append(fold(title, body, open_=len(keys) <= FOLD_ROWS))
+        detail = [k for k in flat if k.startswith(DETAIL_PREFIXES) and k not in hidden]
+        if detail:
+            parts.append(fold(f"`{path}`: per-class metrics", metric_table(flat, detail, base, head)))
+    return "\n\n".join(parts)
+
+
+def fairness_section(diff: Mapping[str, Mapping[str, Any]], base: str, head: str) -> str:
+    """Per sensitive group metrics and parity gaps with deltas, from every metrics file."""
+    group_rows, gap_rows = [], []
+    for path in sorted(diff, key=file_order):
+        flat = {c.key: c for c in changes(diff[path])}
+        for k, c in flat.items():
+            parts = k.split(".")
+            if k.startswith("per_group.") and len(parts) >= 4:
+                col, group, metric = parts[1], ".".join(parts[2:-1]), parts[-1]
+                group_rows.append([col, group, metric, fmt(c.old), fmt(c.new), delta(c.old, c.new),
+                                   ci_cell(ci_of(k, flat))])
+            elif k.startswith("fairness.") and len(parts) == 3 and is_number(c.new or c.old):
+                gap_rows.append([parts[1], parts[2], fmt(c.old), fmt(c.new), delta(c.old, c.new)])
+            elif k.startswith("fairness.") and len(parts) == 2:
+                gap_rows.append(["(all)", parts[1], fmt(c.old), fmt(c.new), delta(c.old, c.new)])
+    if not group_rows and not gap_rows:
+        return ""
+    out = ["### Fairness (test split, per sensitive group)"]
+    if gap_rows:
+        out.append(table(["column", "gap", base, head, "Δ"], gap_rows, "llrrr"))
+    if group_rows:
+        with_ci = any(r[-1] for r in group_rows)
+        head_cols = ["column", "group", "metric", base, head, "Δ"] + (["95% CI (new)"] if with_ci else [])
+        rows = [r if with_ci else r[:-1] for r in group_rows]
+        moved = sum(1 for r in group_rows if r[5] not in ("", "="))
+        out.append(fold(f"per-group metrics: {moved} of {len(rows)} changed",
+                        table(head_cols, rows, "lll" + "r" * (len(head_cols) - 3)), open_=moved > 0))
+    if not any(r[-1] for r in group_rows):
+        out.append("_Per-group figures carry no confidence intervals in these metrics; judge small "
+                   "groups (see `count`) with care._")
+    return "\n\n".join(out)
+
+
+def params_section(diff: Mapping[str, Mapping[str, Any]], base: str, head: str) -> str:
+    """Changed params (from `dvc params diff --json`), one row each."""
+    rows = []
+    for path in sorted(diff):
+        for c in changes(diff[path]):
+            where = c.key if path == "params.yaml" else f"{path}:{c.key}"
+            rows.append([f"`{where}`", fmt(c.old), fmt(c.new)])
+    if not rows:
+        return "### Params\n\nNo params changed."
+    return "### Params changed\n\n" + table(["param", base, head], rows, "lll")
+
+
+def headline(evaluate: Mapping[str, Any] | None, base: str, head: str) -> str:
+    """One sentence on the headline test metric and whether the problem's target is met."""
+    if not evaluate:
+        return ""
+    flat = {c.key: c for c in changes(evaluate)}
+    name = flat.get("headline.metric")
+    value = flat.get("headline.value")
+    if name is None or value is None:
+        return ""
+    metric = name.new or name.old
+    ci = ci_cell(ci_of("headline.value", flat))
+    text = (f"**Headline (test):** `{metric}` {fmt(value.old)} ({base}) → {fmt(value.new)} ({head}), "
+            f"Δ {delta(value.old, value.new) or 'n/a'}")
+    if ci:
+        text += f", 95% CI {ci}"
+    target = next((flat[k] for k in ("problem.at_least", "problem.at_most") if k in flat), None)
+    met = flat.get("problem.met")
+    if target is not None and met is not None:
+        sign = "≥" if "problem.at_least" in flat else "≤"
+        verdict = "met" if met.new else "**not met**"
+        text += f"; target {sign} {fmt(target.new)}: {verdict}"
+        bound = flat.get("problem.met_at_ci_bound")
+        if bound is not None and bound.new is not None:
+            text += f" (at the CI bound: {'met' if bound.new else 'not met'})"
+    return text + "."
+
+
+def timings_section(timings: Mapping[str, Mapping[str, Any]]) -> str:
+    """Local wall-clock seconds per stage (from .traincycle/timings; never committed)."""
+    if not timings:
+        return ""
+    rows = []
+    for stage in sorted(timings):
+        doc = timings[stage]
+        numbers = {k: v for k, v in doc.items() if is_number(v)}
+        total = numbers.get("seconds", numbers.get("total"))
+        if total is None:
+            total = sum(v for k, v in numbers.items() if "row" not in k and "count" not in k)
+        detail = ", ".join(f"{k} {fmt(v)}" for k, v in numbers.items() if k not in ("seconds", "total"))
+        rows.append([stage, f"{total:.2f}", detail])
+    return ("### Timings (this machine, wall clock; not committed)\n\n"
+            + table(["stage", "seconds", "detail"], rows, "lrl"))
+
+
+def plots_section(index: str | None, rev: str, error: str | None = None) -> str:
+    if index is None:
+        return f"### Plots\n\n`dvc plots diff {rev}` failed: {error or 'no output'}"
+    return (f"### Plots\n\nRendered with `dvc plots diff {rev} -o {Path(index).parent}`: open "
+            f"`{index}` (learning curves, ROC/PR, calibration, confusion, per-group bars; "
+            f"{rev} and workspace overlaid).")
+
+
+def build_report(
+    *,
+    rev: str,
+    rev_sha: str,
+    metrics_diff: Mapping[str, Mapping[str, Any]],
+    params_diff: Mapping[str, Mapping[str, Any]],
+    plots_index: str | None,
+    plots_error: str | None = None,
+    timings: Mapping[str, Mapping[str, Any]] | None = None,
+    head: str = "workspace",
+) -> str:
+    """The whole review comment."""
+    base = f"{rev}"
+    evaluate = next((v for k, v in metrics_diff.items() if Path(k).stem == "evaluate"), None)
+    sections = [
+        f"## traincycle report: {head} vs `{rev}` (`{rev_sha[:7]}`)",
+        headline(evaluate, base, head),
+        metrics_section(metrics_diff, base, head),
+        fairness_section(metrics_diff, base, head),
+        params_section(params_diff, base, head),
+        plots_section(plots_index, rev, plots_error),
+        timings_section(timings or {}),
+        "<sub>Generated by `traincycle report --rev "
+        f"{rev}` from `dvc metrics diff`, `dvc params diff` and `dvc plots diff`.</sub>",
+    ]
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def read_timings(folder: str | Path) -> dict[str, dict[str, Any]]:
+    """Every `.traincycle/timings/<stage>.json`, keyed by stage; unreadable files are skipped."""
+    from traincycle.errors import DataError
+    from traincycle.io import read_json
+
+    out = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            doc = read_json(path)
+        except DataError:
+            continue
+        if isinstance(doc, dict):
+            out[path.stem] = doc
+    return out
+
+
+def collect_report(rev: str, plots_dir: str = ".traincycle/plots-diff",
+                   timings_dir: str = ".traincycle/timings") -> str:
+    """Run the dvc diffs against `rev` in the current repo and build the report."""
+    import json
+
+    from traincycle.errors import UserError
+    from traincycle.experiment import dvc, git, last_error
+
+    try:
+        sha = git("rev-parse", "--verify", f"{rev}^{{commit}}").strip()
+    except UserError:
+        raise UserError(f"--rev {rev!r}: not a git revision of this repository") from None
+    metrics = json.loads(dvc("metrics", "diff", "--all", "--json", rev).stdout or "{}")
+    params = json.loads(dvc("params", "diff", "--json", rev).stdout or "{}")
+    plots = dvc("plots", "diff", rev, "-o", plots_dir, check=False)
+    index = f"{plots_dir}/index.html" if plots.returncode == 0 else None
+    return build_report(
+        rev=rev, rev_sha=sha, metrics_diff=metrics, params_diff=params, plots_index=index,
+        plots_error=None if index else last_error(plots.stderr + plots.stdout),
+        timings=read_timings(timings_dir),
+    )

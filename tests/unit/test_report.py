@@ -1,0 +1,139 @@
+"""report: the PR comment built from canned `dvc metrics/params diff --json` output."""
+
+from __future__ import annotations
+
+import json
+
+from traincycle.report import (
+    build_report,
+    changes,
+    ci_of,
+    delta,
+    fairness_section,
+    fmt,
+    headline,
+    metrics_section,
+    params_section,
+    read_timings,
+    timings_section,
+)
+
+
+def d(old, new):
+    entry = {"old": old, "new": new}
+    if isinstance(old, int | float) and isinstance(new, int | float):
+        entry["diff"] = new - old
+    return entry
+
+
+METRICS = {
+    "metrics/split.json": {"rows.train": d(34189, 34189)},
+    "metrics/evaluate.json": {
+        "headline.metric": d("roc_auc", "roc_auc"),
+        "headline.value": d(0.9201, 0.9264),
+        "headline.low": d(0.915, 0.921),
+        "headline.high": d(0.925, 0.931),
+        "problem.at_least": d(0.9, 0.9),
+        "problem.met": d(True, True),
+        "problem.met_at_ci_bound": d(True, True),
+        "metrics.roc_auc": d(0.9201, 0.9264),
+        "metrics.accuracy": d(0.861, 0.869),
+        "ci.level": d(0.95, 0.95),
+        "ci.roc_auc.low": d(0.915, 0.921),
+        "ci.roc_auc.high": d(0.925, 0.931),
+        "per_class.>50K.f1": d(0.70, 0.71),
+        "per_group.sex.Female.tpr": d(0.55, 0.60),
+        "per_group.sex.Female.count": d(2400, 2400),
+        "per_group.sex.Male.tpr": d(0.66, 0.66),
+        "fairness.sex.dp_difference": d(0.19, 0.17),
+        "fairness.sex.eo_difference": d(0.11, 0.06),
+        "fairness.gate": d("warning", "warning"),
+    },
+    "metrics/train.json": {"roc_auc": d(0.925, 0.931), "best_iteration": d(412, 530)},
+    "metrics/data_quality.json": {"rows": d(48842, 48842), "sex.min_group_share": d(0.33, 0.33)},
+}
+PARAMS = {"params.yaml": {"train.xgboost.max_depth": d(6, 8), "train.model": d("xgboost", "xgboost")}}
+
+
+def test_number_and_delta_formatting():
+    assert fmt(0.92641) == "0.9264" and fmt(None) == "—" and fmt(True) == "true"
+    assert fmt(0.00012) == "1.20e-04"
+    assert delta(0.9201, 0.9264) == "**+0.0063**"
+    assert delta(412, 530) == "**+118 (+28.6%)**"
+    assert delta(3, 3) == "=" and delta("a", "a") == "" and delta("a", "b") == "changed"
+    assert delta(None, 0.5) == "changed"
+
+
+def test_ci_is_found_in_each_layout():
+    flat = {c.key: c for c in changes(METRICS["metrics/evaluate.json"])}
+    assert ci_of("metrics.roc_auc", flat) == (0.921, 0.931)
+    assert ci_of("metrics.roc_auc", flat, "old") == (0.915, 0.925)
+    assert ci_of("headline.value", flat) == (0.921, 0.931)
+    assert ci_of("metrics.accuracy", flat) is None
+    sibling = {c.key: c for c in changes({"auc": d(1, 2), "auc_ci.low": d(0, 1), "auc_ci.high": d(2, 3)})}
+    assert ci_of("auc", sibling) == (1.0, 3.0)
+
+
+def test_metrics_section_orders_files_and_splits_out_groups():
+    text = metrics_section(METRICS, "main", "workspace")
+    order = [text.index(f"`metrics/{n}.json`") for n in ("train", "evaluate", "data_quality", "split")]
+    assert order == sorted(order)
+    assert "| `metrics.roc_auc` | 0.9201 | 0.9264 | **+0.0063** | [0.921, 0.931] |" in text
+    assert "`ci.roc_auc.low`" not in text  # bounds live in the CI column, not as rows
+    assert "per_group" not in text and "per-class metrics" in text
+    assert "`metrics/train.json`: 2 of 2 changed" in text
+    assert "`metrics/split.json`: 0 of 1 changed" in text
+
+
+def test_fairness_section_has_group_rows_and_gaps():
+    text = fairness_section(METRICS, "main", "workspace")
+    assert "| sex | Female | tpr | 0.55 | 0.6 | **+0.05** |" in text
+    assert "| sex | dp_difference | 0.19 | 0.17 | **-0.02** |" in text
+    assert "| (all) | gate | warning | warning |  |" in text
+    assert "no confidence intervals" in text
+    assert "<details open><summary>per-group metrics: 1 of 3 changed" in text
+    assert fairness_section({"metrics/train.json": {"auc": d(1, 1)}}, "a", "b") == ""
+
+
+def test_params_and_headline():
+    text = params_section(PARAMS, "main", "workspace")
+    assert "| `train.xgboost.max_depth` | 6 | 8 |" in text
+    assert params_section({}, "main", "ws").endswith("No params changed.")
+    line = headline(METRICS["metrics/evaluate.json"], "main", "workspace")
+    assert line.startswith("**Headline (test):** `roc_auc` 0.9201 (main) → 0.9264 (workspace)")
+    assert "95% CI [0.921, 0.931]" in line and "target ≥ 0.9: met (at the CI bound: met)" in line
+
+
+def test_timings_section_and_reader(tmp_path):
+    (tmp_path / "train.json").write_text(json.dumps({"seconds": 12.5, "rows": 34000}))
+    (tmp_path / "evaluate.json").write_text(json.dumps({"metrics": 1.0, "shap": 2.5}))
+    (tmp_path / "broken.json").write_text("{")
+    timings = read_timings(tmp_path)
+    assert set(timings) == {"train", "evaluate"}
+    text = timings_section(timings)
+    assert "| train | 12.50 | rows 34000 |" in text
+    assert "| evaluate | 3.50 | metrics 1, shap 2.5 |" in text
+    assert timings_section({}) == ""
+
+
+def test_whole_report_reads_as_one_comment():
+    text = build_report(rev="main", rev_sha="0123456789abcdef", metrics_diff=METRICS,
+                        params_diff=PARAMS, plots_index=".traincycle/plots-diff/index.html",
+                        timings={"train": {"seconds": 3.0}})
+    assert text.startswith("## traincycle report: workspace vs `main` (`0123456`)\n")
+    for heading in ("### Metrics", "### Fairness", "### Params changed", "### Plots", "### Timings"):
+        assert heading in text
+    assert "`.traincycle/plots-diff/index.html`" in text
+    # every <details> is closed and every table row has as many cells as its header
+    assert text.count("<details") == text.count("</details>")
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("| ") and i + 1 < len(lines) and lines[i + 1].startswith("| ---"):
+            width = line.count(" | ")
+            j = i + 2
+            while j < len(lines) and lines[j].startswith("| "):
+                assert lines[j].count(" | ") == width, lines[j]
+                j += 1
+    failed = build_report(rev="main", rev_sha="0" * 40, metrics_diff={}, params_diff={},
+                          plots_index=None, plots_error="no plots")
+    assert "`dvc plots diff main` failed: no plots" in failed and "### Timings" not in failed
