@@ -101,3 +101,40 @@ def ledger(path: str) -> None:
     from traincycle.ledger import format_table, read_entries
 
     click.echo(format_table(report_errors(read_entries)(path)))
+
+
+@main.command()
+@click.argument("model_dir", type=click.Path(file_okay=False))
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Where to write labels and probabilities (.csv or .parquet).")
+@click.option("--batch-rows", type=click.IntRange(min=1), default=65_536, show_default=True,
+              help="Rows scored per batch (memory stays bounded on large files).")
+def predict(model_dir: str, input_path: str, output: str, batch_rows: int) -> None:
+    """Score INPUT (.csv/.parquet raw rows) with MODEL_DIR (e.g. models/optimized)."""
+    import sys
+
+    from traincycle.errors import report_errors
+    from traincycle.predict import predict_file
+
+    rows = report_errors(predict_file)(model_dir, input_path, output, batch_rows,
+                                       progress=sys.stderr.isatty())
+    click.echo(f"scored {rows} rows into {output}")
+
+
+@main.command()
+@click.argument("model_dir", type=click.Path(file_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.6, show_default=True,
+              help="Predictions whose top probability is lower are flagged low_confidence.")
+@click.option("--max-rows", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Most rows one request may carry.")
+@click.option("--max-body-bytes", type=click.IntRange(min=1), default=1_000_000, show_default=True)
+def serve(model_dir: str, host: str, port: int, min_confidence: float, max_rows: int,
+          max_body_bytes: int) -> None:
+    """Serve MODEL_DIR over HTTP: POST /predict, GET /health, OpenAPI at /docs (extra `serve`)."""
+    from traincycle.errors import report_errors
+    from traincycle.serve import serve as run_server
+
+    report_errors(run_server)(model_dir, host, port, min_confidence, max_rows, max_body_bytes)
