@@ -189,6 +189,14 @@ def check_target(df: pd.DataFrame, data: DataConfig, source: str) -> None:
     for col in (*data.sensitive, *data.id_columns):
         if col not in df.columns:
             raise DataError(f"{source}: column {col!r} named in params data not found")
+    for col in data.sensitive:
+        groups = df[col].dropna().unique()
+        if len(groups) < 2:
+            only = repr(groups[0]) if len(groups) else "no values"
+            raise DataError(
+                f"{source}: sensitive column {col!r} has a single group ({only}); "
+                "bias and fairness checks need at least two (or remove it from params data.sensitive)"
+            )
 
 
 def ingest(data: DataConfig, cfg: IngestConfig) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -70,6 +70,12 @@ def test_sensitive_column_must_exist(tmp_path, frame):
         ingest(data_for(tmp_path / "d.csv", sensitive=("gender",)), IngestConfig())
 
 
+def test_sensitive_column_needs_two_groups(tmp_path, frame):
+    frame.assign(sex="Female").to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(DataError, match="sensitive column 'sex' has a single group \\('Female'\\)"):
+        ingest(data_for(tmp_path / "d.csv", sensitive=("sex",)), IngestConfig())
+
+
 def test_tidy_names_and_categories():
     df = pd.DataFrame({"Hours-per-week ": [1, 2], "maritalStatus": [" a", "b "]})
     out = tidy(df, "x")
