@@ -397,12 +397,16 @@ def _export_xgboost(native: Any, task: str, n_features: int) -> Any:
 
 
 def _export_torch(native: Any, task: str, n_features: int) -> Any:
+    import warnings
+
     import onnx
     import torch
 
     wrapper = torch_scores(native, task).eval()
     buffer = io.BytesIO()
-    with torch.no_grad():
+    # the tracer warns about the output-width branch, which is fixed per model: harmless here
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
             wrapper, (torch.zeros(2, n_features),), buffer, input_names=[FEATURES],
             output_names=[output_name(task)], opset_version=OPSET, dynamo=False,

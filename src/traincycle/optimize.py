@@ -236,11 +236,15 @@ def report(variants: list[Variant], chosen: Variant, reference_metric: float, ta
            native_bytes: int) -> dict[str, Any]:
     """metrics/optimize.json: per-variant size, val metric, parity figures; the chosen one."""
     float_bytes = len(variants[0].onnx)
+    float_weights = model_weight_bytes(variants[0].onnx)
     rows = {}
     for v in variants:
+        weights = model_weight_bytes(v.onnx)
         rows[v.name] = {
             "bytes": len(v.onnx),
             "size_vs_float": len(v.onnx) / float_bytes,
+            "model_weight_bytes": weights,
+            "weights_vs_float": weights / max(float_weights, 1),
             "val_metric": v.figures["metric"],
             "metric_delta": v.figures["metric_delta"],
             "max_prob_diff": v.figures["max_prob_diff"],
@@ -257,6 +261,16 @@ def report(variants: list[Variant], chosen: Variant, reference_metric: float, ta
         "chosen_metric_delta": chosen.figures["metric_delta"],
         "variants": rows,
     }
+
+
+def model_weight_bytes(model_bytes: bytes) -> int:
+    """Bytes of the model part's initializers (weights), excluding the featurizer's tables."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load_from_string(model_bytes).graph
+    return sum(numpy_helper.to_array(i).nbytes for i in graph.initializer
+               if i.name.startswith("model_"))
 
 
 def manifest(chosen: Variant, featurizer: Any, model: Any, source_sha256: str) -> dict[str, Any]:

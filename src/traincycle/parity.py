@@ -25,11 +25,11 @@ class ParityConfig:
     """Tolerances of an optimised variant against the native model (validation rows only)."""
 
     #: largest |p_variant - p_native| a lossy variant (pruned, int8, fewer trees) may show
-    max_prob_diff: float = 0.05
+    max_prob_diff: float = 0.25
     #: the same for the lossless float ONNX export of the native model
     exact_prob_diff: float = 1e-4
     #: smallest share of validation rows whose predicted label must agree with native
-    min_agreement: float = 0.98
+    min_agreement: float = 0.97
     #: largest drop of the validation metric (roc_auc/accuracy: points as a fraction; rmse: units)
     max_metric_drop: float = 0.005
     #: a failing float export: critical (GateFailed, exit 3) or warning (dropped, reported)

@@ -154,9 +154,9 @@ def finetune(
     torch.use_deterministic_algorithms(True)
     features = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
     if task == "regression":
-        target = torch.from_numpy(np.asarray(y, dtype=np.float32))
+        target = torch.from_numpy(np.array(y, dtype=np.float32))
     else:
-        target = torch.from_numpy(np.asarray(y, dtype=np.int64))
+        target = torch.from_numpy(np.array(y, dtype=np.int64))
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.finetune_lr)
     generator = torch.Generator().manual_seed(seed)
     net.train()
