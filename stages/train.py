@@ -18,6 +18,7 @@ from traincycle.train import TrainConfig, check_config, log_curves, train
 @click.option("--model-dir", required=True, help="Directory for model.json and the weights.")
 @click.option("--metrics", "metrics_path", required=True, help="JSON val/train metrics.")
 @click.option("--live-dir", required=True, help="dvclive directory for learning curves.")
+@click.option("--diagnosis", "diagnosis_path", required=True, help="JSON fit diagnosis.")
 @click.option("--timings", default=".traincycle/timings/train.json", show_default=True)
 @report_errors
 def main(
@@ -28,8 +29,10 @@ def main(
     model_dir: str,
     metrics_path: str,
     live_dir: str,
+    diagnosis_path: str,
     timings: str,
 ) -> None:
+    from traincycle.diagnosis import diagnose, summary_line
     from traincycle.models import save_model
 
     data, seed, cfg = load_stage_config(params_path, "train", TrainConfig)
@@ -41,9 +44,22 @@ def main(
     save_model(model, model_dir)
     log_curves(fitted.curves, live_dir)
     write_json(report, metrics_path)
+    diagnosis = diagnose(
+        cfg.model,
+        data.task,
+        fitted.curves,
+        report["train"],
+        report["val"],
+        model.params,
+        report["n_train"],
+        report["n_features"],
+        fitted.best_iteration,
+    )
+    write_json(diagnosis, diagnosis_path)
     write_json({"train_seconds": seconds, "model": cfg.model}, timings)
     val = ", ".join(f"{k} {v:.4f}" for k, v in report["val"].items())
     click.echo(f"train: {cfg.model} in {seconds:.1f}s; val {val}")
+    click.echo(summary_line(diagnosis))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from traincycle.models.boosting import XGBoostConfig
 from traincycle.models.forest import ForestConfig
 from traincycle.models.linear import LinearConfig
 from traincycle.models.logistic import LogisticConfig
+from traincycle.models.mlp import MLPConfig
 from traincycle.models.svm import SVMConfig
 
 #: the params subsection of each family (train.<key>)
@@ -35,6 +36,7 @@ class TrainConfig:
     random_forest: ForestConfig = dataclasses.field(default_factory=ForestConfig)
     svm: SVMConfig = dataclasses.field(default_factory=SVMConfig)
     xgboost: XGBoostConfig = dataclasses.field(default_factory=XGBoostConfig)
+    mlp: MLPConfig = dataclasses.field(default_factory=MLPConfig)
 
     def __post_init__(self) -> None:
         if self.model not in FAMILIES:

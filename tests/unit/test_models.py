@@ -34,7 +34,7 @@ def small(family: str) -> object:
         "xgboost": {"n_estimators": 60, "learning_rate": 0.2, "early_stopping_rounds": 10},
         "random_forest": {"n_estimators": 20},
         "svm": {"n_components": 50},
-        "mlp": {"epochs": 15, "hidden": [16], "patience": 5},
+        "mlp": {"epochs": 30, "hidden": [16], "patience": 5, "lr": 0.01, "batch_size": 32},
     }.get(family, {})
     return getattr(build(TrainConfig, {family: overrides}, "train"), family)
 

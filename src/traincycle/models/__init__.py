@@ -51,6 +51,7 @@ FAMILIES = {
     "random_forest": "forest",
     "svm": "svm",
     "xgboost": "boosting",
+    "mlp": "mlp",
 }
 
 

@@ -1,0 +1,145 @@
+"""Fit diagnosis: under- / overfitting / healthy from curves and train-vs-val metrics.
+
+The verdict is about the model that was kept (early stopping already cut the rounds after the
+val loss turned), so the train–val gap of the final model decides overfitting; the epoch where
+the val loss turned is reported for the curves' reader. Next steps are concrete
+``dvc exp run -S ...`` commands.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: train-minus-val gap of the main metric above which the model overfits (roc_auc, accuracy)
+MAX_GAP = 0.03
+#: the same for regression, as (val rmse - train rmse) / val rmse
+MAX_RELATIVE_GAP = 0.15
+#: a train score below this is weak whatever the gap (roc_auc, accuracy, r2)
+WEAK_TRAIN = {"roc_auc": 0.75, "accuracy": 0.6, "r2": 0.3}
+#: fewer train rows than this makes the family's fit unreliable
+MIN_ROWS = {"mlp": 5000, "xgboost": 1000, "svm": 500, "random_forest": 200, "logistic": 100, "linear": 50}
+#: fewer rows per feature than this is a warning for every family
+MIN_ROWS_PER_FEATURE = 10
+
+
+def val_turn(curves: list[dict[str, float]]) -> int | None:
+    """Index where the val loss was lowest, if it rose by more than 1% afterwards."""
+    losses = [row["val/loss"] for row in curves if "val/loss" in row]
+    if len(losses) < 2:
+        return None
+    best = min(range(len(losses)), key=losses.__getitem__)
+    return best if losses[-1] > losses[best] * 1.01 else None
+
+
+def gap_of(task: str, train: dict[str, float], val: dict[str, float]) -> tuple[str, float, float]:
+    """(metric, gap, limit): how much better train is than val, and the overfitting limit."""
+    if task == "regression":
+        return "rmse", (val["rmse"] - train["rmse"]) / max(val["rmse"], 1e-12), MAX_RELATIVE_GAP
+    metric = "roc_auc" if task == "binary" else "accuracy"
+    return metric, train[metric] - val[metric], MAX_GAP
+
+
+def data_warning(family: str, n_train: int, n_features: int) -> str | None:
+    """A warning when train is small for the family or for the number of features."""
+    need = MIN_ROWS.get(family, 0)
+    if n_train < need:
+        return f"only {n_train} train rows: {family} usually needs {need}+; expect noisy, unstable results"
+    if n_train < MIN_ROWS_PER_FEATURE * n_features:
+        return (
+            f"{n_train} train rows for {n_features} features (< {MIN_ROWS_PER_FEATURE} per feature): "
+            "raise featurize.rare_min_count or drop columns"
+        )
+    return None
+
+
+def suggestions(verdict: str, family: str, params: dict[str, Any], at_budget_end: bool) -> list[str]:
+    """Concrete `dvc exp run -S` commands for the verdict and family."""
+    p = params
+    over = {
+        "xgboost": [
+            f"train.xgboost.max_depth={max(2, p.get('max_depth', 6) - 2)}",
+            f"train.xgboost.min_child_weight={p.get('min_child_weight', 1.0) * 4:g}",
+        ],
+        "random_forest": [f"train.random_forest.min_samples_leaf={p.get('min_samples_leaf', 1) * 3}"],
+        "mlp": [
+            f"train.mlp.dropout={min(0.5, p.get('dropout', 0.1) + 0.2):g}",
+            f"train.mlp.weight_decay={p.get('weight_decay', 1e-4) * 10:g}",
+        ],
+        "logistic": [f"train.logistic.C={p.get('C', 1.0) / 10:g}"],
+        "svm": [f"train.svm.C={p.get('C', 1.0) / 10:g}"],
+        "linear": [f"train.linear.alpha={p.get('alpha', 1.0) * 10:g}"],
+    }
+    under = {
+        "xgboost": [f"train.xgboost.n_estimators={p.get('n_estimators', 1000) * 2}"]
+        if at_budget_end
+        else [f"train.xgboost.max_depth={p.get('max_depth', 6) + 2}"],
+        "random_forest": ["train.random_forest.min_samples_leaf=1", "train.random_forest.max_depth=0"],
+        "mlp": [f"train.mlp.epochs={p.get('epochs', 50) * 2}"]
+        if at_budget_end
+        else ["train.mlp.hidden=[256,128]", f"train.mlp.lr={p.get('lr', 1e-3) * 3:g}"],
+        "logistic": [f"train.logistic.C={p.get('C', 1.0) * 10:g}", "train.model=xgboost"],
+        "svm": ["train.svm.kernel=rbf", f"train.svm.C={p.get('C', 1.0) * 10:g}"],
+        "linear": [f"train.linear.alpha={p.get('alpha', 1.0) / 10:g}", "train.model=xgboost"],
+    }
+    table = over if verdict == "overfitting" else under if verdict == "underfitting" else {}
+    return ["dvc exp run " + " ".join(f"-S {s}" for s in table.get(family, []))] if family in table else []
+
+
+def diagnose(
+    family: str,
+    task: str,
+    curves: list[dict[str, float]],
+    train: dict[str, float],
+    val: dict[str, float],
+    params: dict[str, Any],
+    n_train: int,
+    n_features: int,
+    best_iteration: int | None,
+) -> dict[str, Any]:
+    """The fit verdict, its evidence and next steps, for reports/fit_diagnosis.json."""
+    metric, gap, limit = gap_of(task, train, val)
+    weak_key = "r2" if task == "regression" else metric
+    weak = train.get(weak_key, 1.0) < WEAK_TRAIN[weak_key]
+    budget = params.get("n_estimators") or params.get("epochs")
+    at_budget_end = best_iteration is not None and budget is not None and best_iteration >= budget - 1
+    if gap > limit:
+        verdict = "overfitting"
+    elif weak or (at_budget_end and gap < limit / 3):
+        verdict = "underfitting"
+    else:
+        verdict = "healthy"
+    turned = val_turn(curves)
+    why = {
+        "overfitting": f"train {metric} beats val by {gap:.3f} (limit {limit:g})",
+        "underfitting": "train score is weak"
+        if weak
+        else "still improving when the iteration budget ran out",
+        "healthy": f"train-val gap {gap:.3f} within {limit:g}",
+    }[verdict]
+    report = {
+        "verdict": verdict,
+        "reason": why,
+        "metric": metric,
+        "train": train.get(metric),
+        "val": val.get(metric),
+        "gap": gap,
+        "gap_limit": limit,
+        "best_iteration": best_iteration,
+        "iterations": len(curves),
+        "val_loss_turned_at": turned,
+        "data_warning": data_warning(family, n_train, n_features),
+        "next_steps": suggestions(verdict, family, params, at_budget_end),
+    }
+    return report
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    """One console line: verdict, reason, first suggestion, data warning."""
+    line = f"fit: {report['verdict']} ({report['reason']})"
+    if report["val_loss_turned_at"] is not None:
+        line += f"; val loss turned at iteration {report['val_loss_turned_at']}"
+    if report["next_steps"]:
+        line += f"; try: {report['next_steps'][0]}"
+    if report["data_warning"]:
+        line += f"; warning: {report['data_warning']}"
+    return line
