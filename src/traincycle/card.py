@@ -24,6 +24,10 @@ def _fmt(value: Any, digits: int = 4) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_fmt(v, digits)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_fmt(v, digits) for v in value)
     return str(value)
 
 

@@ -287,10 +287,9 @@ def explain_model(
     if cfg.shap_rows:
         shap_rows = explain.sample_rows(len(X), cfg.shap_rows, rng)
         background = X[explain.sample_rows(len(X), cfg.shap_background, rng)]
-        values, explainer = explain.shap_matrix(model, X[shap_rows], background, seed)
-        shap_mean = explain.grouped_shap(values, groups)
+        shap_mean, how = explain.shap_by_column(model, X[shap_rows], background, groups, seed)
         out["shap"] = {
-            "explainer": explainer, "rows": len(shap_rows),
+            **how, "rows": len(shap_rows),
             "mean_abs": dict(sorted(shap_mean.items(), key=lambda kv: (-kv[1], kv[0]))),
         }
     return out

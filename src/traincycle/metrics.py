@@ -264,6 +264,9 @@ def class_report(
     """Precision, recall, F1 and support for each class label."""
     scores = per_class(ones(len(y)), y, pred, len(classes))
     return {
-        label: {name: float(values[0, i]) for name, values in scores.items()}
+        label: {
+            name: int(values[0, i]) if name == "support" else float(values[0, i])
+            for name, values in scores.items()
+        }
         for i, label in enumerate(classes)
     }
