@@ -69,3 +69,56 @@ def assert_user_error(result: subprocess.CompletedProcess, *needles: str, code: 
     assert "Traceback" not in result.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
+
+
+# --- optimize / predict / serve: a tiny fitted featurizer + model of any family -------------
+
+#: fast settings per family for tiny data (train.<family> params)
+TINY_TRAIN = {
+    "xgboost": {"n_estimators": 30, "early_stopping_rounds": 0, "n_jobs": 1},
+    "random_forest": {"n_estimators": 12, "n_jobs": 1},
+    "mlp": {"epochs": 3, "hidden": [16, 8]},
+    "svm": {"n_components": 20},
+}
+
+
+def tiny_pipeline(family: str = "logistic", n: int = 400, seed: int = 0, **featurize: object):
+    """(featurizer, model, processed splits, raw splits) fitted on make_frame rows in memory."""
+    from traincycle.config import DataConfig, build
+    from traincycle.featurize import FeaturizeConfig
+    from traincycle.featurize import featurize as run_featurize
+    from traincycle.train import TrainConfig, train
+
+    df = make_frame(n, seed)
+    df["age"] = df["age"].astype("float64")
+    df.loc[::37, "age"] = np.nan  # missing numerics exercise the imputer
+    df["education"] = df["education"].astype(object)
+    df.loc[5::41, "education"] = None  # and missing categoricals
+    df["education"] = df["education"].astype("category")
+    cut = [0, int(0.6 * n), int(0.8 * n), n]
+    raw = {s: df.iloc[a:b].reset_index(drop=True) for s, a, b in
+           zip(("train", "val", "test"), cut, cut[1:], strict=False)}
+    data = DataConfig(target="income", positive_label=">50K", sensitive=("sex", "race"))
+    fcfg = build(FeaturizeConfig, {"rare_min_count": 5, "label_scan": {"enabled": False},
+                                   **featurize}, "featurize")
+    fz, processed, _issues, _report = run_featurize(raw, data, fcfg, seed)
+    tcfg = build(TrainConfig, {"model": family, family: TINY_TRAIN.get(family, {})}, "train")
+    model, _fit, _report = train(processed["train"], processed["val"], fz.meta, data, tcfg, seed)
+    return fz, model, processed, raw
+
+
+def write_tiny_artifacts(root: Path, family: str = "logistic", **featurize: object) -> dict[str, Path]:
+    """Write a tiny pipeline's artifacts as the stages would (models/, data/interim, processed)."""
+    from traincycle.io import write_json, write_parquet
+    from traincycle.models import save_model
+    from traincycle.models.storage import dump_skops
+
+    fz, model, processed, raw = tiny_pipeline(family, **featurize)
+    for split in ("train", "val", "test"):
+        write_parquet(raw[split], root / "data/interim" / f"{split}.parquet")
+        write_parquet(processed[split], root / "data/processed" / f"{split}.parquet")
+    dump_skops(fz.pipeline, root / "models/featurizer.skops")
+    write_json(fz.meta, root / "models/featurizer.json")
+    save_model(model, root / "models/model")
+    return {"featurizer": root / "models/featurizer.skops", "model": root / "models/model",
+            "processed": root / "data/processed", "interim": root / "data/interim"}

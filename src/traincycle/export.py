@@ -67,6 +67,10 @@ def _register_converters() -> None:
     for cls, alias in ((OneHotEncoder, "SklearnOneHotEncoder"),
                        (OrdinalEncoder, "SklearnOrdinalEncoder")):
         update_registered_converter(cls, alias, _encoder_shape, _convert_encoder, overwrite=True)
+    from sklearn.kernel_approximation import Nystroem
+
+    update_registered_converter(Nystroem, "TraincycleNystroem", _nystroem_shape, _convert_nystroem,
+                                overwrite=True)
     try:
         from traincycle.featurize import QuantileClipper
     except ImportError:  # featurize not present (e.g. a stripped-down install)
@@ -266,6 +270,52 @@ def _convert_encoder(scope: Any, operator: Any, container: Any) -> None:
         container.add_node("Concat", blocks, [out], axis=1)
 
 
+def _nystroem_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import FloatTensorType
+
+    n = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = FloatTensorType([n, operator.raw_operator.normalization_.shape[0]])
+
+
+def _convert_nystroem(scope: Any, operator: Any, container: Any) -> None:
+    """RBF Nystroem features: exp(-gamma * |x - c|^2) @ normalization.T (the SVM family)."""
+    from onnx import TensorProto
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    op = operator.raw_operator
+    if op.kernel != "rbf":
+        raise NotImplementedError(f"Nystroem kernel {op.kernel!r}: only rbf is exported to ONNX")
+    comps = np.asarray(op.components_, dtype=np.float64)
+    gamma = op.gamma if op.gamma is not None else 1.0 / comps.shape[1]
+    name = scope.get_unique_variable_name
+    x = concatenate_variables(scope, operator.inputs, container)
+    xf, ct, c2, x2, xc, d, dpos, scaled, k = (name(t) for t in (
+        "xf", "compsT", "c2", "x2", "xc", "d", "dpos", "scaled", "k"))
+    container.add_node("Cast", [x], [xf], to=TensorProto.FLOAT)
+    container.add_initializer(ct, TensorProto.FLOAT, list(comps.T.shape),
+                              comps.T.astype(np.float32).ravel().tolist())
+    container.add_initializer(c2, TensorProto.FLOAT, [1, comps.shape[0]],
+                              (comps**2).sum(axis=1).astype(np.float32).tolist())
+    zero, neg, norm = name("zero"), name("neg_gamma"), name("normT")
+    container.add_initializer(zero, TensorProto.FLOAT, [], [0.0])
+    container.add_initializer(neg, TensorProto.FLOAT, [], [-float(gamma)])
+    normalization = np.asarray(op.normalization_, dtype=np.float32).T
+    container.add_initializer(norm, TensorProto.FLOAT, list(normalization.shape),
+                              normalization.ravel().tolist())
+    # |x - c|^2 = |x|^2 - 2 x.c + |c|^2, clipped at 0 against rounding
+    two, xc2, partial = name("two"), name("xc2"), name("partial")
+    container.add_initializer(two, TensorProto.FLOAT, [], [2.0])
+    container.add_node("ReduceSumSquare", [xf], [x2], axes=[1], keepdims=1)  # axes: attr in opset 17
+    container.add_node("MatMul", [xf, ct], [xc])
+    container.add_node("Mul", [xc, two], [xc2])
+    container.add_node("Sub", [x2, xc2], [partial])
+    container.add_node("Add", [partial, c2], [d])
+    container.add_node("Max", [d, zero], [dpos])
+    container.add_node("Mul", [dpos, neg], [scaled])
+    container.add_node("Exp", [scaled], [k])
+    container.add_node("MatMul", [k, norm], [operator.outputs[0].full_name])
+
+
 def clip_bounds(op: Any) -> tuple[np.ndarray, np.ndarray]:
     """The per-column (lower, upper) bounds a fitted QuantileClipper clips to."""
     for low, high in (("lower_", "upper_"), ("low_", "high_"), ("lows_", "highs_")):
@@ -361,7 +411,7 @@ def _export_sklearn(native: Any, task: str, n_features: int) -> Any:
     onx = convert_sklearn(
         native, initial_types=[(FEATURES, FloatTensorType([None, n_features]))],
         target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET},
-        options={id(native): options} if options else None, name="model",
+        options={type(native): options} if options else None, name="model",
     )
     return _keep_score_output(onx, task)
 

@@ -118,6 +118,11 @@ def check_exportable(featurizer: Any, model: Any) -> None:
             "params featurize.encoding: xgboost with native categoricals cannot be exported to "
             "ONNX; use encoding ordinal or onehot for a model that optimize can ship"
         )
+    if model.family == "svm":
+        # skl2onnx 1.20 fails on CalibratedClassifierCV over a Pipeline (zipmap option bug)
+        raise ConfigError("params train.model: svm (calibrated Nystroem/LinearSVC pipeline) cannot "
+                          "be exported to ONNX yet; optimize supports logistic, linear, "
+                          "random_forest, xgboost and mlp")
     if list(featurizer.feature_names) != list(model.feature_names):
         raise DataError("optimize: the model's feature_names differ from the featurizer's; "
                         "retrain after featurize")
