@@ -113,11 +113,13 @@ def run_experiment(
     temp: bool = True,
     force: bool = False,
     targets: Sequence[str] = (),
+    downstream: bool = False,
 ) -> str:
     """Run `dvc exp run --name NAME -S ...` and return the experiment's commit sha.
 
     `temp` runs it in a copy under .dvc/tmp (the workspace stays untouched and every trial
-    starts from the same baseline); `force` reruns the stages even if DVC has them cached.
+    starts from the same baseline); `force` reruns the stages even if DVC has them cached
+    (with `targets` and `downstream`: only those stages and the ones after them).
     """
     if not NAME_PATTERN.match(name):
         raise ConfigError(f"experiment name {name!r}: use letters, digits, '_', '-' and '.'")
@@ -126,6 +128,8 @@ def run_experiment(
         args.append("--temp")
     if force:
         args.append("--force")
+    if downstream:
+        args.append("--downstream")
     result = dvc(*args, *targets, cwd=cwd, check=False)
     if result.returncode != 0:
         raise ExperimentFailed(

@@ -157,6 +157,15 @@ def _paths(entries: Any, variables: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def metric_stage(path: str, dvc_yaml: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The stage declaring metrics file `path`, and its resolved deps."""
+    variables = pipeline_vars(dvc_yaml)
+    for name, stage in (dvc_yaml.get("stages") or {}).items():
+        if path in _paths(stage.get("metrics"), variables):
+            return name, _paths(stage.get("deps"), variables)
+    raise ConfigError(f"params tune.metric: {path} is not declared as metrics of any stage in dvc.yaml")
+
+
 def check_metric(metric: str, dvc_yaml: Mapping[str, Any]) -> tuple[str, str]:
     """Split FILE:KEY and refuse a metric that is not a validation metric of some stage.
 
@@ -168,21 +177,16 @@ def check_metric(metric: str, dvc_yaml: Mapping[str, Any]) -> tuple[str, str]:
         raise ConfigError(
             f"params tune.metric: {metric!r}: expected FILE:KEY, e.g. metrics/train.json:roc_auc"
         )
-    variables = pipeline_vars(dvc_yaml)
-    for name, stage in (dvc_yaml.get("stages") or {}).items():
-        if path not in _paths(stage.get("metrics"), variables):
-            continue
-        deps = _paths(stage.get("deps"), variables)
-        reads_test = [d for d in deps if Path(d).stem == "test" or "test" in Path(d).parts]
-        if name == "evaluate" or reads_test:
-            why = f"reads {reads_test[0]}" if reads_test else "is the test-set evaluation"
-            raise ConfigError(
-                f"params tune.metric: {path} comes from stage {name!r}, which {why}; tuning on it "
-                "lets the test split pick the model. Use a validation metric such as "
-                "metrics/train.json:roc_auc"
-            )
-        return path, key
-    raise ConfigError(f"params tune.metric: {path} is not declared as metrics of any stage in dvc.yaml")
+    name, deps = metric_stage(path, dvc_yaml)
+    reads_test = [d for d in deps if Path(d).stem == "test" or "test" in Path(d).parts]
+    if name == "evaluate" or reads_test:
+        why = f"reads {reads_test[0]}" if reads_test else "is the test-set evaluation"
+        raise ConfigError(
+            f"params tune.metric: {path} comes from stage {name!r}, which {why}; tuning on it "
+            "lets the test split pick the model. Use a validation metric such as "
+            "metrics/train.json:roc_auc"
+        )
+    return path, key
 
 
 def suggest(trial: Any, space: Mapping[str, SpaceParam]) -> dict[str, Any]:
@@ -382,12 +386,27 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|")
 
 
+def common_prefix(keys: list[str]) -> str:
+    """The dotted prefix all keys share ('train.xgboost.' for its params), or ''."""
+    if len(keys) < 2:
+        return ""
+    parts = [k.split(".")[:-1] for k in keys]
+    shared = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) != 1:
+            break
+        shared.append(level[0])
+    return ".".join(shared) + "." if shared else ""
+
+
 def trials_table(rows: list[dict[str, Any]], metric: str, direction: str) -> str:
-    """A Markdown table of the trials, the best one in bold."""
+    """A Markdown table of the trials, the best one in bold; a shared param prefix is factored out."""
     keys = sorted({k for r in rows for k in r["params"]})
+    prefix = common_prefix(keys)
     best = best_row(rows, direction)
-    head = ["trial", "experiment", "state", metric, *keys, "seconds"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = ["trial", "experiment", "state", metric, *(k[len(prefix):] for k in keys), "seconds"]
+    lines = [f"Params below are under `{prefix.rstrip('.')}`.\n"] if prefix else []
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sorted(rows, key=lambda r: r["number"]):
         value = _cell(r["value"])
         if best is not None and r["number"] == best["number"]:
@@ -502,10 +521,11 @@ def tune_project(
     from traincycle.experiment import git, read_at_rev, run_experiment
 
     seed, cfg, params = load_tune_config(params_path)
+    pipeline = load_pipeline("dvc.yaml")
     cfg = dataclasses.replace(cfg, study=study or cfg.study, storage=storage or cfg.storage,
                               trials=trials or cfg.trials)
     check_space(cfg.space, params)
-    metric_path, metric_key = check_metric(cfg.metric, load_pipeline("dvc.yaml"))
+    metric_path, metric_key = check_metric(cfg.metric, pipeline)
     baseline = git("rev-parse", "HEAD").strip()
     url = cfg.storage or default_storage()
     objective = Objective(
@@ -528,9 +548,12 @@ def tune_project(
          f"{best['experiment']} <branch>")
     echo(f"  report: {out_dir}/trials.md, history.html, importance.html, best.json")
     if verify_best:
+        stage = metric_stage(metric_path, pipeline)[0]
         name, stored, again = verify(
             result, objective, cfg.direction, baseline=baseline,
-            force_run=lambda n, values: run_experiment(n, values, force=True),
+            # forced from the metric's stage on: a real retrain, not a run-cache restore
+            force_run=lambda n, values: run_experiment(
+                n, values, force=True, targets=(stage,), downstream=True),
         )
         verdict = "identical" if again == stored else "differs (the code changed since that trial)"
         echo(f"verify: {name} reran the best params: {metric_key} = {again!r} vs {stored!r}: {verdict}")

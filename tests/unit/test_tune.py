@@ -209,8 +209,11 @@ def test_summary_table_best_and_plots(tmp_path):
     best = best_row(rows, "maximize")
     assert best["value"] == max(t.value for t in study.trials)
     table = trials_table(rows, "roc_auc", "maximize")
-    assert table.splitlines()[0].startswith("| trial | experiment | state | roc_auc |")
-    assert len(table.splitlines()) == 2 + 4 and f"**{best['value']:.6g}**" in table
+    lines = table.splitlines()
+    assert lines[0] == "Params below are under `train`."  # shared prefix factored out
+    assert lines[2] == ("| trial | experiment | state | roc_auc | model | xgboost.learning_rate "
+                        "| xgboost.max_depth | seconds |")
+    assert len(lines) == 2 + 2 + 4 and f"**{best['value']:.6g}**" in table
     points, line = history_points(rows, "maximize")
     assert [y for _, y in line] == [max(y for _, y in points[: i + 1]) for i in range(len(points))]
     summary = write_summary(study, cfg, tmp_path / "out")
