@@ -58,8 +58,7 @@ def create_app(model_dir: str | Path, min_confidence: float = 0.5, max_rows: int
     def health() -> dict[str, Any]:
         return {"status": "ok", "model_version": pred.version, "variant": manifest["variant"]}
 
-    @app.post("/predict")
-    def predict(request: request_model) -> dict[str, Any]:  # type: ignore[valid-type]
+    def predict(request: Any) -> dict[str, Any]:
         records = [r.model_dump(by_alias=True) for r in request.rows]  # type: ignore[attr-defined]
         frame = pd.DataFrame.from_records(records, columns=names)
         try:
@@ -69,6 +68,9 @@ def create_app(model_dir: str | Path, min_confidence: float = 0.5, max_rows: int
         return {"model_version": pred.version, "predictions": _predictions(manifest, scores,
                                                                            min_confidence)}
 
+    # the request model is built at run time, so the annotation is set here for FastAPI to read
+    predict.__annotations__["request"] = request_model
+    app.post("/predict")(predict)
     return app
 
 
