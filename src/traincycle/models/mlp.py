@@ -104,9 +104,9 @@ def fit(
             counts = np.maximum(np.bincount(y, minlength=spec.n_classes), 1)
             weight = torch.tensor(len(y) / (spec.n_classes * counts), dtype=torch.float32)
         loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
-        target, target_val = torch.from_numpy(y), torch.from_numpy(y_val)
-    train = TensorDataset(torch.from_numpy(X), target)
-    val = TensorDataset(torch.from_numpy(X_val), target_val)
+        target, target_val = torch.tensor(y), torch.tensor(y_val)
+    train = TensorDataset(torch.tensor(X), target)  # a copy: parquet-backed arrays are read-only
+    val = TensorDataset(torch.tensor(X_val), target_val)
     metric = main_metric(spec.task)
 
     def evaluate(module: Any, data: Any) -> dict[str, float]:
