@@ -20,8 +20,6 @@ FILE_ORDER = ("train", "evaluate", "optimize", "data_quality", "featurize", "spl
 FAIRNESS_PREFIXES = ("per_group.", "fairness.")
 DETAIL_PREFIXES = ("per_class.",)
 CI_PREFIX = "ci."
-#: main tables longer than this fold into <details>
-FOLD_ROWS = 14
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +46,8 @@ def fmt(value: Any) -> str:
         return "—"
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
     return str(value).replace("|", "\\|")
@@ -60,7 +60,10 @@ def delta(old: Any, new: Any) -> str:
     diff = new - old
     if diff == 0:
         return "="
-    text = f"{diff:+.4g}" if abs(diff) >= 1e-4 else f"{diff:+.1e}"
+    if float(diff).is_integer() and abs(diff) < 1e15:
+        text = f"{int(diff):+d}"
+    else:
+        text = f"{diff:+.4g}" if abs(diff) >= 1e-4 else f"{diff:+.1e}"
     if abs(old) > 1e-9 and abs(old) >= 1:  # relative change reads well for counts, sizes, latencies
         text += f" ({diff / abs(old):+.1%})"
     return f"**{text}**"
@@ -69,12 +72,13 @@ def delta(old: Any, new: Any) -> str:
 def ci_of(key: str, flat: Mapping[str, Change], which: str = "new") -> tuple[float, float] | None:
     """The confidence interval stored alongside `key`, if the metrics have one.
 
-    Recognised layouts: `ci.<name>.low/high` for `metrics.<name>` (evaluate), siblings
-    `<key>_ci.low/high` or `<key>_low/_high`, and `<parent>.low/high` for `<parent>.value`.
+    Recognised layouts: `ci.<name>.low/high` for a top-level section's `<section>.<name>`
+    (evaluate's `metrics.roc_auc`), siblings `<key>_ci.low/high` or `<key>_low/_high`, and
+    `<parent>.low/high` for `<parent>.value`.
     """
     parent, _, leaf = key.rpartition(".")
     candidates = [(f"{key}_ci.low", f"{key}_ci.high"), (f"{key}_low", f"{key}_high")]
-    if parent:
+    if parent and "." not in parent:
         candidates.append((f"{CI_PREFIX}{leaf}.low", f"{CI_PREFIX}{leaf}.high"))
     if leaf == "value" and parent:
         candidates.append((f"{parent}.low", f"{parent}.high"))
@@ -134,59 +138,115 @@ def metric_table(flat: Mapping[str, Change], keys: list[str], base: str, head: s
         c = flat[k]
         row = [f"`{k}`", fmt(c.old), fmt(c.new), delta(c.old, c.new)]
         rows.append(row + ([ci_cell(cis[k])] if with_ci else []))
-    return table(cols, rows)
+    return table(cols, rows, "lrrr" + ("l" if with_ci else ""))
+
+
+def key_list(keys: list[str], limit: int = 30) -> str:
+    """Keys as inline code; three or more siblings collapse to `parent.*` (n)."""
+    by_parent: dict[str, list[str]] = {}
+    for k in keys:
+        by_parent.setdefault(k.rpartition(".")[0], []).append(k)
+    items = []
+    for parent, members in by_parent.items():
+        if parent and len(members) >= 3:
+            items.append(f"`{parent}.*` ({len(members)})")
+        else:
+            items += [f"`{k}`" for k in members]
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def file_section(path: str, flat: Mapping[str, Change], base: str, head: str) -> str | None:
+    """Changed metrics of one file as a table; unchanged, added and removed ones folded.
+
+    Returns None when nothing in the file changed (the caller lists it in one line).
+    """
+    hidden = _ci_keys(flat)
+    keys = sorted(k for k in flat if k not in hidden
+                  and not k.startswith(FAIRNESS_PREFIXES + DETAIL_PREFIXES))
+    both = [k for k in keys if flat[k].old is not None and flat[k].new is not None]
+    moved = [k for k in both if flat[k].old != flat[k].new]
+    same = [k for k in both if flat[k].old == flat[k].new]
+    added = [k for k in keys if flat[k].old is None and flat[k].new is not None]
+    removed = [k for k in keys if flat[k].new is None and flat[k].old is not None]
+    detail = sorted(k for k in flat if k.startswith(DETAIL_PREFIXES) and k not in hidden
+                    and flat[k].old != flat[k].new)
+    if not (moved or added or removed or detail):
+        return None
+    parts = [f"#### `{path}`"]
+    if moved:
+        parts.append(metric_table(flat, moved, base, head))
+    if added:
+        parts.append(f"New in {head}: {key_list(added)}.")
+    if removed:
+        parts.append(f"Gone from {head}: {key_list(removed)}.")
+    if detail:
+        parts.append(fold(f"per-class: {len(detail)} changed", metric_table(flat, detail, base, head)))
+    if same:
+        parts.append(fold(f"{len(same)} unchanged", metric_table(flat, same, base, head)))
+    return "\n\n".join(parts)
 
 
 def metrics_section(diff: Mapping[str, Mapping[str, Any]], base: str, head: str) -> str:
-    """Per metrics file: a table of every metric with deltas (fairness/per-class split out)."""
-    parts = ["### Metrics"]
+    """Per metrics file: changed metrics with deltas (fairness and per-class split out)."""
     if not diff:
         return "### Metrics\n\nNo metrics files in either revision."
+    parts, unchanged = ["### Metrics"], []
     for path in sorted(diff, key=file_order):
         flat = {c.key: c for c in changes(diff[path])}
-        hidden = _ci_keys(flat)
-        keys = [k for k in flat if k not in hidden
-                and not k.startswith(FAIRNESS_PREFIXES + DETAIL_PREFIXES)]
-        moved = sum(1 for k in keys if flat[k].old != flat[k].new)
-        title = f"`{path}`: {moved} of {len(keys)} changed"
-        body = metric_table(flat, keys, base, head) if keys else "_no scalar metrics_"
-        parts.append(fold(title, body, open_=len(keys) <= FOLD_ROWS))
-        detail = [k for k in flat if k.startswith(DETAIL_PREFIXES) and k not in hidden]
-        if detail:
-            parts.append(fold(f"`{path}`: per-class metrics", metric_table(flat, detail, base, head)))
+        section = file_section(path, flat, base, head)
+        if section is None:
+            unchanged.append(f"`{path}` ({len(flat)})")
+        else:
+            parts.append(section)
+    if unchanged:
+        parts.append(f"Unchanged: {', '.join(unchanged)}.")
     return "\n\n".join(parts)
 
 
 def fairness_section(diff: Mapping[str, Mapping[str, Any]], base: str, head: str) -> str:
-    """Per sensitive group metrics and parity gaps with deltas, from every metrics file."""
-    group_rows, gap_rows = [], []
+    """Parity gaps and per-group metrics (with group size) with deltas, from every metrics file."""
+    groups: dict[tuple[str, str], dict[str, Change]] = {}
+    gap_rows = []
     for path in sorted(diff, key=file_order):
         flat = {c.key: c for c in changes(diff[path])}
-        for k, c in flat.items():
+        for k, c in sorted(flat.items()):
             parts = k.split(".")
             if k.startswith("per_group.") and len(parts) >= 4:
-                col, group, metric = parts[1], ".".join(parts[2:-1]), parts[-1]
-                group_rows.append([col, group, metric, fmt(c.old), fmt(c.new), delta(c.old, c.new),
-                                   ci_cell(ci_of(k, flat))])
-            elif k.startswith("fairness.") and len(parts) == 3 and is_number(c.new or c.old):
-                gap_rows.append([parts[1], parts[2], fmt(c.old), fmt(c.new), delta(c.old, c.new)])
-            elif k.startswith("fairness.") and len(parts) == 2:
-                gap_rows.append(["(all)", parts[1], fmt(c.old), fmt(c.new), delta(c.old, c.new)])
-    if not group_rows and not gap_rows:
+                groups.setdefault((parts[1], ".".join(parts[2:-1])), {})[parts[-1]] = c
+            elif k.startswith("fairness."):
+                col, gap = (parts[1], ".".join(parts[2:])) if len(parts) >= 3 else ("(all)", parts[1])
+                gap_rows.append([col, gap, fmt(c.old), fmt(c.new), delta(c.old, c.new)])
+    if not groups and not gap_rows:
         return ""
     out = ["### Fairness (test split, per sensitive group)"]
     if gap_rows:
         out.append(table(["column", "gap", base, head, "Δ"], gap_rows, "llrrr"))
-    if group_rows:
-        with_ci = any(r[-1] for r in group_rows)
-        head_cols = ["column", "group", "metric", base, head, "Δ"] + (["95% CI (new)"] if with_ci else [])
-        rows = [r if with_ci else r[:-1] for r in group_rows]
-        moved = sum(1 for r in group_rows if r[5] not in ("", "="))
-        out.append(fold(f"per-group metrics: {moved} of {len(rows)} changed",
-                        table(head_cols, rows, "lll" + "r" * (len(head_cols) - 3)), open_=moved > 0))
-    if not any(r[-1] for r in group_rows):
-        out.append("_Per-group figures carry no confidence intervals in these metrics; judge small "
-                   "groups (see `count`) with care._")
+    moved, same = [], []
+    for (col, group), metrics in sorted(groups.items()):
+        count = metrics.get("count")
+        n = fmt(count.new if count and count.new is not None else count.old if count else None)
+        for name, c in sorted(metrics.items()):
+            if name == "count":
+                continue
+            ci = ci_of(f"per_group.{col}.{group}.{name}", {f"per_group.{col}.{group}.{m}": v
+                                                            for m, v in metrics.items()})
+            row = [col, group, n, name, fmt(c.old), fmt(c.new), delta(c.old, c.new), ci_cell(ci)]
+            (same if c.old == c.new else moved).append(row)
+    with_ci = any(r[-1] for r in moved + same)
+    cols = ["column", "group", "n", "metric", base, head, "Δ"] + (["95% CI (new)"] if with_ci else [])
+    align = "llrlrrr" + ("l" if with_ci else "")
+
+    def rows(rs: list[list[str]]) -> list[list[str]]:
+        return rs if with_ci else [r[:-1] for r in rs]
+
+    if moved:
+        out.append(f"{len(moved)} per-group figures changed:\n\n" + table(cols, rows(moved), align))
+    if same:
+        out.append(fold(f"{len(same)} per-group figures unchanged", table(cols, rows(same), align)))
+    if groups and not with_ci:
+        out.append("_Per-group figures carry no confidence intervals here; read small groups "
+                   "(column n) with care._")
     return "\n\n".join(out)
 
 
@@ -194,7 +254,7 @@ def params_section(diff: Mapping[str, Mapping[str, Any]], base: str, head: str) 
     """Changed params (from `dvc params diff --json`), one row each."""
     rows = []
     for path in sorted(diff):
-        for c in changes(diff[path]):
+        for c in sorted(changes(diff[path]), key=lambda c: c.key):
             where = c.key if path == "params.yaml" else f"{path}:{c.key}"
             rows.append([f"`{where}`", fmt(c.old), fmt(c.new)])
     if not rows:
@@ -229,19 +289,42 @@ def headline(evaluate: Mapping[str, Any] | None, base: str, head: str) -> str:
     return text + "."
 
 
-def timings_section(timings: Mapping[str, Mapping[str, Any]]) -> str:
+def _numbers(doc: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in doc.items():
+        if isinstance(v, Mapping):
+            out.update(_numbers(v, f"{prefix}{k}."))
+        elif is_number(v):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def stage_seconds(doc: Mapping[str, Any]) -> float | None:
+    """A stage's total seconds from its timings file, whatever its layout; None if unknown."""
+    numbers = _numbers(doc)
+    for key in ("seconds", "total", "total_seconds"):
+        if key in numbers:
+            return numbers[key]
+    timed = [v for k, v in numbers.items() if k.endswith("seconds")]
+    if timed:
+        return sum(timed)
+    flat = all(is_number(v) for v in doc.values())
+    if flat and numbers and not any(w in k for k in numbers for w in ("row", "count", "ms", "bytes")):
+        return sum(numbers.values())  # a map of phase -> seconds
+    return None
+
+
+def timings_section(timings: Mapping[str, Mapping[str, Any]], limit: int = 6) -> str:
     """Local wall-clock seconds per stage (from .traincycle/timings; never committed)."""
     if not timings:
         return ""
     rows = []
     for stage in sorted(timings):
-        doc = timings[stage]
-        numbers = {k: v for k, v in doc.items() if is_number(v)}
-        total = numbers.get("seconds", numbers.get("total"))
-        if total is None:
-            total = sum(v for k, v in numbers.items() if "row" not in k and "count" not in k)
-        detail = ", ".join(f"{k} {fmt(v)}" for k, v in numbers.items() if k not in ("seconds", "total"))
-        rows.append([stage, f"{total:.2f}", detail])
+        numbers = _numbers(timings[stage])
+        total = stage_seconds(timings[stage])
+        items = [f"{k} {fmt(v)}" for k, v in numbers.items() if k not in ("seconds", "total")]
+        detail = ", ".join(items[:limit]) + (f", … ({len(items) - limit} more)" if len(items) > limit else "")
+        rows.append([stage, "—" if total is None else f"{total:.2f}", detail])
     return ("### Timings (this machine, wall clock; not committed)\n\n"
             + table(["stage", "seconds", "detail"], rows, "lrl"))
 

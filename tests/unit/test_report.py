@@ -80,18 +80,31 @@ def test_metrics_section_orders_files_and_splits_out_groups():
     assert order == sorted(order)
     assert "| `metrics.roc_auc` | 0.9201 | 0.9264 | **+0.0063** | [0.921, 0.931] |" in text
     assert "`ci.roc_auc.low`" not in text  # bounds live in the CI column, not as rows
-    assert "per_group" not in text and "per-class metrics" in text
-    assert "`metrics/train.json`: 2 of 2 changed" in text
-    assert "`metrics/split.json`: 0 of 1 changed" in text
+    assert "per_group" not in text and "per-class: 1 changed" in text
+    assert "#### `metrics/train.json`" in text
+    # unchanged files take one line, unchanged metrics of a changed file fold away
+    assert "Unchanged: `metrics/data_quality.json` (2), `metrics/split.json` (1)." in text
+    assert "<details><summary>4 unchanged</summary>" in text
+
+
+def test_added_and_removed_metrics_are_listed_not_tabled():
+    diff = {"metrics/optimize.json": {"variants.a.bytes": d(10, None), "variants.b.bytes": d(None, 8),
+                                      "chosen_bytes": d(10, 8)}}
+    text = metrics_section(diff, "main", "ws")
+    assert "New in ws: `variants.b.bytes`." in text and "Gone from ws: `variants.a.bytes`." in text
+    assert "| `chosen_bytes` | 10 | 8 | **-2 (-20.0%)** |" in text
+    assert "| `variants." not in text
 
 
 def test_fairness_section_has_group_rows_and_gaps():
     text = fairness_section(METRICS, "main", "workspace")
-    assert "| sex | Female | tpr | 0.55 | 0.6 | **+0.05** |" in text
+    assert "| sex | Female | 2400 | tpr | 0.55 | 0.6 | **+0.05** |" in text
     assert "| sex | dp_difference | 0.19 | 0.17 | **-0.02** |" in text
     assert "| (all) | gate | warning | warning |  |" in text
     assert "no confidence intervals" in text
-    assert "<details open><summary>per-group metrics: 1 of 3 changed" in text
+    assert "1 per-group figures changed" in text
+    assert "<details><summary>1 per-group figures unchanged</summary>" in text
+    assert "| count |" not in text  # group size is the n column, not a metric row
     assert fairness_section({"metrics/train.json": {"auc": d(1, 1)}}, "a", "b") == ""
 
 
@@ -107,12 +120,15 @@ def test_params_and_headline():
 def test_timings_section_and_reader(tmp_path):
     (tmp_path / "train.json").write_text(json.dumps({"seconds": 12.5, "rows": 34000}))
     (tmp_path / "evaluate.json").write_text(json.dumps({"metrics": 1.0, "shap": 2.5}))
+    (tmp_path / "optimize.json").write_text(json.dumps({"latency": {"native": {"batch1_ms": 7.5}}}))
     (tmp_path / "broken.json").write_text("{")
     timings = read_timings(tmp_path)
-    assert set(timings) == {"train", "evaluate"}
+    assert set(timings) == {"train", "evaluate", "optimize"}
     text = timings_section(timings)
     assert "| train | 12.50 | rows 34000 |" in text
     assert "| evaluate | 3.50 | metrics 1, shap 2.5 |" in text
+    assert "| optimize | — | latency.native.batch1_ms 7.5 |" in text
+    assert "| fit | 4.00 | fit_seconds 4 |" in timings_section({"fit": {"fit_seconds": 4}})
     assert timings_section({}) == ""
 
 
@@ -137,3 +153,11 @@ def test_whole_report_reads_as_one_comment():
     failed = build_report(rev="main", rev_sha="0" * 40, metrics_diff={}, params_diff={},
                           plots_index=None, plots_error="no plots")
     assert "`dvc plots diff main` failed: no plots" in failed and "### Timings" not in failed
+
+
+def test_sibling_keys_collapse_and_integer_deltas_stay_integers():
+    diff = {"metrics/optimize.json": {f"variants.t.{k}": d(None, 1) for k in ("a", "b", "c")}
+            | {"bytes": d(107280, 26447)}}
+    text = metrics_section(diff, "main", "ws")
+    assert "New in ws: `variants.t.*` (3)." in text
+    assert "**-80833 (-75.3%)**" in text
