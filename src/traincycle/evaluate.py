@@ -23,6 +23,10 @@ from traincycle.fairness import FairnessConfig
 from traincycle.io import atomic_dir, dump_json, sha256_bytes, sha256_file, sha256_frame
 
 ROW_ID = "row_id"
+#: chart data files of both task kinds (dvc.yaml's top-level `plots:` declares each)
+PLOT_FILES = ("confusion.csv", "roc.json", "precision_recall.json", "calibration.json",
+              "per_class.json", "predicted_vs_actual.json", "residuals.json", "per_group.json",
+              "importance.json")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -338,7 +342,9 @@ def plot_records(
     """Plot data files (name -> records) for `dvc plots`."""
     from traincycle import plots
 
-    out: dict[str, list[dict[str, Any]]] = {}
+    # dvc.yaml declares the charts of both task kinds; the other kind's files hold no records,
+    # because `dvc plots show/diff` reports a declared-but-absent file as a failure
+    out: dict[str, list[dict[str, Any]]] = {name: [] for name in PLOT_FILES}
     if task == "regression":
         actual, residual = plots.scatter_records(y, pred, cfg.curve_points * 2, seed)
         out["predicted_vs_actual.json"] = actual
@@ -388,7 +394,8 @@ def write_plots(records: dict[str, list[dict[str, Any]]], directory: str | Path)
         for name, rows in records.items():
             if name.endswith(".csv"):
                 # csv keeps the one-record-per-row confusion data small
-                pd.DataFrame(rows).to_csv(tmp / name, index=False, lineterminator="\n")
+                frame = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["actual", "predicted"])
+                frame.to_csv(tmp / name, index=False, lineterminator="\n")
             else:
                 (tmp / name).write_text(dump_json(rows), encoding="utf-8")
 

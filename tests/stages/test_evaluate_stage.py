@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from traincycle.evaluate import PLOT_FILES
+
 from conftest import assert_user_error, make_frame, run_stage, write_params
 
 CLASSES = ["<=50K", ">50K"]
@@ -115,8 +117,9 @@ def test_outputs_and_byte_identical_rerun(workspace):
     assert metrics["fairness"]["gate"] in ("pass", "warning")
 
     plots = {p.name for p in (first / "plots").iterdir()}
-    assert plots == {"confusion.csv", "roc.json", "precision_recall.json", "calibration.json",
-                     "per_class.json", "per_group.json", "importance.json"}
+    assert plots == set(PLOT_FILES)
+    # regression charts are declared in dvc.yaml too; for a classifier they hold no records
+    assert json.loads((first / "plots" / "residuals.json").read_text()) == []
     confusion = pd.read_csv(first / "plots" / "confusion.csv")
     assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 295
     roc = json.loads((first / "plots" / "roc.json").read_text())
@@ -201,3 +204,63 @@ def test_processed_from_another_split_is_a_data_error(logistic, tmp_path):
                                                tmp_path / "out", params))
     assert_user_error(result, "row_id", "bad.parquet")
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_every_plot_file_is_declared_in_dvc_yaml():
+    import yaml
+
+    from conftest import ROOT
+
+    declared = set()
+    for entry in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]:
+        (name, props), = entry.items()
+        files = props["y"] if isinstance(props.get("y"), dict) else {name: None}
+        declared |= {Path(f).name for f in files if f.startswith("plots/evaluate/")}
+    assert declared == set(PLOT_FILES)
+
+
+def test_regression_model(tmp_path):
+    """A regressor: regression metrics with CIs, MAE per group, scatter plots, worst rows."""
+    from traincycle.models import FitSpec, fit_model, save_model
+    from traincycle.models.linear import LinearConfig
+
+    def regress(raw: pd.DataFrame) -> pd.DataFrame:
+        out = featurize(raw).drop(columns=["hours_per_week", "income"])
+        out["hours_per_week"] = raw["hours_per_week"].astype(np.float64)
+        return out
+
+    train, test = regress(make_frame(400, seed=1)), make_frame(200, seed=2)
+    features = [c for c in train.columns if c not in ("row_id", "hours_per_week")]
+    spec = FitSpec(task="regression", n_classes=0, seed=0, feature_names=tuple(features))
+    X, y = train[features].to_numpy(np.float32), train["hours_per_week"].to_numpy()
+    model, _ = fit_model("linear", LinearConfig(), spec, [], (X, y, X, y))
+    paths = {"model": tmp_path / "model", "meta": tmp_path / "featurizer.json",
+             "processed": tmp_path / "test.parquet", "raw": tmp_path / "raw.parquet",
+             "provenance": tmp_path / "provenance.json"}
+    save_model(model, paths["model"])
+    test.to_parquet(paths["raw"], index=False)
+    regress(test).to_parquet(paths["processed"], index=False)
+    paths["meta"].write_text(json.dumps({"input_columns": [{"name": c} for c in ("age", *CATEGORICAL)]}))
+    paths["provenance"].write_text("{}")
+    params = write_params(
+        tmp_path / "params.yaml",
+        data={"source": "builtin:adult", "target": "hours_per_week", "task": "regression",
+              "sensitive": ["sex", "race"]},
+        problem={"statement": "Hours.", "metric": "rmse", "at_most": 100.0}, evaluate=FAST)
+    out = tmp_path / "out"
+    result = run_stage("evaluate", *stage_args({k: str(v) for k, v in paths.items()}, out, params))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["metrics"]) == {"mse", "rmse", "mae", "r2", "mape"}
+    assert metrics["problem"] == {"metric": "rmse", "at_most": 100.0, "met": True, "met_at_ci_bound": True}
+    assert metrics["headline"]["low"] <= metrics["headline"]["value"] <= metrics["headline"]["high"]
+    assert set(metrics["per_group"]["sex"]["Female"]) == {"mae", "count"}
+    assert "mae_difference" in metrics["fairness"]["sex"]
+    assert metrics["fairness"]["gate"] == "not applicable"
+    scatter = json.loads((out / "plots" / "predicted_vs_actual.json").read_text())
+    assert len(scatter) == 200 and set(scatter[0]) == {"actual", "predicted"}
+    assert json.loads((out / "plots" / "roc.json").read_text()) == []
+    errors = pd.read_parquet(out / "errors.parquet")
+    assert (errors["loss"] == (errors["label"] - errors["prediction"]).abs()).all()
+    assert json.loads((out / "importance.json").read_text())["shap"]["output"] == "value"
+    assert "## Groups and fairness" in (out / "card.md").read_text()
