@@ -1,6 +1,7 @@
 """evaluate: the one look at test — metrics with CIs, plots, fairness gate, errors, card, ledger."""
 
 import datetime
+import time
 from pathlib import Path
 
 import click
@@ -30,6 +31,7 @@ from traincycle.io import read_json, read_parquet, write_json, write_parquet, wr
 def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, data_quality,
          metrics_path, plots_dir, errors_path, slices_path, importance_path, card_path,
          ledger_path, timings) -> None:
+    start = time.perf_counter()
     from traincycle import card, fairness, ledger
     from traincycle.evaluate import (
         EvaluateConfig,
@@ -67,7 +69,7 @@ def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, da
     write_json(ev.importance, importance_path)
     write_text(text, card_path)
     write_json(ev.metrics, metrics_path)
-    write_json(ev.timings, timings)
+    write_json({**ev.timings, "total": round(time.perf_counter() - start, 3)}, timings)
     head = ev.metrics["headline"]
     click.echo(f"evaluate: test {head['metric']} {head['value']:.4f} "
                f"[{head.get('low', float('nan')):.4f}, {head.get('high', float('nan')):.4f}]; "
