@@ -100,12 +100,16 @@ def group_report(
         ``per_group[column][group][metric]`` and ``differences[column]`` with the gaps and the
         groups at either end of each gap.
     """
+    correct = y == pred
     if task != "regression":
         y, pred = (y == favourable).astype(int), (pred == favourable).astype(int)
     per_group: dict[str, dict[str, dict[str, float]]] = {}
     differences: dict[str, dict[str, Any]] = {}
     for col in groups.columns:
         table = _metric_frame(groups[col], y, pred, task)
+        if task == "multiclass":
+            # accuracy over all classes, not of the favourable-vs-rest view the rates use
+            table["accuracy"] = pd.Series(correct).groupby(groups[col].to_numpy()).mean()
         per_group[col] = {
             str(g): {m: (int(v) if m == "count" else float(v)) for m, v in row.items()}
             for g, row in table.iterrows()

@@ -88,3 +88,16 @@ def test_missing_group_values_form_their_own_group():
     raw = pd.DataFrame({"sex": pd.Series(["F", None, "M"], dtype="category")})
     groups = fairness.group_columns(raw, ("sex",), intersection=True)
     assert groups["sex"].tolist() == ["F", "<NA>", "M"]
+
+
+def test_multiclass_rates_use_the_favourable_class_and_accuracy_all_classes():
+    raw = pd.DataFrame({"g": ["a", "a", "a", "b", "b", "b"]})
+    y = np.array([0, 1, 2, 2, 2, 0])
+    pred = np.array([0, 2, 2, 2, 1, 1])
+    groups = fairness.group_columns(raw, ("g",), intersection=True)
+    per_group, diffs = fairness.group_report(groups, y, pred, "multiclass", 2, min_group_size=1)
+    assert per_group["g"]["a"]["accuracy"] == pytest.approx(2 / 3)
+    assert per_group["g"]["b"]["accuracy"] == pytest.approx(1 / 3)
+    assert per_group["g"]["a"]["selection_rate"] == pytest.approx(2 / 3)  # class 2 predicted twice
+    assert per_group["g"]["b"]["tpr"] == pytest.approx(1 / 2)
+    assert diffs["g"]["dp_difference"] == pytest.approx(1 / 3)
