@@ -1,0 +1,222 @@
+"""Experiments end to end in temporary git+DVC repos: a queued sweep, `traincycle tune` where every
+trial is a `dvc exp run` (resume, --verify-best), and `traincycle report` against the base branch.
+
+The fast tests drive a toy one-stage project (seconds per experiment) so the DVC/Optuna machinery
+is exercised on every `make test`; the slow one runs the same loop on the real, shrunk pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from test_pipeline import COPY, SHRINK, sh, shrink
+
+from conftest import ROOT
+
+TRAINCYCLE = str(Path(sys.executable).parent / "traincycle")
+GIT_ID = ["-c", "user.email=e2e@test", "-c", "user.name=e2e"]
+
+TOY_TRAIN = '''
+"""A deterministic stand-in trainer: val score from params, a per-round curve, no randomness."""
+import json, math, os, yaml
+p = yaml.safe_load(open("params.yaml"))["train"]
+score = 0.9 - 0.01 * abs(p["depth"] - 6) - 0.02 * abs(math.log10(p["lr"] / 0.1)) + 0.005 * (p["kind"] == "b")
+os.makedirs("metrics", exist_ok=True); os.makedirs("dvclive/plots/metrics/val", exist_ok=True)
+json.dump({"val": {"roc_auc": round(score, 6)}}, open("metrics/train.json", "w"))
+with open("dvclive/plots/metrics/val/roc_auc.tsv", "w") as f:
+    f.write("step\\troc_auc\\n" + "".join(f"{i}\\t{score - 0.01 * (9 - i):.6f}\\n" for i in range(10)))
+'''
+TOY_EVALUATE = '''
+import json
+json.dump({"metrics": {"roc_auc": json.load(open("metrics/train.json"))["val"]["roc_auc"] - 0.01},
+           "per_group": {"sex": {"Female": {"tpr": 0.5, "count": 40}}}}, open("metrics/evaluate.json", "w"))
+'''
+TOY_DVC = """
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py]
+    params: [train]
+    metrics:
+      - metrics/train.json: {cache: false}
+    plots:
+      - dvclive/plots/metrics: {x: step, cache: false}
+  evaluate:
+    cmd: python evaluate.py
+    deps: [evaluate.py, metrics/train.json, data/test.csv]
+    metrics:
+      - metrics/evaluate.json: {cache: false}
+"""
+TOY_PARAMS = {
+    "seed": 3,
+    "train": {"depth": 6, "lr": 0.05, "kind": "a"},
+    "tune": {
+        "study": "toy", "trials": 3, "sampler": "tpe", "startup_trials": 2,
+        "metric": "metrics/train.json:val.roc_auc", "direction": "maximize",
+        "curve": "dvclive/plots/metrics/val/roc_auc.tsv",
+        "space": {
+            "train.depth": {"type": "int", "low": 2, "high": 10},
+            "train.lr": {"type": "float", "low": 0.001, "high": 1.0, "log": True},
+            "train.kind": {"type": "categorical", "choices": ["a", "b"]},
+        },
+    },
+}
+
+
+def git_commit(repo: Path, message: str) -> None:
+    assert sh("git", "add", "-A", cwd=repo).returncode == 0
+    result = sh("git", *GIT_ID, "commit", "-qm", message, cwd=repo)
+    assert result.returncode == 0, result.stderr
+
+
+def ok(result) -> str:
+    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+    return result.stdout
+
+
+def experiments(repo: Path) -> dict[str, dict]:
+    """name -> {params, metrics} of every experiment `dvc exp show --json` lists."""
+    shown = json.loads(ok(sh("dvc", "exp", "show", "--json", cwd=repo)))
+    out = {}
+    for baseline in shown:
+        for exp in baseline.get("experiments") or []:
+            data = exp["revs"][0]["data"]
+            params = data["params"]["params.yaml"]["data"]
+            metrics = {k: v["data"] for k, v in (data.get("metrics") or {}).items()}
+            out[exp["name"]] = {"params": params, "metrics": metrics}
+    return out
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory) -> Path:
+    """A committed one-stage toy project on branch main, reproduced once."""
+    repo = tmp_path_factory.mktemp("toy") / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "data" / "test.csv").write_text("x\n1\n")
+    (repo / "train.py").write_text(TOY_TRAIN)
+    (repo / "evaluate.py").write_text(TOY_EVALUATE)
+    (repo / "dvc.yaml").write_text(TOY_DVC)
+    (repo / "params.yaml").write_text(yaml.safe_dump(TOY_PARAMS, sort_keys=False))
+    (repo / ".gitignore").write_text(".traincycle/\n")
+    ok(sh("git", "init", "-q", "-b", "main", cwd=repo))
+    ok(sh("dvc", "init", "-q", cwd=repo))
+    ok(sh("dvc", "config", "core.analytics", "false", cwd=repo))
+    ok(sh("dvc", "repro", cwd=repo))
+    git_commit(repo, "toy baseline")
+    return repo
+
+
+def test_queued_sweep_runs_and_shows_up(toy):
+    ok(sh("dvc", "exp", "run", "--queue", "-S", "train.depth=range(3,8,2)", cwd=toy))
+    ok(sh("dvc", "queue", "start", "-j", "2", cwd=toy))
+    try:
+        ok(sh("dvc", "queue", "logs", "--follow", _last_queued(toy), cwd=toy))  # waits for one
+        for _ in range(120):
+            status = ok(sh("dvc", "queue", "status", cwd=toy))
+            if not any(word in status for word in ("Queued", "Running")):
+                break
+            sh("sleep", "1", cwd=toy)
+    finally:
+        sh("dvc", "queue", "stop", cwd=toy)
+    assert "Failed" not in status, status
+    swept = {e["params"]["train"]["depth"]: e["metrics"]["metrics/train.json"]["val"]["roc_auc"]
+             for e in experiments(toy).values() if e["params"]["train"]["lr"] == 0.05}
+    assert set(swept) >= {3, 5, 7}
+    assert swept[5] > swept[3]  # the toy score peaks at depth 6
+
+
+def _last_queued(repo: Path) -> str:
+    rows = [line.split() for line in ok(sh("dvc", "queue", "status", cwd=repo)).splitlines()]
+    names = [r[1] for r in rows if len(r) > 2 and r[0] != "Task" and r[1] != "status:"]
+    return names[-1]
+
+
+def test_tune_trials_are_experiments_resume_and_verify(toy):
+    first = ok(sh(TRAINCYCLE, "tune", "--trials", "3", cwd=toy))
+    assert "best: trial" in first and "dvc exp apply toy-trial-" in first
+    trials = {n: e for n, e in experiments(toy).items() if n.startswith("toy-trial-")}
+    assert sorted(trials) == ["toy-trial-0", "toy-trial-1", "toy-trial-2"]
+    # rerunning resumes the same study up to 5 trials, then reruns the best one for real
+    second = ok(sh(TRAINCYCLE, "tune", "--trials", "5", "--verify-best", cwd=toy))
+    assert "trial 0:" not in second and "trial 3:" in second and "trial 4:" in second
+    assert ": identical" in second
+    trials = {n: e for n, e in experiments(toy).items() if n.startswith("toy-trial-")}
+    assert len(trials) == 5
+    out = toy / ".traincycle" / "tune" / "toy"
+    best = json.loads((out / "best.json").read_text())["best"]
+    shown = trials[best["experiment"]]
+    assert shown["metrics"]["metrics/train.json"]["val"]["roc_auc"] == best["value"]
+    assert shown["params"]["train"]["depth"] == best["params"]["train.depth"]
+    assert best["value"] == max(t["metrics"]["metrics/train.json"]["val"]["roc_auc"] for t in trials.values())
+    table = (out / "trials.md").read_text()
+    assert sum(line.startswith("| ") for line in table.splitlines()) == 1 + 5  # header + trials
+    assert "<svg" in (out / "history.html").read_text()
+    assert "train.lr" in (out / "importance.html").read_text()
+    assert (toy / ".traincycle" / "optuna.db").exists()
+
+
+def test_tune_refuses_a_test_metric(toy, tmp_path):
+    params = {**TOY_PARAMS, "tune": {**TOY_PARAMS["tune"], "metric": "metrics/evaluate.json:metrics.roc_auc"}}
+    (toy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        result = sh(TRAINCYCLE, "tune", "--trials", "1", "--study", "leak", cwd=toy)
+    finally:
+        ok(sh("git", "checkout", "--", "params.yaml", cwd=toy))
+    assert result.returncode == 2, result.stderr
+    assert "stage 'evaluate'" in result.stderr and "test" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not any(n.startswith("leak-") for n in experiments(toy))
+
+
+def test_report_on_an_applied_experiment(toy):
+    best = json.loads((toy / ".traincycle" / "tune" / "toy" / "best.json").read_text())["best"]
+    ok(sh("dvc", "exp", "apply", best["experiment"], cwd=toy))
+    try:
+        ok(sh(TRAINCYCLE, "report", "--rev", "main", "-o", "review.md", cwd=toy))
+        text = (toy / "review.md").read_text()
+    finally:
+        ok(sh("git", "checkout", "--", ".", cwd=toy))
+        (toy / "review.md").unlink(missing_ok=True)
+    assert text.startswith("## traincycle report: workspace vs `main`")
+    assert "#### `metrics/train.json`" in text and "`val.roc_auc`" in text
+    assert "### Params changed" in text and "`train.lr`" in text  # lr is continuous: always moves
+    assert (toy / ".traincycle" / "plots-diff" / "index.html").exists()
+    assert "`.traincycle/plots-diff/index.html`" in text
+
+
+@pytest.mark.slow
+def test_tune_and_report_on_the_real_pipeline(tmp_path):
+    """3 trials, resume to 5, then a report; the real (shrunk) pipeline, xgboost few rounds."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, repo / name)
+    params = shrink(yaml.safe_load((repo / "params.yaml").read_text()), SHRINK)
+    params["tune"]["space"] = {k: v for k, v in params["tune"]["space"].items()
+                               if k in ("train.xgboost.max_depth", "train.xgboost.learning_rate")}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    ok(sh("git", "init", "-q", "-b", "main", cwd=repo))
+    ok(sh("dvc", "repro", cwd=repo))
+    git_commit(repo, "baseline")
+    study = params["tune"]["study"]
+    ok(sh(TRAINCYCLE, "tune", "--trials", "3", cwd=repo))
+    assert len([n for n in experiments(repo) if n.startswith(f"{study}-trial-")]) == 3
+    ok(sh(TRAINCYCLE, "tune", "--trials", "5", cwd=repo))
+    assert len([n for n in experiments(repo) if n.startswith(f"{study}-trial-")]) == 5
+    best = json.loads((repo / ".traincycle" / "tune" / study / "best.json").read_text())["best"]
+    ok(sh("dvc", "exp", "apply", best["experiment"], cwd=repo))
+    ok(sh(TRAINCYCLE, "report", "--rev", "main", "-o", "review.md", cwd=repo))
+    text = (repo / "review.md").read_text()
+    assert "**Headline (test):**" in text and "### Fairness" in text
+    assert "`train.xgboost.max_depth`" in text or "`train.xgboost.learning_rate`" in text
