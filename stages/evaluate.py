@@ -47,6 +47,9 @@ def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, da
     problem = load_section(params_path, "problem", ProblemConfig)
     check_problem(problem, data.task)
     model, meta = load_model(model_dir), read_json(featurizer_meta)
+    # every input is read before the look at test, so a missing file never costs a ledger entry
+    setup, origin = read_json(Path(model_dir) / "model.json"), read_json(provenance)
+    quality = read_json(data_quality) if data_quality and Path(data_quality).exists() else None
     raw_test = read_parquet(raw)
     inputs = [c["name"] for c in meta.get("input_columns", [])]
     ev = evaluate(model, read_parquet(processed), raw_test, data, problem, cfg, seed, inputs,
@@ -59,10 +62,8 @@ def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, da
         for line in ev.gate["findings"]:
             click.echo(f"warning: {line}", err=True)
     fairness.enforce(ev.gate)  # critical gate: exit 3 before any output is written
-    quality = read_json(data_quality) if data_quality and Path(data_quality).exists() else None
     text = card.render_card(read_section(params_path), ev.metrics, ev.gate, ev.slices, ev.importance,
-                            read_json(Path(model_dir) / "model.json"), read_json(provenance), quality,
-                            list(data.sensitive))
+                            setup, origin, quality, list(data.sensitive))
     write_plots(ev.plots, plots_dir)
     write_parquet(ev.errors, errors_path)
     write_json(ev.slices, slices_path)

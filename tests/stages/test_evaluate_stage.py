@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from traincycle.evaluate import PLOT_FILES
 
-from conftest import assert_user_error, make_frame, run_stage, write_params
+from conftest import ROOT, assert_user_error, make_frame, run_stage, write_params
 
 CLASSES = ["<=50K", ">50K"]
 NUMERIC = ["age", "hours_per_week"]
@@ -76,6 +77,27 @@ def stage_args(paths: dict[str, str], out: Path, params: Path) -> list[str]:
 def params_file(path: Path, **evaluate: object) -> Path:
     problem = {"statement": "Tiny income test.", "metric": "roc_auc", "at_least": 0.6}
     return write_params(path, problem=problem, evaluate={**FAST, **evaluate})
+
+
+def invoke(*args: str) -> subprocess.CompletedProcess:
+    """Run the stage's click command in this process (imports stay warm between tests).
+
+    Returns what `run_stage` returns, so assertions read the same; the byte-identical test
+    still runs the script as a subprocess, the way DVC does.
+    """
+    import importlib.util
+    import os
+
+    from click.testing import CliRunner
+
+    spec = importlib.util.spec_from_file_location("evaluate_stage", ROOT / "stages" / "evaluate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    env = {"TRACEBACK": ""} if os.environ.get("TRACEBACK") else {}
+    result = CliRunner().invoke(module.main, list(args), env=env)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 OUTPUTS = ("metrics.json", "errors.parquet", "slices.json", "importance.json", "card.md")
@@ -154,7 +176,7 @@ def test_critical_fairness_gate_exits_3_without_outputs(logistic):
         "max_dp_difference": 0.0, "max_eo_difference": 0.0, "severity": "critical",
         "min_group_size": 1})
     out = root / "strict"
-    result = run_stage("evaluate", *stage_args(paths, out, params))
+    result = invoke(*stage_args(paths, out, params))
     assert_user_error(result, "fairness gate", "difference on", code=3)
     assert not any((out / name).exists() for name in OUTPUTS)
     # the look at test still counts
@@ -169,13 +191,13 @@ def test_ledger_budget_warning(logistic):
     ledger.parent.mkdir()
     earlier = {"test_hash": "", "model_hash": "other", "problem_metric": "roc_auc"}
     ledger.write_text(json.dumps(earlier) + "\n")
-    first = run_stage("evaluate", *stage_args(paths, out, params))
+    first = invoke(*stage_args(paths, out, params))
     assert first.returncode == 0 and "test budget" not in first.stderr  # a different test hash
     test_hash = json.loads(ledger.read_text().splitlines()[-1])["test_hash"]
     with ledger.open("a") as fh:
         later = {"test_hash": test_hash, "model_hash": "another", "problem_metric": "pr_auc"}
         fh.write(json.dumps(later) + "\n")
-    second = run_stage("evaluate", *stage_args(paths, out, params))
+    second = invoke(*stage_args(paths, out, params))
     assert second.returncode == 0
     assert "test budget exceeded: 2 distinct models" in second.stderr
     assert "headline metric changed" not in second.stderr  # the first metric was roc_auc
@@ -190,7 +212,7 @@ def test_ledger_budget_warning(logistic):
 def test_bad_problem_is_a_one_line_config_error(tmp_path, problem, needle):
     params = write_params(tmp_path / "params.yaml", problem=problem, evaluate=FAST)
     paths = {k: str(tmp_path / k) for k in ("model", "meta", "processed", "raw", "provenance")}
-    result = run_stage("evaluate", *stage_args(paths, tmp_path / "out", params))
+    result = invoke(*stage_args(paths, tmp_path / "out", params))
     assert_user_error(result, needle)
 
 
@@ -200,7 +222,7 @@ def test_processed_from_another_split_is_a_data_error(logistic, tmp_path):
     bad["row_id"] += 1000
     bad.to_parquet(tmp_path / "bad.parquet", index=False)
     params = params_file(tmp_path / "params.yaml")
-    result = run_stage("evaluate", *stage_args({**paths, "processed": str(tmp_path / "bad.parquet")},
+    result = invoke(*stage_args({**paths, "processed": str(tmp_path / "bad.parquet")},
                                                tmp_path / "out", params))
     assert_user_error(result, "row_id", "bad.parquet")
     assert not (tmp_path / "out" / "metrics.json").exists()
@@ -208,8 +230,6 @@ def test_processed_from_another_split_is_a_data_error(logistic, tmp_path):
 
 def test_every_plot_file_is_declared_in_dvc_yaml():
     import yaml
-
-    from conftest import ROOT
 
     declared = set()
     for entry in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]:
@@ -248,7 +268,7 @@ def test_regression_model(tmp_path):
               "sensitive": ["sex", "race"]},
         problem={"statement": "Hours.", "metric": "rmse", "at_most": 100.0}, evaluate=FAST)
     out = tmp_path / "out"
-    result = run_stage("evaluate", *stage_args({k: str(v) for k, v in paths.items()}, out, params))
+    result = invoke(*stage_args({k: str(v) for k, v in paths.items()}, out, params))
     assert result.returncode == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["metrics"]) == {"mse", "rmse", "mae", "r2", "mape"}
