@@ -29,3 +29,8 @@ test-all: install ## Run every test, the slow end-to-end ones too
 
 lint: install ## ruff check
 	ruff check src stages tests benchmarks
+
+.PHONY: report
+report: install ## Markdown review comment vs main (BASE=rev to change): metric/param/fairness deltas
+	traincycle report --rev $(or $(BASE),main) -o .traincycle/report.md
+	@echo "review comment: .traincycle/report.md"
