@@ -284,3 +284,50 @@ def test_regression_model(tmp_path):
     assert (errors["loss"] == (errors["label"] - errors["prediction"]).abs()).all()
     assert json.loads((out / "importance.json").read_text())["shap"]["output"] == "value"
     assert "## Groups and fairness" in (out / "card.md").read_text()
+
+
+def test_multiclass_model(tmp_path):
+    """Three classes: macro OvR AUC headline, per-class table, favourable-class group rates."""
+    from traincycle.models import FitSpec, fit_model, save_model
+    from traincycle.models.logistic import LogisticConfig
+
+    labels = ["Bachelors", "HS", "Masters"]
+
+    def encode(raw: pd.DataFrame) -> pd.DataFrame:
+        out = featurize(raw).drop(columns=[c for c in featurize(raw) if c.startswith("education_")])
+        out = out.drop(columns=["income"])
+        out["education"] = raw["education"].astype(str).map(labels.index).astype(np.int64)
+        return out
+
+    train, test = encode(make_frame(400, seed=1)), make_frame(300, seed=2)
+    features = [c for c in train.columns if c not in ("row_id", "education")]
+    spec = FitSpec(task="multiclass", n_classes=3, seed=0, feature_names=tuple(features))
+    X, y = train[features].to_numpy(np.float32), train["education"].to_numpy()
+    model, _ = fit_model("logistic", LogisticConfig(), spec, labels, (X, y, X, y))
+    paths = {"model": tmp_path / "model", "meta": tmp_path / "featurizer.json",
+             "processed": tmp_path / "test.parquet", "raw": tmp_path / "raw.parquet",
+             "provenance": tmp_path / "provenance.json"}
+    save_model(model, paths["model"])
+    test.to_parquet(paths["raw"], index=False)
+    encode(test).to_parquet(paths["processed"], index=False)
+    paths["meta"].write_text(json.dumps({"input_columns": []}))
+    paths["provenance"].write_text("{}")
+    params = write_params(
+        tmp_path / "params.yaml",
+        data={"source": "builtin:adult", "target": "education", "task": "multiclass",
+              "positive_label": "Masters", "sensitive": ["sex"]},
+        problem={"metric": "roc_auc", "at_least": 0.99}, evaluate=FAST)
+    out = tmp_path / "out"
+    result = invoke(*stage_args({k: str(v) for k, v in paths.items()}, out, params))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["problem"]["met"] is False  # an honest miss is reported, not an error
+    assert list(metrics["per_class"]) == labels
+    assert set(metrics["per_group"]) == {"sex"}  # one sensitive column: no intersection
+    masters = (test["education"].astype(str) == "Masters").to_numpy()
+    female = (test["sex"].astype(str) == "Female").to_numpy()
+    preds = pd.read_csv(out / "plots" / "confusion.csv")["predicted"].to_numpy()
+    rate = (preds[female] == "Masters").mean()
+    assert metrics["per_group"]["sex"]["Female"]["selection_rate"] == pytest.approx(rate, abs=1e-6)
+    assert masters.sum() == metrics["per_class"]["Masters"]["support"]
+    assert len(json.loads((out / "plots" / "roc.json").read_text())) == FAST.get("curve_points", 200)
