@@ -99,9 +99,11 @@ def dvc(*args: str, cwd: str | Path = ".", check: bool = True) -> subprocess.Com
 def last_error(output: str) -> str:
     """The most telling line of a failed command's output (the stage's one-line error)."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if line.startswith(("error:", "ERROR:", "internal error:")):
-            return one_line(line)
+    # a stage's own one-line error says more than DVC's "ERROR: failed to reproduce ..."
+    for prefixes in (("error:", "internal error:"), ("ERROR:",)):
+        for line in reversed(lines):
+            if line.startswith(prefixes):
+                return one_line(line)
     return one_line(lines[-1]) if lines else "no output"
 
 

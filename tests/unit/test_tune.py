@@ -241,3 +241,18 @@ def test_verify_best_confirms_or_fails(tmp_path):
         verify(study, obj, "maximize", force_run=drifting, baseline="abc")
     # a different baseline commit may legitimately change the metric: reported, not failed
     assert verify(study, obj, "maximize", force_run=drifting, baseline="other")[2] == 0.1
+
+
+def test_last_error_and_lookup_name_the_problem():
+    from traincycle.errors import DataError
+    from traincycle.experiment import last_error, lookup
+
+    out = "Running stage 'train':\nerror: params train.xgboost: unknown key 'depth'\nERROR: failed"
+    assert last_error(out) == "error: params train.xgboost: unknown key 'depth'"
+    assert last_error("x\nERROR: failed to reproduce 'train'") == "ERROR: failed to reproduce 'train'"
+    assert last_error("noise\nerror: params x: bad\n") == "error: params x: bad"
+    assert lookup({"val": {"roc_auc": 0.9}}, "val.roc_auc", "m.json") == 0.9
+    with pytest.raises(DataError, match=r"m.json: no key 'val.auc' \(found: roc_auc\)"):
+        lookup({"val": {"roc_auc": 0.9}}, "val.auc", "m.json")
+    with pytest.raises(DataError, match="expected a number"):
+        lookup({"model": "xgboost"}, "model", "m.json")
