@@ -527,6 +527,12 @@ def tune_project(
     check_space(cfg.space, params)
     metric_path, metric_key = check_metric(cfg.metric, pipeline)
     baseline = git("rev-parse", "HEAD").strip()
+    untracked = [line[3:] for line in git("status", "--porcelain").splitlines() if line.startswith("??")]
+    if untracked:
+        # --temp experiments are git copies: files git does not know about are left behind
+        shown = ", ".join(untracked[:5]) + (" …" if len(untracked) > 5 else "")
+        echo(f"warning: untracked files are not copied into the trial experiments: {shown} "
+             "(git add them, or the trials run without them)")
     url = cfg.storage or default_storage()
     objective = Objective(
         study_name=cfg.study, space=cfg.space, metric_path=metric_path, metric_key=metric_key,
