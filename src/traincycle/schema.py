@@ -23,7 +23,7 @@ Severity = Literal["critical", "warning"]
 DType = Literal["integer", "float", "category", "bool", "string"]
 
 #: the kinds of column checks a schema can hold; each has a default severity
-COLUMN_KINDS = ("dtype", "nulls", "range", "finite", "values")
+COLUMN_KINDS = ("dtype", "nulls", "range", "finite", "values", "constant")
 NUMERIC = ("integer", "float")
 DISCRETE = ("category", "string")
 
@@ -39,6 +39,8 @@ class SeverityDefaults:
     finite: Severity = "critical"
     values: Severity = "critical"
     labels: Severity = "critical"
+    #: a column with a single value carries no information: reported, not fatal, by default
+    constant: Severity = "warning"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,8 +19,10 @@ import pandas as pd
 from traincycle.bias import BiasConfig, positive_label, summarize_groups
 from traincycle.config import DataConfig
 from traincycle.errors import DataError, GateFailed
+from traincycle.images import ImageChecks
 from traincycle.ingest import snake_case
 from traincycle.schema import Schema, Severity
+from traincycle.text import TextChecks
 
 DATA_BATCH = "data"
 #: GX dtype names per schema dtype; category and str are matched by type name (OfType)
@@ -46,6 +48,9 @@ class ValidateConfig:
     """Params section `validate`."""
 
     bias: BiasConfig = dataclasses.field(default_factory=BiasConfig)
+    #: limits for data.modality image / text (the schema applies to tables only)
+    image: ImageChecks = dataclasses.field(default_factory=ImageChecks)
+    text: TextChecks = dataclasses.field(default_factory=TextChecks)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +105,8 @@ def schema_checks(schema: Schema, columns: Iterable[str]) -> list[Check]:
             add("finite", "ExpectColumnValuesToBeBetween", min_value=-top, max_value=top)
         if col.values is not None:
             add("values", "ExpectColumnValuesToBeInSet", value_set=list(col.values))
+        if name != schema.target:
+            add("constant", "ExpectColumnUniqueValueCountToBeBetween", min_value=2)
     if schema.target is not None and schema.labels is not None and schema.target in present:
         checks.append(Check(
             f"labels:{schema.target}", "labels", schema.target, "ExpectColumnDistinctValuesToEqualSet",
@@ -223,6 +230,14 @@ def validate_frame(
     """Run every schema and bias check on `df`; return the outcomes and group summaries."""
     if df.empty:
         raise DataError("validate: the data has no rows")
+    if data.modality == "image":
+        from traincycle.images import check_images
+
+        return check_images(df, data, cfg.image), {}
+    if data.modality == "text":
+        from traincycle.text import check_texts
+
+        return check_texts(df, data, cfg.text), {}
     summaries = group_summaries(df, data, schema.target or data.target)
     checks = schema_checks(schema, df.columns) + bias_checks(data.sensitive, summaries, cfg.bias)
     batches = {DATA_BATCH: df, **{f"bias:{c}": s for c, s in summaries.items()}}

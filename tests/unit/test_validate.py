@@ -201,3 +201,15 @@ def test_report_metrics_and_html_are_deterministic(frame):
     assert set(metrics["sex"]) >= {"min_group_share", "label_rate_ratio", "share_Female"}
     page = render_html(reports[0])
     assert "<script" not in page and "http" not in page and "range:age" in page
+
+
+def test_constant_column_is_a_warning_by_default_and_critical_on_request(frame):
+    df = frame.assign(hours_per_week=40)
+    bad, outcomes = failures(df, schema_for(df))
+    assert bad == {"constant:hours_per_week"}
+    assert [o.check.name for o in failed(outcomes, "warning")] == ["constant:hours_per_week"]
+    gate(outcomes)  # a warning does not stop the pipeline
+    strict = schema_for(df, hours_per_week={"severity": {"constant": "critical"}})
+    _, outcomes = failures(df, strict)
+    with pytest.raises(GateFailed, match="constant:hours_per_week"):
+        gate(outcomes)
