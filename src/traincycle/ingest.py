@@ -74,6 +74,11 @@ def _read_remote(source: str) -> bytes:
 
 def _local_file(source: str) -> Path:
     path = Path(source)
+    if not path.is_absolute() and not path.resolve().is_relative_to(Path.cwd().resolve()):
+        raise ConfigError(
+            f"params data.source: relative path {source!r} leads outside the repository; "
+            "give an absolute path if you mean it"
+        )
     if not path.exists():
         raise DataError(f"{source}: file not found (params data.source)")
     if path.is_dir():
@@ -201,6 +206,14 @@ def check_target(df: pd.DataFrame, data: DataConfig, source: str) -> None:
 
 def ingest(data: DataConfig, cfg: IngestConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read, tidy and check the source; return the table and its provenance record."""
+    if data.modality == "image":
+        from traincycle.images import ingest_images
+
+        return ingest_images(data, cfg.max_rows)
+    if data.modality == "text":
+        from traincycle.text import ingest_text
+
+        return ingest_text(data, cfg)
     df, hashes = read_source(data.source, cfg)
     df = tidy(df, data.source)
     if cfg.max_rows:

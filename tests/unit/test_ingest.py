@@ -55,6 +55,17 @@ def test_missing_file_and_directory(tmp_path):
         ingest(data_for(tmp_path), IngestConfig())
 
 
+def test_relative_paths_stay_inside_the_repository(tmp_path, frame, monkeypatch):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    frame.to_csv(tmp_path / "outside.csv", index=False)
+    monkeypatch.chdir(repo)
+    with pytest.raises(ConfigError, match="leads outside the repository"):
+        ingest(DataConfig(source="../outside.csv"), IngestConfig())
+    df, _ = ingest(DataConfig(source=str(tmp_path / "outside.csv")), IngestConfig())
+    assert len(df) == len(frame)
+
+
 def test_csv_and_parquet_sources_agree(tmp_path, frame):
     frame.to_csv(tmp_path / "d.csv", index=False)
     frame.to_parquet(tmp_path / "d.parquet", index=False)
