@@ -7,7 +7,6 @@ wall-clock figures (these machines are noisy).
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from traincycle.pipeline import stage_commands  # noqa: F401 - re-exported for the scripts
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -70,7 +71,8 @@ def copy_project(dest: Path, params: dict | None = None) -> Path:
     for name in COPY:
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+            ignore = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(src, dest / name, ignore=ignore, dirs_exist_ok=True)
         elif src.exists():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
@@ -85,23 +87,6 @@ def copy_project(dest: Path, params: dict | None = None) -> Path:
 def load_params() -> dict:
     """The project's params.yaml."""
     return yaml.safe_load((ROOT / "params.yaml").read_text())
-
-
-def stage_commands(repo: Path) -> dict[str, str]:
-    """Each stage's cmd from dvc.yaml with `${var}` references resolved from its vars."""
-    spec = yaml.safe_load((repo / "dvc.yaml").read_text())
-    variables: dict[str, object] = {}
-    for entry in spec.get("vars", []):
-        if isinstance(entry, dict):
-            variables.update(entry)
-
-    def resolve(match: re.Match) -> str:
-        value: object = variables
-        for key in match.group(1).split("."):
-            value = value[key]  # type: ignore[index]
-        return str(value)
-
-    return {name: re.sub(r"\$\{([^}]+)\}", resolve, stage["cmd"]) for name, stage in spec["stages"].items()}
 
 
 def table(rows: list[dict[str, object]]) -> str:

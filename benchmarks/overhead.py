@@ -30,7 +30,8 @@ def bare_pipeline(dest: Path, stages: int) -> Path:
         if not i:
             del spec["stages"]["s0"]["deps"]
     (dest / "dvc.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    for cmd in ("git init -q", "dvc init -q", "git add -A", "git -c user.email=b@l -c user.name=b commit -qm b"):
+    commit = "git -c user.email=b@l -c user.name=b commit -qm b"
+    for cmd in ("git init -q", "dvc init -q", "git add -A", commit):
         run = measure(cmd, dest)
         if run.returncode:
             raise SystemExit(f"bare pipeline setup failed: {cmd}\n{run.output}")

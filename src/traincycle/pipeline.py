@@ -1,0 +1,35 @@
+"""Read the pipeline definition (dvc.yaml) without DVC: stage names and resolved commands."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from traincycle.errors import ConfigError
+
+_REFERENCE = re.compile(r"\$\{([^}]+)\}")
+
+
+def stage_commands(repo: str | Path = ".") -> dict[str, str]:
+    """Each stage's `cmd` from dvc.yaml with `${var}` references resolved from its `vars`."""
+    path = Path(repo) / "dvc.yaml"
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the pipeline ({exc})") from None
+    variables: dict[str, object] = {}
+    for entry in spec.get("vars", []):
+        if isinstance(entry, dict):
+            variables.update(entry)
+
+    def resolve(match: re.Match) -> str:
+        value: object = variables
+        for key in match.group(1).split("."):
+            if not isinstance(value, dict) or key not in value:
+                raise ConfigError(f"{path}: unknown variable ${{{match.group(1)}}}")
+            value = value[key]
+        return str(value)
+
+    return {name: _REFERENCE.sub(resolve, stage["cmd"]) for name, stage in spec["stages"].items()}
