@@ -122,3 +122,24 @@ def write_tiny_artifacts(root: Path, family: str = "logistic", **featurize: obje
     save_model(model, root / "models/model")
     return {"featurizer": root / "models/featurizer.skops", "model": root / "models/model",
             "processed": root / "data/processed", "interim": root / "data/interim"}
+
+
+def write_optimized_model(root: Path) -> tuple[Path, pd.DataFrame]:
+    """An optimised model directory (float ONNX + manifest) from a tiny pipeline, and raw val rows."""
+    from traincycle.io import write_bytes, write_json
+    from traincycle.optimize import (
+        MANIFEST_FILE,
+        MODEL_FILE,
+        Inputs,
+        OptimizeConfig,
+        build_variants,
+        manifest,
+    )
+    from traincycle.quantize import QuantizeConfig
+
+    fz, model, processed, raw = tiny_pipeline("logistic")
+    cfg = OptimizeConfig(quantize=QuantizeConfig(dynamic=False, static=False))
+    chosen = build_variants(Inputs(fz, model, processed["val"], raw["val"]), cfg, 0)[0]
+    write_bytes(chosen.onnx, root / MODEL_FILE)
+    write_json(manifest(chosen, fz, model, "source"), root / MANIFEST_FILE)
+    return root, raw["val"]

@@ -11,31 +11,13 @@ from click.testing import CliRunner
 from traincycle.errors import DataError
 from traincycle.predict import load_predictor, predict_file
 
-from conftest import tiny_pipeline
+from conftest import write_optimized_model
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
     """An optimised model directory (float ONNX + manifest) and raw val rows."""
-    from traincycle.io import write_bytes, write_json
-    from traincycle.optimize import (
-        MANIFEST_FILE,
-        MODEL_FILE,
-        Inputs,
-        OptimizeConfig,
-        build_variants,
-        manifest,
-    )
-
-    fz, model, processed, raw = tiny_pipeline("logistic")
-    from traincycle.quantize import QuantizeConfig
-
-    cfg = OptimizeConfig(quantize=QuantizeConfig(dynamic=False, static=False))
-    chosen = build_variants(Inputs(fz, model, processed["val"], raw["val"]), cfg, 0)[0]
-    root = tmp_path_factory.mktemp("optimized")
-    write_bytes(chosen.onnx, root / MODEL_FILE)
-    write_json(manifest(chosen, fz, model, "source"), root / MANIFEST_FILE)
-    return root, raw["val"]
+    return write_optimized_model(tmp_path_factory.mktemp("optimized"))
 
 
 def test_scores_csv_and_parquet_in_batches(model_dir, tmp_path: Path) -> None:
