@@ -453,7 +453,10 @@ def write_summary(study: Any, cfg: TuneConfig, out_dir: str | Path) -> dict[str,
     rows = trial_rows(study)
     best = best_row(rows, cfg.direction)
     table = trials_table(rows, cfg.metric.partition(":")[2], cfg.direction)
-    write_text(f"# Study `{cfg.study}`: {cfg.direction} `{cfg.metric}`\n\n{table}\n", out / "trials.md")
+    failed = "".join(f"- trial {r['number']}: {r['error']}\n" for r in rows if r["error"])
+    failed = f"\nFailed trials:\n\n{failed}" if failed else ""
+    write_text(f"# Study `{cfg.study}`: {cfg.direction} `{cfg.metric}`\n\n{table}\n{failed}",
+               out / "trials.md")
     summary = {
         "study": cfg.study, "metric": cfg.metric, "direction": cfg.direction,
         "trials": len(rows), "complete": sum(r["state"] == "complete" for r in rows),

@@ -167,6 +167,9 @@ def test_study_runs_resumes_and_records(tmp_path):
     assert fake.runs == ["s-trial-0", "s-trial-1", "s-trial-2"]
     assert [t.state.name for t in study.trials] == ["COMPLETE", "FAIL", "COMPLETE"]
     assert any("trial 1: failed:" in line for line in lines)
+    write_summary(study, cfg, tmp_path / "out")
+    assert "- trial 1: experiment s-trial-1 failed: error: params train: bad" in (
+        tmp_path / "out" / "trials.md").read_text()
     assert study.trials[0].intermediate_values == {
         i: pytest.approx(study.trials[0].value - 0.01 * (4 - i)) for i in range(5)}
     # resume: a second session tops the study up to 5 finished trials, no repeats of names
