@@ -34,3 +34,6 @@ lint: install ## ruff check
 report: install ## Markdown review comment vs main (BASE=rev to change): metric/param/fairness deltas
 	traincycle report --rev $(or $(BASE),main) -o .traincycle/report.md
 	@echo "review comment: .traincycle/report.md"
+
+bench: install ## Benchmarks: one table per measure with ratios (QUICK=1: a few minutes; README=1: update README)
+	cd benchmarks && python run.py $(if $(QUICK),--quick) $(if $(README),--readme)

@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python benchmarks/validate.py [--rows 1000000] [--repeat 3]
 
-Prints the seconds of each and their ratio; both are measured in the same run, after GX is imported.
+Prints the seconds of each and their ratio (a table); both are measured in the same run, after GX is imported.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from harness import table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -63,26 +64,31 @@ def timed(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+def main(rows: int, repeat: int) -> list[dict[str, object]]:
+    """GX validate_frame vs the same checks in plain pandas on `rows` resampled Adult rows."""
     data = DataConfig(positive_label=">50K", sensitive=("sex", "race"))
     cfg = load_section(ROOT / "params.yaml", "validate", ValidateConfig)
     schema = load_schema(ROOT / "schema.yaml")
-    df = resample(args.rows, seed=0)
+    df = resample(rows, seed=0)
     start = time.perf_counter()
     import great_expectations  # noqa: F401  - import cost shown apart from the checks
 
     gx_import = time.perf_counter() - start
     outcomes, _ = validate_frame(df, schema, data, cfg)  # warm-up
-    gx_s = timed(lambda: validate_frame(df, schema, data, cfg), args.repeat)
-    pd_s = timed(lambda: pandas_checks(df, schema, data), args.repeat)
-    print(f"rows={len(df)} columns={len(df.columns)} expectations={len(outcomes)}")
-    print(f"great_expectations import: {gx_import:.2f} s (once per stage run)")
-    print(f"validate (GX): {gx_s:.2f} s   plain pandas: {pd_s:.2f} s   ratio GX/pandas: {gx_s / pd_s:.1f}x")
+    gx_s = timed(lambda: validate_frame(df, schema, data, cfg), repeat)
+    pd_s = timed(lambda: pandas_checks(df, schema, data), repeat)
+    label = f"{len(df):,} rows, {len(outcomes)} expectations"
+    return [
+        {"measure": f"plain pandas checks ({label}) (baseline)", "seconds": pd_s, "ratio": 1.0},
+        {"measure": f"GX validate_frame ({label})", "seconds": gx_s, "ratio": gx_s / pd_s},
+        {"measure": "great_expectations import (once per stage run)", "seconds": gx_import,
+         "ratio": gx_import / pd_s},
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(table(main(args.rows, args.repeat)))

@@ -1,0 +1,83 @@
+"""Experiments: 4 queued experiments with `dvc queue start -j 2` vs 4 `dvc exp run` one after another.
+
+Both sets start from the same committed baseline in one temporary copy with shrunk params, and
+each set uses its own parameter values so DVC's run cache cannot replay the other set's results.
+The queued wall time runs from `dvc queue start` until the queue is empty; queueing itself is
+timed apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from harness import copy_project, load_params, measure, table
+
+PARAM = "train.xgboost.reg_lambda"
+SEQUENTIAL = (1.1, 1.2, 1.3, 1.4)
+QUEUED = (2.1, 2.2, 2.3, 2.4)
+
+
+def shrunk_params(rows: int) -> dict:
+    """Params small enough that one experiment takes seconds, not minutes."""
+    params = load_params()
+    params["ingest"]["max_rows"] = rows
+    params["train"]["model"] = "xgboost"
+    params["train"]["xgboost"].update(n_estimators=200, early_stopping_rounds=20)
+    params["evaluate"].update(bootstrap=100, explain_rows=300, permutation_repeats=1, shap_rows=20)
+    params["optimize"]["latency_rows"] = 5
+    return params
+
+
+def ok(cmd: list[str], repo: Path) -> float:
+    """Run `cmd` in `repo`; return wall seconds, or stop with its output when it fails."""
+    run = measure(cmd, repo)
+    if run.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{run.output[-3000:]}")
+    return run.seconds
+
+
+def wait_for_queue(repo: Path, limit_s: float = 3600) -> str:
+    """Poll `dvc queue status` until nothing is queued or running; return the last status."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        status = measure(["dvc", "queue", "status"], repo).output
+        if not any(word in status for word in ("Queued", "Running")):
+            return status
+        if time.monotonic() > deadline:
+            measure(["dvc", "queue", "stop", "--kill"], repo)
+            raise SystemExit(f"queue did not finish in {limit_s:.0f} s:\n{status}")
+        time.sleep(1)
+
+
+def main(quick: bool) -> list[dict[str, object]]:
+    with tempfile.TemporaryDirectory(prefix="tc-exps-") as tmp:
+        repo = copy_project(Path(tmp) / "repo", shrunk_params(2000 if quick else 10000))
+        ok(["dvc", "repro"], repo)
+        git = ["git", "-c", "user.email=bench@local", "-c", "user.name=bench"]
+        ok(["git", "add", "-A"], repo)
+        ok([*git, "commit", "-qm", "baseline"], repo)
+        sequential = sum(ok(["dvc", "exp", "run", "-S", f"{PARAM}={v}"], repo) for v in SEQUENTIAL)
+        enqueue = sum(ok(["dvc", "exp", "run", "--queue", "-S", f"{PARAM}={v}"], repo) for v in QUEUED)
+        start = time.perf_counter()
+        ok(["dvc", "queue", "start", "-j", "2"], repo)
+        status = wait_for_queue(repo)
+        queued = time.perf_counter() - start
+        if "Failed" in status:
+            raise SystemExit(f"a queued experiment failed:\n{status}")
+    return [
+        {"measure": "4 experiments: sequential `dvc exp run` (baseline)", "seconds": sequential,
+         "per exp s": sequential / 4, "ratio": 1.0},
+        {"measure": "4 experiments: `dvc queue start -j 2` (start to empty queue)", "seconds": queued,
+         "per exp s": queued / 4, "ratio": queued / sequential},
+        {"measure": "4 experiments: queue incl. `dvc exp run --queue` x4", "seconds": queued + enqueue,
+         "per exp s": (queued + enqueue) / 4, "ratio": (queued + enqueue) / sequential},
+    ]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 rows instead of 10,000")
+    print(table(main(parser.parse_args().quick)))

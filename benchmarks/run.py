@@ -1,0 +1,133 @@
+"""Run every benchmark, print one table per measure, and keep the tables for the README.
+
+    python benchmarks/run.py [--quick] [--only startup,overhead,...] [--sizes 100000,...] [--readme]
+
+Each measure's table is saved as `.traincycle/bench/<measure>.md` (git-ignored, with the machine,
+the load average around it and the command that made it); `--readme` rewrites the README's
+"Performance" section from the saved tables, so a long run (the 10M-row scale) can be made once
+and later quick runs of other measures keep it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import sys
+import time
+
+from harness import ROOT, machine, table
+
+OUT = ROOT / ".traincycle" / "bench"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+TITLES = {
+    "overhead": "Pipeline overhead (goals: no-op <= 1.5x bare DVC, cold <= 1.3x one process)",
+    "startup": "Start-up (heavy imports lazy)",
+    "scale": "Scale: seconds and peak RSS per stage (goal: linear, 10M rows in 24 GiB, validate <= 60 s)",
+    "validate": "Validate gate: Great Expectations vs the same checks in plain pandas",
+    "quality": "Model quality on Adult test vs published baselines",
+    "optimized": "Optimised model: size and latency, native vs ONNX vs int8 (one optimize run)",
+    "experiments": "Experiments: queued with -j 2 vs one after another",
+}
+MEASURES = ("startup", "overhead", "scale", "validate", "models", "experiments")
+
+
+def run_measure(name: str, args: argparse.Namespace) -> dict[str, list[dict[str, object]]]:
+    """Run one measure; return its tables by title key."""
+    quick = args.quick
+    if name == "startup":
+        import startup
+
+        return {"startup": startup.main(3 if quick else 5)}
+    if name == "overhead":
+        import overhead
+
+        return {"overhead": overhead.main(quick)}
+    if name == "scale":
+        import scale
+
+        return {"scale": scale.main(sizes(args))}
+    if name == "validate":
+        import validate
+
+        return {"validate": validate.main(200_000 if quick else 1_000_000, 3)}
+    if name == "models":
+        import models
+
+        quality, optimized = models.main(quick)
+        return {"quality": quality, "optimized": optimized}
+    if name == "experiments":
+        import experiments
+
+        return {"experiments": experiments.main(quick)}
+    raise SystemExit(f"unknown measure {name!r}; expected one of {', '.join(MEASURES)}")
+
+
+def sizes(args: argparse.Namespace) -> list[int]:
+    if args.sizes:
+        return [int(s) for s in args.sizes.split(",")]
+    return [100_000, 1_000_000] if args.quick else [100_000, 1_000_000, 10_000_000]
+
+
+def save(key: str, rows: list[dict[str, object]], seconds: float, load: tuple[float, float],
+         command: str) -> str:
+    """Write one measure's Markdown block (title, table, provenance) and return it."""
+    block = "\n".join([
+        f"### {TITLES[key]}",
+        "",
+        table(rows),
+        "",
+        f"<sub>`{command}` · {seconds:.0f} s · load average {load[0]:.1f} before, {load[1]:.1f} after"
+        f" · {machine()}</sub>",
+        "",
+    ])
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{key}.md").write_text(block)
+    return block
+
+
+def update_readme(notes: str) -> None:
+    """Rewrite the README's Performance tables (between the bench markers) from the saved blocks."""
+    blocks = [(OUT / f"{k}.md").read_text() for k in TITLES if (OUT / f"{k}.md").exists()]
+    body = "\n".join([BEGIN, "", f"Machine: {machine()}.", "", *blocks, END])
+    text = README.read_text()
+    if BEGIN in text and END in text:
+        text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: body, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n## Performance\n\n" + notes + "\n\n" + body + "\n"
+    README.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes; finishes in minutes")
+    parser.add_argument("--only", default=",".join(MEASURES), help="comma-separated measures")
+    parser.add_argument("--sizes", default="", help="scale row counts (default 100k,1M[,10M])")
+    parser.add_argument("--readme", action="store_true", help="update README's Performance section")
+    args = parser.parse_args()
+    command = "python benchmarks/run.py " + shlex.join(sys.argv[1:])
+    print(f"machine: {machine()}", flush=True)
+    for name in args.only.split(","):
+        print(f"\n== {name}", flush=True)
+        load_before, start = os.getloadavg()[0], time.perf_counter()
+        tables = run_measure(name, args)
+        seconds, load_after = time.perf_counter() - start, os.getloadavg()[0]
+        for key, rows in tables.items():
+            print(save(key, rows, seconds, (load_before, load_after), command), flush=True)
+    if args.readme:
+        update_readme(NOTES)
+        print(f"updated {README.relative_to(ROOT)}")
+
+
+NOTES = """\
+`make bench` runs every measure (`make bench QUICK=1`: small sizes, a few minutes) and prints one
+table per measure; `python benchmarks/run.py --readme` also rewrites the tables below. Every ratio
+compares against a baseline measured in the same run on the same machine, because wall-clock
+figures on a shared machine are noisy; the load average around each measure is given with it.
+Benchmarks print, they never assert."""
+
+
+if __name__ == "__main__":
+    main()
