@@ -39,7 +39,13 @@ def main(
     check_config(data, cfg)  # before reading data or training
     meta = read_json(meta_path)
     started = time.perf_counter()
-    model, fitted, report = train(read_parquet(train_path), read_parquet(val_path), meta, data, cfg, seed)
+    vectorizer = None
+    if meta.get("modality") == "text":  # TF-IDF fitted by featurize, saved next to its meta
+        from traincycle.featurize import load_featurizer
+
+        vectorizer = load_featurizer(meta_path).pipeline
+    model, fitted, report = train(read_parquet(train_path), read_parquet(val_path), meta, data, cfg, seed,
+                                  vectorizer)
     seconds = time.perf_counter() - started
     save_model(model, model_dir)
     log_curves(fitted.curves, live_dir)

@@ -53,6 +53,8 @@ class DataConfig:
     sensitive: tuple[str, ...] = ()
     id_columns: tuple[str, ...] = ()
     modality: Modality = "tabular"
+    #: the column holding the documents (modality text)
+    text_column: str = "text"
 
     def __post_init__(self) -> None:
         if not self.source.strip():

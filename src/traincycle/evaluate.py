@@ -388,9 +388,14 @@ class Timer:
         self.last = now
 
 
-def write_plots(records: dict[str, list[dict[str, Any]]], directory: str | Path) -> None:
-    """Write every plot file into `directory`, replacing it whole (no stale files survive)."""
+def write_plots(
+    records: dict[str, list[dict[str, Any]]], directory: str | Path, files: dict[str, bytes] | None = None
+) -> None:
+    """Write every plot file (and any ready-made `files`, e.g. a PNG) into `directory`, replacing
+    it whole (no stale files survive)."""
     with atomic_dir(directory) as tmp:
+        for name, blob in (files or {}).items():
+            (tmp / name).write_bytes(blob)
         for name, rows in records.items():
             if name.endswith(".csv"):
                 # csv keeps the one-record-per-row confusion data small

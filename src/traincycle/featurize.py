@@ -43,6 +43,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from traincycle.config import DataConfig, check_range
 from traincycle.errors import ConfigError, DataError
 from traincycle.io import read_json
+from traincycle.text import TextFeaturizeConfig
 
 if TYPE_CHECKING:
     from sklearn.compose import ColumnTransformer
@@ -52,6 +53,8 @@ SPLITS = ("train", "val", "test")
 MISSING_CATEGORY = "missing"
 OTHER = "other"
 ROW_ID = "row_id"
+#: rows scored per block when the label scan is capped (bounds the float64 copy)
+SCAN_CHUNK = 500_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,10 +78,14 @@ class LabelScanConfig:
     folds: int = 5
     #: a row is flagged when the out-of-fold probability of its given label is below this
     threshold: float = 0.02
+    #: the K-fold fits use a seeded sample of at most this many train rows (0 = all); the other
+    #: rows are scored by a model fit on the whole sample, so every row is still checked
+    max_rows: int = 100_000
 
     def __post_init__(self) -> None:
         check_range("featurize.label_scan.folds", self.folds, 2, 20)
         check_range("featurize.label_scan.threshold", self.threshold, 0.0, 0.5, low_open=True)
+        check_range("featurize.label_scan.max_rows", self.max_rows, 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +108,8 @@ class FeaturizeConfig:
     dedupe_train: bool = False
     label_scan: LabelScanConfig = dataclasses.field(default_factory=LabelScanConfig)
     drop_label_issues: bool = False
+    #: data.modality text: TF-IDF and sentence embeddings
+    text: TextFeaturizeConfig = dataclasses.field(default_factory=TextFeaturizeConfig)
 
     def __post_init__(self) -> None:
         check_range("featurize.rare_min_count", self.rare_min_count, 1)
@@ -452,22 +461,37 @@ def scan_labels(
 
     A seeded stratified K-fold fits a standardised logistic regression on the other folds and
     scores each row; rows whose given label gets probability below ``cfg.threshold`` are returned
-    (row_id, given_label, prob_given), least likely first.
+    (row_id, given_label, prob_given), least likely first. Past ``cfg.max_rows`` train rows the
+    folds come from a seeded sample and a model fit on that sample scores the rest.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    features = train.drop(columns=[ROW_ID, target]).to_numpy(dtype=np.float64)
+    columns = [c for c in train.columns if c not in (ROW_ID, target)]
     y = train[target].to_numpy()
-    folds = min(cfg.folds, int(np.bincount(y).min()))
+    # K logistic fits on all of a multi-million-row train would dominate featurize (time and a
+    # float64 copy of every row); a seeded sample bounds both
+    capped = 0 < cfg.max_rows < len(y)
+    sample = (np.sort(np.random.default_rng(seed).choice(len(y), cfg.max_rows, replace=False))
+              if capped else np.arange(len(y)))
+    folds = min(cfg.folds, int(np.bincount(y[sample]).min()))
     if folds < 2:
         return empty_label_issues()
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    proba = cross_val_predict(model, features, y, cv=cv, method="predict_proba")
-    prob_given = proba[np.arange(len(y)), y]
+    features = (train.iloc[sample] if capped else train)[columns].to_numpy(dtype=np.float64)
+    proba = cross_val_predict(model, features, y[sample], cv=cv, method="predict_proba")
+    prob_given = np.empty(len(y))
+    prob_given[sample] = proba[np.arange(len(sample)), y[sample]]
+    if capped:
+        rest = np.setdiff1d(np.arange(len(y)), sample)
+        model.fit(features, y[sample])  # the rest are held out from this fit
+        for start in range(0, len(rest), SCAN_CHUNK):
+            idx = rest[start:start + SCAN_CHUNK]
+            part = model.predict_proba(train.iloc[idx][columns].to_numpy(dtype=np.float64))
+            prob_given[idx] = part[np.arange(len(idx)), y[idx]]
     flagged = prob_given < cfg.threshold
     issues = pd.DataFrame(
         {
@@ -496,7 +520,16 @@ def featurize(
     """Fit on train, transform every split, scan train labels; return everything to write.
 
     Returns the featurizer, processed splits, the label-issue table and the metrics report.
+    Images and text have their own featurizers with the same outputs (see images.py, text.py).
     """
+    if data.modality == "image":
+        from traincycle.images import featurize_images
+
+        return featurize_images(parts, data, cfg, seed)
+    if data.modality == "text":
+        from traincycle.text import featurize_text
+
+        return featurize_text(parts, data, cfg, seed)
     columns = input_columns(parts["train"], data, cfg)
     strategies = column_strategies(parts["train"], columns, cfg)
     kept, dropped = filter_rows(parts, data, strategies, cfg)

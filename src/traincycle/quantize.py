@@ -34,15 +34,17 @@ class QuantizeConfig:
         check_range("optimize.quantize.calibration_rows", self.calibration_rows, 1)
 
 
-def has_weights(model_bytes: bytes) -> bool:
-    """Whether the graph has MatMul/Gemm nodes with weights worth quantising."""
+def has_weights(model_bytes: bytes, op_types: tuple[str, ...] = WEIGHT_OPS) -> bool:
+    """Whether the graph has MatMul/Gemm (or other `op_types`) nodes worth quantising."""
     import onnx
 
     graph = onnx.load_from_string(model_bytes).graph
-    return any(node.op_type in WEIGHT_OPS for node in graph.node)
+    return any(node.op_type in op_types for node in graph.node)
 
 
-def quantize_dynamic(model_bytes: bytes, per_channel: bool = False) -> bytes:
+def quantize_dynamic(
+    model_bytes: bytes, per_channel: bool = False, op_types: tuple[str, ...] = WEIGHT_OPS
+) -> bytes:
     """int8 weights for MatMul/Gemm, activations quantised at run time."""
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
@@ -51,12 +53,13 @@ def quantize_dynamic(model_bytes: bytes, per_channel: bool = False) -> bytes:
         src, dst = Path(tmp, "float.onnx"), Path(tmp, "int8.onnx")
         src.write_bytes(model_bytes)
         ort_quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=per_channel,
-                             op_types_to_quantize=list(WEIGHT_OPS))
+                             op_types_to_quantize=list(op_types))
         return _stable(dst.read_bytes())
 
 
 def quantize_static(
-    model_bytes: bytes, calibration: list[dict[str, np.ndarray]], per_channel: bool = False
+    model_bytes: bytes, calibration: list[dict[str, np.ndarray]], per_channel: bool = False,
+    op_types: tuple[str, ...] = WEIGHT_OPS,
 ) -> bytes:
     """int8 weights and activations (QDQ), ranges from `calibration` feeds (MinMax)."""
     from onnxruntime.quantization import (
@@ -80,7 +83,7 @@ def quantize_static(
         ort_quantize_static(
             src, dst, Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
             activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            op_types_to_quantize=list(WEIGHT_OPS), calibrate_method=CalibrationMethod.MinMax,
+            op_types_to_quantize=list(op_types), calibrate_method=CalibrationMethod.MinMax,
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
         return _stable(dst.read_bytes())

@@ -44,14 +44,33 @@ class SplitConfig:
 
 
 def feature_columns(df: pd.DataFrame, data: DataConfig) -> list[str]:
-    """Columns that describe a row: everything but the target and id columns."""
+    """Columns that describe a row: everything but the target and id columns.
+
+    Images are described by their pixels alone (not their file names) and texts by their text.
+    """
+    if data.modality == "image":
+        return ["pixels"]
+    if data.modality == "text":
+        return [data.text_column]
     drop = {data.target, *data.id_columns}
     return [c for c in df.columns if c not in drop]
 
 
 def row_keys(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """A 64-bit content hash per row over `columns`; identical rows share a key."""
-    return pd.util.hash_pandas_object(df[columns], index=False).to_numpy()
+    frame = df[columns]
+    arrays = [c for c in columns if frame[c].dtype == object and _holds_arrays(frame[c])]
+    if arrays:  # image pixels: hash each array's bytes (numpy arrays are unhashable)
+        frame = frame.assign(**{
+            c: frame[c].map(lambda a: None if a is None else np.ascontiguousarray(a).tobytes())
+            for c in arrays
+        })
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def _holds_arrays(series: pd.Series) -> bool:
+    first = series.dropna().head(1)
+    return bool(len(first)) and isinstance(first.iloc[0], np.ndarray)
 
 
 def unit_ids(df: pd.DataFrame, features: list[str], group_column: str | None) -> np.ndarray:

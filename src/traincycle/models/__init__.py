@@ -52,6 +52,8 @@ FAMILIES = {
     "svm": "svm",
     "xgboost": "boosting",
     "mlp": "mlp",
+    "cnn": "cnn",
+    "tfidf_logistic": "text_tfidf",
 }
 
 

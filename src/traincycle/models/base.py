@@ -26,6 +26,10 @@ class FitSpec:
     feature_names: tuple[str, ...] = ()
     #: output columns holding category codes that a family may treat natively (xgboost)
     categorical_features: tuple[str, ...] = ()
+    #: (height, width, channels) of image inputs whose pixels are the feature columns (cnn)
+    input_shape: tuple[int, ...] = ()
+    #: a fitted text vectorizer from featurize (tfidf_logistic)
+    vectorizer: Any = None
 
 
 @dataclasses.dataclass
@@ -75,6 +79,8 @@ class Model:
 
     def as_matrix(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """float32 features in ``feature_names`` order (DataFrames are matched by column name)."""
+        if getattr(self._family(), "INPUT", "features") == "text":
+            return text_array(X, self.feature_names)
         if isinstance(X, pd.DataFrame):
             missing = [c for c in self.feature_names if c not in X.columns]
             if missing:
@@ -84,6 +90,20 @@ class Model:
         if X.ndim != 2 or X.shape[1] != len(self.feature_names):
             raise DataError(f"model: expected {len(self.feature_names)} feature columns, got shape {X.shape}")
         return X
+
+
+def text_array(X: pd.DataFrame | np.ndarray, feature_names: list[str]) -> np.ndarray:
+    """1-D object array of documents: the text column of a DataFrame, or the texts themselves."""
+    if isinstance(X, pd.DataFrame):
+        if feature_names[0] not in X.columns:
+            raise DataError(f"model: text column {feature_names[0]!r} is missing from the input")
+        X = X[feature_names[0]]
+    texts = np.asarray(X, dtype=object)
+    if texts.ndim == 2 and texts.shape[1] == 1:
+        texts = texts[:, 0]
+    if texts.ndim != 1:
+        raise DataError(f"model: expected one text per row, got shape {texts.shape}")
+    return np.array(["" if t is None or t is pd.NA else str(t) for t in texts], dtype=object)
 
 
 def main_metric(task: str) -> str:

@@ -107,7 +107,19 @@ def fit(
         target, target_val = torch.tensor(y), torch.tensor(y_val)
     train = TensorDataset(torch.tensor(X), target)  # a copy: parquet-backed arrays are read-only
     val = TensorDataset(torch.tensor(X_val), target_val)
-    metric = main_metric(spec.task)
+    result = trainer.fit(net, train, val, loss_fn, cfg, spec.seed, make_evaluator(loss_fn, spec.task))
+    net.eval()
+    net.traincycle_arch = arch  # save() writes it into model.json
+    n_params = sum(p.numel() for p in net.parameters())
+    return Fit(net, int(n_params), result.best_epoch, result.history, {"architecture": arch})
+
+
+def make_evaluator(loss_fn: Any, task: str) -> Any:
+    """`evaluate(module, dataset)` for the trainer: loss and the task's main metric, in eval mode."""
+    import torch
+
+    regression = task == "regression"
+    metric = main_metric(task)
 
     def evaluate(module: Any, data: Any) -> dict[str, float]:
         xs, ys = data.tensors
@@ -119,14 +131,10 @@ def fit(
         output = out.numpy().ravel() if regression else torch.softmax(out, 1).double().numpy()
         return {
             "loss": loss,
-            metric: score(spec.task, ys.numpy().ravel() if regression else ys.numpy(), output)[metric],
+            metric: score(task, ys.numpy().ravel() if regression else ys.numpy(), output)[metric],
         }
 
-    result = trainer.fit(net, train, val, loss_fn, cfg, spec.seed, evaluate)
-    net.eval()
-    net.traincycle_arch = arch  # save() writes it into model.json
-    n_params = sum(p.numel() for p in net.parameters())
-    return Fit(net, int(n_params), result.best_epoch, result.history, {"architecture": arch})
+    return evaluate
 
 
 def save(native: Any, directory: Path) -> dict[str, Any]:
