@@ -54,7 +54,7 @@ def wait_for_queue(repo: Path, limit_s: float = 3600) -> str:
 
 def main(quick: bool) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory(prefix="tc-exps-") as tmp:
-        repo = copy_project(Path(tmp) / "repo", shrunk_params(2000 if quick else 10000))
+        repo = copy_project(Path(tmp) / "repo", shrunk_params(5000 if quick else 20000))
         ok(["dvc", "repro"], repo)
         git = ["git", "-c", "user.email=bench@local", "-c", "user.name=bench"]
         ok(["git", "add", "-A"], repo)
@@ -79,5 +79,5 @@ def main(quick: bool) -> list[dict[str, object]]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 rows instead of 10,000")
+    parser.add_argument("--quick", action="store_true", help="5,000 rows instead of 20,000")
     print(table(main(parser.parse_args().quick)))

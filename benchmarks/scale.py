@@ -2,6 +2,8 @@
 
 Prints seconds and peak RSS per stage at each size, and each stage's growth factor per 10x rows
 (10 = linear). Goals: linear growth, 10M rows within 24 GiB, validate <= 60 s at 10M.
+Train runs a fixed 100 xgboost rounds (no early stopping); featurize's label scan keeps its
+params default (K-fold fits on a seeded sample of `featurize.label_scan.max_rows` rows).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from harness import copy_project, load_params, measure, stage_commands, table
 
 STAGES = ("ingest", "validate", "split", "featurize", "train")
+ROUNDS = 100
 
 
 def run_size(rows: int, tmp: Path) -> dict[str, tuple[float, float]]:
@@ -26,6 +29,8 @@ def run_size(rows: int, tmp: Path) -> dict[str, tuple[float, float]]:
     params["data"] = {**params["data"], "source": str(data), "target": "income",
                       "positive_label": ">50K", "sensitive": ["sex", "race"], "task": "binary"}
     params.setdefault("train", {})["model"] = "xgboost"
+    # a fixed number of rounds: growth then reflects rows, not where early stopping lands
+    params["train"]["xgboost"].update(n_estimators=ROUNDS, early_stopping_rounds=0)
     repo = copy_project(tmp / f"repo-{rows}", params)
     commands = stage_commands(repo)
     schema = measure(f"traincycle schema infer {data} -o schema.yaml --target income", repo)
@@ -37,6 +42,7 @@ def run_size(rows: int, tmp: Path) -> dict[str, tuple[float, float]]:
         if run.returncode:
             raise SystemExit(f"{stage} failed at {rows} rows:\n{run.output[-2000:]}")
         out[stage] = (run.seconds, run.peak_rss_mb)
+        print(f"  {rows:>10,} rows  {stage:<10} {run.seconds:8.1f} s  {run.peak_rss_mb:8.0f} MB", flush=True)
     return out
 
 
