@@ -2,7 +2,7 @@
 
     python benchmarks/run.py [--quick] [--only startup,overhead,...] [--sizes 100000,...] [--readme]
 
-Each measure's table is saved as `.traincycle/bench/<measure>.md` (git-ignored, with the machine,
+Each measure's table is saved as `.traincycle/bench/[quick/]<measure>.md` (git-ignored, with the machine,
 the load average around it and the command that made it); `--readme` rewrites the README's
 "Performance" section from the saved tables, so a long run (the 10M-row scale) can be made once
 and later quick runs of other measures keep it.
@@ -16,6 +16,7 @@ import re
 import shlex
 import sys
 import time
+from pathlib import Path
 
 from harness import ROOT, machine, table
 
@@ -40,7 +41,7 @@ def run_measure(name: str, args: argparse.Namespace) -> dict[str, list[dict[str,
     if name == "startup":
         import startup
 
-        return {"startup": startup.main(3 if quick else 5)}
+        return {"startup": startup.main(1 if quick else 5)}
     if name == "overhead":
         import overhead
 
@@ -52,7 +53,7 @@ def run_measure(name: str, args: argparse.Namespace) -> dict[str, list[dict[str,
     if name == "validate":
         import validate
 
-        return {"validate": validate.main(200_000 if quick else 1_000_000, 3)}
+        return {"validate": validate.main(100_000 if quick else 1_000_000, 1 if quick else 3)}
     if name == "models":
         import models
 
@@ -68,12 +69,12 @@ def run_measure(name: str, args: argparse.Namespace) -> dict[str, list[dict[str,
 def sizes(args: argparse.Namespace) -> list[int]:
     if args.sizes:
         return [int(s) for s in args.sizes.split(",")]
-    return [100_000, 1_000_000] if args.quick else [100_000, 1_000_000, 10_000_000]
+    return [20_000, 200_000] if args.quick else [100_000, 1_000_000, 10_000_000]
 
 
 def save(key: str, rows: list[dict[str, object]], seconds: float, load: tuple[float, float],
-         command: str) -> str:
-    """Write one measure's Markdown block (title, table, provenance) and return it."""
+         command: str, out: Path) -> str:
+    """Write one measure's Markdown block (title, table, provenance) under `out`; return it."""
     block = "\n".join([
         f"### {TITLES[key]}",
         "",
@@ -83,8 +84,8 @@ def save(key: str, rows: list[dict[str, object]], seconds: float, load: tuple[fl
         f" · {machine()}</sub>",
         "",
     ])
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{key}.md").write_text(block)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{key}.md").write_text(block)
     return block
 
 
@@ -102,11 +103,16 @@ def update_readme(notes: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes; finishes in minutes")
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes, fewer repeats and families: a smoke run of every measure")
     parser.add_argument("--only", default=",".join(MEASURES), help="comma-separated measures")
     parser.add_argument("--sizes", default="", help="scale row counts (default 100k,1M[,10M])")
     parser.add_argument("--readme", action="store_true", help="update README's Performance section")
     args = parser.parse_args()
+    if args.quick and args.readme:
+        parser.error("--readme shows full runs only; drop --quick")
+    # quick tables are kept apart so they never replace a full run's figures
+    out = OUT / "quick" if args.quick else OUT
     command = "python benchmarks/run.py " + shlex.join(sys.argv[1:])
     print(f"machine: {machine()}", flush=True)
     for name in args.only.split(","):
@@ -115,7 +121,7 @@ def main() -> None:
         tables = run_measure(name, args)
         seconds, load_after = time.perf_counter() - start, os.getloadavg()[0]
         for key, rows in tables.items():
-            print(save(key, rows, seconds, (load_before, load_after), command), flush=True)
+            print(save(key, rows, seconds, (load_before, load_after), command, out), flush=True)
     if args.readme:
         update_readme(NOTES)
         print(f"updated {README.relative_to(ROOT)}")
