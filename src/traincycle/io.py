@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from traincycle.errors import DataError
@@ -162,9 +163,22 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def hashable_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with array cells (image pixels) as bytes, which pandas can hash; else `df` itself."""
+    arrays = [
+        c for c in df.columns
+        if df[c].dtype == object and any(isinstance(v, np.ndarray) for v in df[c].dropna().head(1))
+    ]
+    if not arrays:
+        return df
+    return df.assign(**{
+        c: df[c].map(lambda a: None if a is None else np.ascontiguousarray(a).tobytes()) for c in arrays
+    })
+
+
 def sha256_frame(df: pd.DataFrame) -> str:
     """A content hash of a DataFrame (values and column names), independent of file encoding."""
     digest = hashlib.sha256()
     digest.update("\x1f".join(map(str, df.columns)).encode())
-    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    digest.update(pd.util.hash_pandas_object(hashable_frame(df), index=False).to_numpy().tobytes())
     return digest.hexdigest()

@@ -14,6 +14,7 @@ graph takes the cached sentence embeddings (the encoder stays in Python). int8 v
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -201,7 +202,9 @@ def _export_text_pipeline(native: Any, task: str) -> Any:
 
     vectorizer = native.named_steps["tfidf"]
     # skl2onnx tokenises with this regex; it matches sklearn's default token_pattern
-    options = {id(vectorizer): {"tokenexp": vectorizer.token_pattern.replace("(?u)", "")},
+    # C.UTF-8 exists on every glibc system; onnxruntime fails on an absent en_US.UTF-8 locale
+    options = {id(vectorizer): {"tokenexp": re.sub(r"^\(\?[au]\)", "", vectorizer.token_pattern),
+                                "locale": "C.UTF-8"},
                id(native.named_steps["clf"]): {"zipmap": False}}
     onx = convert_sklearn(native, initial_types=[(export.FEATURES, StringTensorType([None, 1]))],
                           target_opset={"": export.OPSET, "ai.onnx.ml": export.ML_OPSET},

