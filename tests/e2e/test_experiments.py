@@ -206,6 +206,7 @@ def test_tune_and_report_on_the_real_pipeline(tmp_path):
                                if k in ("train.xgboost.max_depth", "train.xgboost.learning_rate")}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     ok(sh("git", "init", "-q", "-b", "main", cwd=repo))
+    git_commit(repo, "sources")  # dvclive needs a commit to exist
     ok(sh("dvc", "repro", cwd=repo))
     git_commit(repo, "baseline")
     study = params["tune"]["study"]
