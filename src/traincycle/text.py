@@ -221,10 +221,12 @@ def model_directory(name: str) -> Path:
     return path
 
 
-def embed(texts: list[str], cfg: TextFeaturizeConfig, seed: int) -> np.ndarray:
-    """L2-normalised sentence embeddings (float32), computed offline on the CPU."""
+def load_encoder(cfg: TextFeaturizeConfig, seed: int) -> Any:
+    """The sentence-transformers model, loaded offline on the CPU with seeded, fixed threads."""
     os.environ["HF_HUB_OFFLINE"] = "1"  # never reach the network for a model we ship
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     directory = model_directory(cfg.embedding_model)
     try:
         from sentence_transformers import SentenceTransformer
@@ -233,8 +235,15 @@ def embed(texts: list[str], cfg: TextFeaturizeConfig, seed: int) -> np.ndarray:
     from traincycle.trainer import seed_everything
 
     seed_everything(seed, cfg.num_threads)
-    model = SentenceTransformer(str(directory), device="cpu")
-    vectors = model.encode(texts, batch_size=cfg.batch_size, convert_to_numpy=True,
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the weight-loading bar is noise in stage logs
+    return SentenceTransformer(str(directory), device="cpu")
+
+
+def embed(encoder: Any, texts: list[str], cfg: TextFeaturizeConfig) -> np.ndarray:
+    """L2-normalised sentence embeddings (float32)."""
+    vectors = encoder.encode(texts, batch_size=cfg.batch_size, convert_to_numpy=True,
                            normalize_embeddings=True, show_progress_bar=False)
     return np.asarray(vectors, dtype=np.float32)
 
@@ -266,6 +275,7 @@ def featurize_text(
                         "lower featurize.text.min_df") from None
     classes = class_labels(kept["train"][data.target], data)
     dim = 0
+    encoder = load_encoder(tcfg, seed) if tcfg.embeddings else None
     processed = {}
     for split in SPLITS:
         part = kept[split]
@@ -275,7 +285,7 @@ def featurize_text(
         }
         frame = pd.DataFrame(columns)
         if tcfg.embeddings:
-            vectors = embed(texts[split], tcfg, seed)
+            vectors = embed(encoder, texts[split], tcfg)
             dim = vectors.shape[1]
             frame = pd.concat([frame, pd.DataFrame(vectors, columns=embedding_names(dim))], axis=1)
         frame[data.target] = encode_target(part[data.target], data.task, classes, split)
