@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -115,12 +116,11 @@ def test_queued_sweep_runs_and_shows_up(toy):
     ok(sh("dvc", "exp", "run", "--queue", "-S", "train.depth=range(3,8,2)", cwd=toy))
     ok(sh("dvc", "queue", "start", "-j", "2", cwd=toy))
     try:
-        ok(sh("dvc", "queue", "logs", "--follow", _last_queued(toy), cwd=toy))  # waits for one
-        for _ in range(120):
+        for _ in range(300):  # `dvc queue start` returns at once; the workers run in the background
             status = ok(sh("dvc", "queue", "status", cwd=toy))
             if not any(word in status for word in ("Queued", "Running")):
                 break
-            sh("sleep", "1", cwd=toy)
+            time.sleep(0.5)
     finally:
         sh("dvc", "queue", "stop", cwd=toy)
     assert "Failed" not in status, status
@@ -128,12 +128,6 @@ def test_queued_sweep_runs_and_shows_up(toy):
              for e in experiments(toy).values() if e["params"]["train"]["lr"] == 0.05}
     assert set(swept) >= {3, 5, 7}
     assert swept[5] > swept[3]  # the toy score peaks at depth 6
-
-
-def _last_queued(repo: Path) -> str:
-    rows = [line.split() for line in ok(sh("dvc", "queue", "status", cwd=repo)).splitlines()]
-    names = [r[1] for r in rows if len(r) > 2 and r[0] != "Task" and r[1] != "status:"]
-    return names[-1]
 
 
 def test_tune_trials_are_experiments_resume_and_verify(toy):
