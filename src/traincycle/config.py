@@ -11,6 +11,7 @@ and check their own value ranges in ``__post_init__`` by raising :class:`ConfigE
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -21,6 +22,8 @@ import yaml
 from traincycle.errors import ConfigError
 
 T = TypeVar("T")
+
+_YAML12_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 #: Every top-level section params.yaml may hold; anything else is a typo.
 SECTIONS = (
@@ -188,6 +191,9 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise ConfigError(_expected(where, "an integer", value))
         return value
     if hint is float:
+        if isinstance(value, str) and _YAML12_FLOAT.fullmatch(value.strip()):
+            # PyYAML (YAML 1.1) reads 1e-05 as a string; `dvc exp run -S` writes floats that way
+            return float(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(_expected(where, "a number", value))
         return float(value)

@@ -92,3 +92,13 @@ def test_split_fractions_must_sum_to_one(a, b):
         assert SplitConfig(train=a, val=b, test=c).train == a
     with pytest.raises(ConfigError, match="must sum to 1"):
         SplitConfig(train=a, val=b, test=min(0.99, c + 0.05) if c > 0 else 0.5)
+
+
+def test_exponent_floats_written_by_dvc_are_numbers():
+    # `dvc exp run -S train.lr=0.00001` writes 1e-05, which PyYAML reads as a string
+    assert build(Outer, {"lr": "1e-05"}, "s").lr == 1e-05
+    assert build(Outer, {"lr": "-2.5E+3"}, "s").lr == -2500.0
+    with pytest.raises(ConfigError, match="expected a number"):
+        build(Outer, {"lr": "fast"}, "s")
+    with pytest.raises(ConfigError, match="expected a number"):
+        build(Outer, {"lr": "1e"}, "s")
