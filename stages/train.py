@@ -47,8 +47,8 @@ def main(
     model, fitted, report = train(read_parquet(train_path), read_parquet(val_path), meta, data, cfg, seed,
                                   vectorizer)
     seconds = time.perf_counter() - started
+    log_curves(fitted.curves, live_dir)  # first: the one write that can fail (dvclive asks git)
     save_model(model, model_dir)
-    log_curves(fitted.curves, live_dir)
     write_json(report, metrics_path)
     diagnosis = diagnose(
         cfg.model,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from traincycle.config import DataConfig
-from traincycle.errors import ConfigError, DataError
+from traincycle.errors import ConfigError, DataError, UserError
 from traincycle.models import FAMILIES, check_task, family_module, fit_model
 from traincycle.models.base import Fit, FitSpec, Model, main_metric, score
 from traincycle.models.boosting import XGBoostConfig
@@ -179,10 +179,18 @@ def train(
 
 def log_curves(curves: list[dict[str, float]], directory: str | Path) -> None:
     """Write curves through dvclive: one step per iteration/epoch, no timestamps, no experiment."""
+    from scmrepo.exceptions import SCMError
+
     from dvclive import Live
 
     # save_dvc_exp=False: never create a DVC experiment; dvcyaml=None: never touch dvc.yaml
-    with Live(dir=str(directory), save_dvc_exp=False, dvcyaml=None, report=None, resume=False) as live:
+    try:
+        live = Live(dir=str(directory), save_dvc_exp=False, dvcyaml=None, report=None, resume=False)
+    except SCMError as exc:  # dvclive 3.x asks git for HEAD even when it will not use it
+        raise UserError(
+            f"train: dvclive cannot log in this git repository ({exc}); commit once (git commit) first"
+        ) from None
+    with live:
         for step, row in enumerate(curves):
             if step:
                 live.next_step()
