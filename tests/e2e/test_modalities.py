@@ -1,0 +1,119 @@
+"""Images and text through `dvc repro` in a temporary git+DVC repo, from the example params.
+
+The text run (TF-IDF + logistic on 600 Rotten Tomatoes snippets) is the fast default; the image
+run (a small CNN on 600 8x8 digits, three epochs) and the forced byte-identical rerun are marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from test_pipeline import COPY, sh, shrink
+
+from conftest import ROOT
+
+TEXT = {
+    "ingest.max_rows": 600,
+    "evaluate.bootstrap": 50,
+    "validate.text.min_class_count": 5,
+}
+IMAGE = {
+    "data.source": "builtin:digits",
+    "ingest.max_rows": 600,
+    "validate.image.max_value": 16.0,
+    "train.cnn.channels": [8, 16],
+    "train.cnn.epochs": 3,
+    "train.cnn.lr": 0.01,
+    "train.cnn.batch_size": 32,
+    "evaluate.bootstrap": 50,
+    "evaluate.explain_rows": 50,
+    "optimize.quantize.calibration_rows": 64,
+    "optimize.latency_rows": 5,
+}
+
+
+def make_repo(root: Path, example: str, overrides: dict) -> Path:
+    """A fresh git+DVC copy of the project whose params.yaml is the shrunk example, after `dvc repro`."""
+    repo = root / "repo"
+    repo.mkdir()
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, repo / name)
+    params = shrink(yaml.safe_load((ROOT / "examples" / example).read_text()), overrides)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.email=e2e@test", "-c", "user.name=e2e", "commit", "-qm", "init"]):
+        assert sh(*cmd, cwd=repo).returncode == 0
+    result = sh("dvc", "repro", cwd=repo)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return repo
+
+
+def read(repo: Path, path: str) -> dict:
+    return json.loads((repo / path).read_text())
+
+
+@pytest.fixture(scope="module")
+def text_repo(tmp_path_factory) -> Path:
+    return make_repo(tmp_path_factory.mktemp("text"), "params-text.yaml", TEXT)
+
+
+@pytest.fixture(scope="module")
+def image_repo(tmp_path_factory) -> Path:
+    return make_repo(tmp_path_factory.mktemp("image"), "params-image.yaml", IMAGE)
+
+
+def test_text_runs_end_to_end_and_ships_onnx_over_raw_text(text_repo):
+    evaluate = read(text_repo, "metrics/evaluate.json")
+    assert evaluate["rows"] == read(text_repo, "metrics/split.json")["rows"]["test"]
+    assert evaluate["metrics"]["accuracy"] > 0.6  # 600 snippets; chance is 0.5
+    assert set(evaluate["per_class"]) == {"fresh", "rotten"}
+    manifest = read(text_repo, "models/optimized/manifest.json")
+    assert manifest["modality"] == "text" and manifest["inputs"][0]["name"] == "text"
+    assert read(text_repo, "metrics/optimize.json")["variants"]["onnx_float"]["accepted"]
+    importance = read(text_repo, "reports/importance.json")
+    assert importance["method"] == "tfidf_logistic_weights" and importance["importance"]
+    errors = __import__("pandas").read_parquet(text_repo / "reports/errors.parquet")
+    assert {"text", "label", "prediction", "probability_of_label"} <= set(errors.columns)
+
+
+def test_text_second_repro_is_a_noop(text_repo):
+    before = (text_repo / "dvc.lock").read_text()
+    result = sh("dvc", "repro", cwd=text_repo)
+    assert result.returncode == 0, result.stderr
+    assert "Running stage" not in result.stdout
+    assert (text_repo / "dvc.lock").read_text() == before
+
+
+@pytest.mark.slow
+def test_image_runs_end_to_end_with_cnn_int8_and_worst_images(image_repo):
+    provenance = read(image_repo, "data/raw/provenance.json")
+    assert provenance["image_shape"] == [8, 8, 1] and provenance["rows"] == 600
+    train = read(image_repo, "metrics/train.json")
+    assert train["model"] == "cnn" and train["n_features"] == 64
+    evaluate = read(image_repo, "metrics/evaluate.json")
+    assert set(evaluate["per_class"]) == {str(d) for d in range(10)}
+    assert evaluate["metrics"]["accuracy"] > 0.25  # three epochs of a tiny CNN; chance is 0.1
+    optimize = read(image_repo, "metrics/optimize.json")
+    assert optimize["variants"]["onnx_float"]["accepted"]
+    assert "int8_dynamic" in optimize["variants"]
+    assert read(image_repo, "models/optimized/manifest.json")["inputs"][0]["shape"] == [8, 8, 1]
+    if evaluate["metrics"]["accuracy"] < 1.0 and __import__("importlib").util.find_spec("PIL"):
+        png = (image_repo / "plots/evaluate/worst_images.png").read_bytes()
+        assert png.startswith(b"\x89PNG")
+
+
+@pytest.mark.slow
+def test_image_forced_rerun_is_byte_identical(image_repo):
+    before = (image_repo / "dvc.lock").read_text()
+    result = sh("dvc", "repro", "-f", cwd=image_repo)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (image_repo / "dvc.lock").read_text() == before
