@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from traincycle.bias import BiasConfig, positive_label, summarize_groups
@@ -171,9 +172,9 @@ def run_checks(checks: list[Check], batches: Mapping[str, pd.DataFrame]) -> list
     context = _context()
     source = context.data_sources.add_pandas("traincycle")
     by_name: dict[str, Any] = {}
-    for batch in dict.fromkeys(c.batch for c in checks):
+    for batch, frame, group in gx_batches(checks, batches):
         suite = gx.ExpectationSuite(name=f"traincycle:{batch}")
-        for check in (c for c in checks if c.batch == batch):
+        for check in group:
             cls = getattr(gx.expectations, check.expectation)
             suite.add_expectation(cls(**check.kwargs, severity=check.severity, meta={"name": check.name}))
         suite = context.suites.add(suite)
@@ -182,7 +183,7 @@ def run_checks(checks: list[Check], batches: Mapping[str, pd.DataFrame]) -> list
             data=source.add_dataframe_asset(batch).add_batch_definition_whole_dataframe(batch),
         )
         result = context.validation_definitions.add(definition).run(
-            batch_parameters={"dataframe": batches[batch]}, result_format="SUMMARY"
+            batch_parameters={"dataframe": frame}, result_format="SUMMARY"
         )
         for res in result.results:
             by_name[res.expectation_config.meta["name"]] = res
@@ -203,6 +204,31 @@ def run_checks(checks: list[Check], batches: Mapping[str, pd.DataFrame]) -> list
             observed.update(_group_observation(check, batches[check.batch]))
         outcomes.append(Outcome(check, bool(res.success), observed))
     return outcomes
+
+
+def gx_batches(
+    checks: list[Check], batches: Mapping[str, pd.DataFrame]
+) -> list[tuple[str, pd.DataFrame, list[Check]]]:
+    """(GX batch name, frame, checks) per batch; some value checks get a float64 copy.
+
+    GX compares values in bulk only for int64/float64 columns and calls Python once per row for
+    any other numeric dtype (float32, int32, nullable Int64: minutes at 10M rows), so range and
+    finite checks on those columns run on a float64 copy of just those columns (same values).
+    """
+    out = []
+    for batch in dict.fromkeys(c.batch for c in checks):
+        frame, plain, upcast = batches[batch], [], []
+        for check in (c for c in checks if c.batch == batch):
+            slow = check.kind in ("range", "finite") and frame[check.column].dtype not in (int, float)
+            (upcast if slow else plain).append(check)
+        out.append((batch, frame, plain))
+        if upcast:
+            columns = list(dict.fromkeys(c.column for c in upcast))
+            copy = pd.DataFrame(
+                {c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in columns}, index=frame.index
+            )
+            out.append((f"{batch}:float64", copy, upcast))
+    return out
 
 
 def _error_message(info: Mapping[str, Any]) -> str | None:
