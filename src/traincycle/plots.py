@@ -90,10 +90,15 @@ def class_bar_records(report: dict[str, dict[str, float]]) -> Records:
 
 
 def group_bar_records(per_group: dict[str, dict[str, dict[str, float]]]) -> Records:
-    """Per-group metrics as bars named '<column>=<group> <metric>' (counts left out)."""
+    """Per-group metrics as bars named '<column>=<group> <metric>' (counts left out).
+
+    Intersections (``sex+race``) stay in the metrics and the card but not in the chart: their
+    dozens of bars would bury the single-column groups a reader looks for first.
+    """
     return [
         {"name": f"{column}={group} {metric}", "value": float(value)}
         for column, groups in per_group.items()
+        if "+" not in column
         for group, scores in groups.items()
         for metric, value in scores.items()
         if metric != "count" and value is not None and np.isfinite(value)

@@ -50,3 +50,11 @@ def test_confusion_and_bars_use_labels():
     assert bars == [{"name": "sex=F accuracy", "value": 0.9}]
     top = plots.importance_records({"a": 0.1, "b": 0.3, "c": 0.3}, top=2)
     assert [r["feature"] for r in top] == ["b", "c"]
+
+
+def test_group_bars_leave_intersections_to_the_card():
+    bars = plots.group_bar_records({
+        "sex": {"F": {"accuracy": 0.9, "count": 10}},
+        "sex+race": {"F+Black": {"accuracy": 0.8, "count": 3}},
+    })
+    assert bars == [{"name": "sex=F accuracy", "value": 0.9}]
