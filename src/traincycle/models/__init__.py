@@ -25,7 +25,9 @@ mlp epoch, else null), ``n_parameters``, ``weights`` (file name) and family extr
 
 Families: ``logistic`` (classification), ``linear`` (ridge, regression), ``random_forest``,
 ``svm`` (linear SVM or RBF via Nystroem features; probabilities by sigmoid calibration),
-``xgboost`` and ``mlp`` (torch). Each family module exposes ``TASKS``, a frozen config
+``xgboost``, ``mlp`` (torch), ``cnn`` (torch, images: ``model.safetensors`` +
+``architecture``) and ``tfidf_logistic`` (text: featurize's TF-IDF + logistic as one
+``model.skops`` Pipeline taking documents). Each family module exposes ``TASKS``, a frozen config
 dataclass, ``fit``, ``save``, ``load``, ``predict_proba`` and ``predict_values``.
 """
 
