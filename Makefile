@@ -16,15 +16,20 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
 
+# the image/text extras (Pillow, the offline MiniLM) so the test suite covers every modality
+$(VENV)/.installed-extras: $(VENV)/.installed
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,image,text]'
+	@touch $@
+
 install: $(VENV)/.installed ## Create .venv and install traincycle with its dev tools
 
 repro: install ## Set up, then run the whole pipeline on the built-in data (dvc repro)
 	dvc repro
 
-test: install ## Set up, then run the test suite (fast tests, < 10 min on 2 cores)
+test: $(VENV)/.installed-extras ## Set up (with the image/text extras), then run the fast test suite
 	python -m pytest -q
 
-test-all: install ## Run every test, the slow end-to-end ones too
+test-all: $(VENV)/.installed-extras ## Run every test, the slow end-to-end ones too
 	python -m pytest -q -m ''
 
 lint: install ## ruff check
