@@ -7,6 +7,7 @@ wall-clock figures (these machines are noisy).
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -27,12 +28,16 @@ COPY = ["dvc.yaml", "params.yaml", "schema.yaml", "stages", "src", ".dvc/config"
 
 @dataclass(frozen=True)
 class Run:
-    """One measured command: wall seconds and the child's peak resident memory."""
+    """One measured command: wall seconds, the child's CPU seconds and peak resident memory.
+
+    CPU seconds (user + system, children included) depend far less on other load than wall time.
+    """
 
     seconds: float
     peak_rss_mb: float
     returncode: int
     output: str
+    cpu_seconds: float = 0.0
 
 
 def env() -> dict[str, str]:
@@ -42,6 +47,8 @@ def env() -> dict[str, str]:
 
 def measure(cmd: str | Sequence[str], cwd: Path) -> Run:
     """Run `cmd` (a shell string or argv) and return its wall time and peak RSS (via wait4)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = before.ru_utime + before.ru_stime
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env(), shell=isinstance(cmd, str), stdout=subprocess.PIPE,
@@ -51,7 +58,10 @@ def measure(cmd: str | Sequence[str], cwd: Path) -> Run:
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Run(seconds, usage.ru_maxrss / 1024, proc.returncode, output)
+    # grandchildren (the python behind a shell string) are counted in RUSAGE_CHILDREN
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = max(usage.ru_utime + usage.ru_stime, children.ru_utime + children.ru_stime - cpu_before)
+    return Run(seconds, usage.ru_maxrss / 1024, proc.returncode, output, cpu)
 
 
 def best_of(cmd: str | Sequence[str], cwd: Path, repeat: int) -> float:

@@ -1,7 +1,8 @@
 """Scale: ingest → validate → split → featurize → train (xgboost) on synthetic Adult-like data.
 
-Prints seconds and peak RSS per stage at each size, and each stage's growth factor per 10x rows
-(10 = linear). Goals: linear growth, 10M rows within 24 GiB, validate <= 60 s at 10M.
+Prints wall and CPU seconds and peak RSS per stage at each size, and each stage's growth factor
+per 10x rows (10 = linear; CPU seconds are the steadier figure on a loaded machine).
+Goals: linear growth, 10M rows within 24 GiB, validate <= 60 s at 10M.
 Train runs a fixed 100 xgboost rounds (no early stopping); featurize's label scan keeps its
 params default (K-fold fits on a seeded sample of `featurize.label_scan.max_rows` rows).
 """
@@ -19,8 +20,8 @@ STAGES = ("ingest", "validate", "split", "featurize", "train")
 ROUNDS = 100
 
 
-def run_size(rows: int, tmp: Path) -> dict[str, tuple[float, float]]:
-    """Seconds and peak RSS (MB) per stage for `rows` synthetic rows."""
+def run_size(rows: int, tmp: Path) -> dict[str, tuple[float, float, float]]:
+    """Wall seconds, peak RSS (MB) and CPU seconds per stage for `rows` synthetic rows."""
     data = tmp / f"synth-{rows}.parquet"
     gen = measure(f"traincycle synth --rows {rows} --seed 0 -o {data}", tmp)
     if gen.returncode:
@@ -41,8 +42,9 @@ def run_size(rows: int, tmp: Path) -> dict[str, tuple[float, float]]:
         run = measure(commands[stage], repo)
         if run.returncode:
             raise SystemExit(f"{stage} failed at {rows} rows:\n{run.output[-2000:]}")
-        out[stage] = (run.seconds, run.peak_rss_mb)
-        print(f"  {rows:>10,} rows  {stage:<10} {run.seconds:8.1f} s  {run.peak_rss_mb:8.0f} MB", flush=True)
+        out[stage] = (run.seconds, run.peak_rss_mb, run.cpu_seconds)
+        print(f"  {rows:>10,} rows  {stage:<10} {run.seconds:8.1f} s  {run.cpu_seconds:8.1f} cpu s  "
+              f"{run.peak_rss_mb:8.0f} MB", flush=True)
     return out
 
 
@@ -57,13 +59,15 @@ def main(sizes: list[int]) -> list[dict[str, object]]:
         row: dict[str, object] = {"stage": stage}
         for rows in sizes:
             if stage in results[rows]:
-                seconds, rss = results[rows][stage]
+                seconds, rss, cpu = results[rows][stage]
                 row[f"{rows:,} s"] = seconds
+                row[f"{rows:,} cpu s"] = cpu
                 row[f"{rows:,} MB"] = rss
         if len(sizes) > 1 and stage in results[sizes[-1]]:
-            first, last = results[sizes[0]][stage][0], results[sizes[-1]][stage][0]
             decades = max(1e-9, math.log10(sizes[-1] / sizes[0]))
-            row["growth per 10x"] = (last / first) ** (1 / decades)
+            for name, i in (("wall", 0), ("cpu", 2)):
+                first, last = results[sizes[0]][stage][i], results[sizes[-1]][stage][i]
+                row[f"{name} growth per 10x"] = (last / max(first, 1e-9)) ** (1 / decades)
         if len(row) > 1:
             out.append(row)
     return out
