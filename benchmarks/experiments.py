@@ -65,8 +65,11 @@ def main(quick: bool) -> list[dict[str, object]]:
         ok(["dvc", "queue", "start", "-j", "2"], repo)
         status = wait_for_queue(repo)
         queued = time.perf_counter() - start
-        if "Failed" in status:
-            raise SystemExit(f"a queued experiment failed:\n{status}")
+        if "Failed" in status or status.count("Success") < len(QUEUED):
+            raise SystemExit(f"a queued experiment did not succeed:\n{status}")
+        shown = measure(["dvc", "exp", "ls", "--name-only"], repo).output.split()
+        if len(shown) < len(SEQUENTIAL) + len(QUEUED):
+            raise SystemExit(f"expected {len(SEQUENTIAL) + len(QUEUED)} experiments, found: {shown}")
     return [
         {"measure": "4 experiments: sequential `dvc exp run` (baseline)", "seconds": sequential,
          "per exp s": sequential / 4, "ratio": 1.0},

@@ -115,7 +115,7 @@ def main() -> None:
     out = OUT / "quick" if args.quick else OUT
     command = "python benchmarks/run.py " + shlex.join(sys.argv[1:])
     print(f"machine: {machine()}", flush=True)
-    for name in args.only.split(","):
+    for name in filter(None, args.only.split(",")):  # --only '' --readme: tables from saved runs
         print(f"\n== {name}", flush=True)
         load_before, start = os.getloadavg()[0], time.perf_counter()
         tables = run_measure(name, args)

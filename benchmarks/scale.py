@@ -20,7 +20,7 @@ STAGES = ("ingest", "validate", "split", "featurize", "train")
 ROUNDS = 100
 
 
-def run_size(rows: int, tmp: Path) -> dict[str, tuple[float, float, float]]:
+def run_size(rows: int, tmp: Path, stages: tuple[str, ...] = STAGES) -> dict[str, tuple[float, float, float]]:
     """Wall seconds, peak RSS (MB) and CPU seconds per stage for `rows` synthetic rows."""
     data = tmp / f"synth-{rows}.parquet"
     gen = measure(f"traincycle synth --rows {rows} --seed 0 -o {data}", tmp)
@@ -38,7 +38,7 @@ def run_size(rows: int, tmp: Path) -> dict[str, tuple[float, float, float]]:
     if schema.returncode:
         raise SystemExit(f"schema infer failed:\n{schema.output[-2000:]}")
     out = {}
-    for stage in (s for s in STAGES if s in commands):
+    for stage in (s for s in STAGES if s in commands and s in stages):
         run = measure(commands[stage], repo)
         if run.returncode:
             raise SystemExit(f"{stage} failed at {rows} rows:\n{run.output[-2000:]}")
@@ -48,11 +48,11 @@ def run_size(rows: int, tmp: Path) -> dict[str, tuple[float, float, float]]:
     return out
 
 
-def main(sizes: list[int]) -> list[dict[str, object]]:
+def main(sizes: list[int], stages: tuple[str, ...] = STAGES) -> list[dict[str, object]]:
     results = {}
     with tempfile.TemporaryDirectory(prefix="tc-scale-") as tmp:
         for rows in sizes:
-            results[rows] = run_size(rows, Path(tmp))
+            results[rows] = run_size(rows, Path(tmp), stages)
             print(f"  {rows:>10,} rows done", flush=True)
     out = []
     for stage in STAGES:
@@ -77,6 +77,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--quick", action="store_true", help="20k and 200k rows only")
+    parser.add_argument("--stages", default=",".join(STAGES), help="the first stages to run")
     args = parser.parse_args()
     sizes = [20_000, 200_000] if args.quick else [int(s) for s in args.sizes.split(",")]
-    print(table(main(sizes)))
+    print(table(main(sizes, tuple(args.stages.split(",")))))
