@@ -1,3 +1,3 @@
-"""traincycle: a reproducible DVC training pipeline (ingest → validate → split → featurize → train → evaluate → optimize)."""
+"""traincycle: a reproducible DVC training pipeline, from ingest to an optimised, served model."""
 
 __version__ = "0.1.0"

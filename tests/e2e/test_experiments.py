@@ -8,14 +8,13 @@ is exercised on every `make test`; the slow one runs the same loop on the real, 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from test_pipeline import COPY, SHRINK, sh, shrink
+from test_pipeline import SHRINK, copy_project, sh, shrink
 
 from conftest import ROOT
 
@@ -186,21 +185,10 @@ def test_report_on_an_applied_experiment(toy):
 @pytest.mark.slow
 def test_tune_and_report_on_the_real_pipeline(tmp_path):
     """3 trials, resume to 5, then a report; the real (shrunk) pipeline, xgboost few rounds."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    for name in COPY:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, repo / name)
-    params = shrink(yaml.safe_load((repo / "params.yaml").read_text()), SHRINK)
+    params = shrink(yaml.safe_load((ROOT / "params.yaml").read_text()), SHRINK)
     params["tune"]["space"] = {k: v for k, v in params["tune"]["space"].items()
                                if k in ("train.xgboost.max_depth", "train.xgboost.learning_rate")}
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    ok(sh("git", "init", "-q", "-b", "main", cwd=repo))
-    git_commit(repo, "sources")  # dvclive needs a commit to exist
+    repo = copy_project(tmp_path / "repo", params)  # committed: dvclive needs a commit to exist
     ok(sh("dvc", "repro", cwd=repo))
     git_commit(repo, "baseline")
     study = params["tune"]["study"]

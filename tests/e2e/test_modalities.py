@@ -7,12 +7,11 @@ run (a small CNN on 600 8x8 digits, three epochs) and the forced byte-identical 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from test_pipeline import COPY, sh, shrink
+from test_pipeline import copy_project, reproduced, sh, shrink
 
 from conftest import ROOT
 
@@ -38,23 +37,8 @@ IMAGE = {
 
 def make_repo(root: Path, example: str, overrides: dict) -> Path:
     """A fresh git+DVC copy of the project whose params.yaml is the shrunk example, after `dvc repro`."""
-    repo = root / "repo"
-    repo.mkdir()
-    for name in COPY:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, repo / name)
     params = shrink(yaml.safe_load((ROOT / "examples" / example).read_text()), overrides)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.email=e2e@test", "-c", "user.name=e2e", "commit", "-qm", "init"]):
-        assert sh(*cmd, cwd=repo).returncode == 0
-    result = sh("dvc", "repro", cwd=repo)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return repo
+    return reproduced(copy_project(root / "repo", params))
 
 
 def read(repo: Path, path: str) -> dict:

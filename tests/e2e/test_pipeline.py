@@ -42,11 +42,9 @@ def sh(*cmd: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    """A fresh git+DVC copy of the project with shrunk params, after one `dvc repro`."""
-    repo = tmp_path_factory.mktemp("e2e") / "repo"
-    repo.mkdir()
+def copy_project(repo: Path, params: dict, *, commit: bool = True) -> Path:
+    """Copy the pipeline's sources into a new git+DVC repository at `repo`, with `params`."""
+    repo.mkdir(parents=True)
     for name in COPY:
         src = ROOT / name
         if src.is_dir():
@@ -54,14 +52,26 @@ def repo(tmp_path_factory) -> Path:
         elif src.exists():
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, repo / name)
-    params = shrink(yaml.safe_load((repo / "params.yaml").read_text()), SHRINK)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.email=e2e@test", "-c", "user.name=e2e", "commit", "-qm", "init"]):
-        assert sh(*cmd, cwd=repo).returncode == 0
+    if commit:
+        for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
+                    ["git", "-c", "user.email=e2e@test", "-c", "user.name=e2e", "commit", "-qm", "init"]):
+            assert sh(*cmd, cwd=repo).returncode == 0
+    return repo
+
+
+def reproduced(repo: Path) -> Path:
+    """`repo` after one successful `dvc repro`."""
     result = sh("dvc", "repro", cwd=repo)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return repo
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """A fresh git+DVC copy of the project with shrunk params, after one `dvc repro`."""
+    params = shrink(yaml.safe_load((ROOT / "params.yaml").read_text()), SHRINK)
+    return reproduced(copy_project(tmp_path_factory.mktemp("e2e") / "repo", params))
 
 
 def stage_names(repo: Path) -> list[str]:
