@@ -33,7 +33,7 @@ test-all: $(VENV)/.installed-extras ## Run every test, the slow end-to-end ones 
 	python -m pytest -q -m ''
 
 lint: install ## ruff check
-	ruff check src stages tests benchmarks
+	ruff check src stages tests benchmarks tools
 
 .PHONY: report
 report: install ## Markdown review comment vs main (BASE=rev to change): metric/param/fairness deltas

@@ -90,7 +90,10 @@ def fit_model(
     fitted = family_module(family).fit(*data, cfg, spec)
     info = {"best_iteration": fitted.best_iteration, "n_parameters": fitted.n_parameters, **fitted.extra}
     params = _params_dict(cfg)
-    model = Model(family, spec.task, list(classes), list(spec.feature_names), fitted.native, params, info)
+    model = Model(
+        family, spec.task, list(classes), list(spec.feature_names), fitted.native, params, info,
+        hooks=family_module(family),
+    )
     return model, fitted
 
 
@@ -130,7 +133,8 @@ def load_model(directory: str | Path) -> Model:
     for key in ("family", "task", "classes", "feature_names"):
         if key not in meta:
             raise DataError(f"{directory / MODEL_JSON}: missing key {key!r}")
-    native = family_module(meta["family"]).load(directory, meta)
+    hooks = family_module(meta["family"])
+    native = hooks.load(directory, meta)
     reserved = {"family", "task", "classes", "feature_names", "params"}
     info = {k: v for k, v in meta.items() if k not in reserved}
     return Model(
@@ -141,4 +145,5 @@ def load_model(directory: str | Path) -> Model:
         native,
         meta.get("params", {}),
         info,
+        hooks=hooks,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -59,11 +60,11 @@ class Model:
     native: Any
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: the family's module (its hooks), bound by the registry so this module never imports it back
+    hooks: ModuleType = dataclasses.field(kw_only=True, repr=False, compare=False)
 
-    def _family(self) -> Any:
-        from traincycle.models import family_module
-
-        return family_module(self.family)
+    def _family(self) -> ModuleType:
+        return self.hooks
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Class probabilities, columns in ``classes`` order."""
