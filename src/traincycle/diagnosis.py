@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from traincycle.models import family_module
+
 #: train-minus-val gap of the main metric above which the model overfits (roc_auc, accuracy)
 MAX_GAP = 0.03
 #: the same for regression, as (val rmse - train rmse) / val rmse
 MAX_RELATIVE_GAP = 0.15
 #: a train score below this is weak whatever the gap (roc_auc, accuracy, r2)
 WEAK_TRAIN = {"roc_auc": 0.75, "accuracy": 0.6, "r2": 0.3}
-#: fewer train rows than this makes the family's fit unreliable
-MIN_ROWS = {"mlp": 5000, "xgboost": 1000, "svm": 500, "random_forest": 200, "logistic": 100, "linear": 50}
 #: fewer rows per feature than this is a warning for every family
 MIN_ROWS_PER_FEATURE = 10
 
@@ -41,7 +41,7 @@ def gap_of(task: str, train: dict[str, float], val: dict[str, float]) -> tuple[s
 
 def data_warning(family: str, n_train: int, n_features: int) -> str | None:
     """A warning when train is small for the family or for the number of features."""
-    need = MIN_ROWS.get(family, 0)
+    need = getattr(family_module(family), "MIN_TRAIN_ROWS", 0)
     if n_train < need:
         return f"only {n_train} train rows: {family} usually needs {need}+; expect noisy, unstable results"
     if n_train < MIN_ROWS_PER_FEATURE * n_features:
@@ -53,36 +53,11 @@ def data_warning(family: str, n_train: int, n_features: int) -> str | None:
 
 
 def suggestions(verdict: str, family: str, params: dict[str, Any], at_budget_end: bool) -> list[str]:
-    """Concrete `dvc exp run -S` commands for the verdict and family."""
-    p = params
-    over = {
-        "xgboost": [
-            f"train.xgboost.max_depth={max(2, p.get('max_depth', 6) - 2)}",
-            f"train.xgboost.min_child_weight={p.get('min_child_weight', 1.0) * 4:g}",
-        ],
-        "random_forest": [f"train.random_forest.min_samples_leaf={p.get('min_samples_leaf', 1) * 3}"],
-        "mlp": [
-            f"train.mlp.dropout={min(0.5, p.get('dropout', 0.1) + 0.2):g}",
-            f"train.mlp.weight_decay={p.get('weight_decay', 1e-4) * 10:g}",
-        ],
-        "logistic": [f"train.logistic.C={p.get('C', 1.0) / 10:g}"],
-        "svm": [f"train.svm.C={p.get('C', 1.0) / 10:g}"],
-        "linear": [f"train.linear.alpha={p.get('alpha', 1.0) * 10:g}"],
-    }
-    under = {
-        "xgboost": [f"train.xgboost.n_estimators={p.get('n_estimators', 1000) * 2}"]
-        if at_budget_end
-        else [f"train.xgboost.max_depth={p.get('max_depth', 6) + 2}"],
-        "random_forest": ["train.random_forest.min_samples_leaf=1", "train.random_forest.max_depth=0"],
-        "mlp": [f"train.mlp.epochs={p.get('epochs', 50) * 2}"]
-        if at_budget_end
-        else ["train.mlp.hidden=[256,128]", f"train.mlp.lr={p.get('lr', 1e-3) * 3:g}"],
-        "logistic": [f"train.logistic.C={p.get('C', 1.0) * 10:g}", "train.model=xgboost"],
-        "svm": ["train.svm.kernel=rbf", f"train.svm.C={p.get('C', 1.0) * 10:g}"],
-        "linear": [f"train.linear.alpha={p.get('alpha', 1.0) / 10:g}", "train.model=xgboost"],
-    }
-    table = over if verdict == "overfitting" else under if verdict == "underfitting" else {}
-    return ["dvc exp run " + " ".join(f"-S {s}" for s in table.get(family, []))] if family in table else []
+    """A concrete `dvc exp run -S` command for the verdict, from the family's ``remedies`` hook."""
+    remedies = getattr(family_module(family), "remedies", None)
+    if verdict == "healthy" or remedies is None:
+        return []
+    return ["dvc exp run " + " ".join(f"-S {s}" for s in remedies(verdict, params, at_budget_end))]
 
 
 def diagnose(

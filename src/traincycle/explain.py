@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 #: families whose native object shap.TreeExplainer reads exactly
-TREE_FAMILIES = frozenset({"xgboost", "random_forest", "forest", "decision_tree"})
 
 
 def raw_column(feature: str, inputs: list[str]) -> str:
@@ -70,12 +69,12 @@ def shap_by_column(
     the log-odds of the positive class, the class probabilities, or the predicted value.
     """
     k = len(model.classes) if model.task != "regression" else 1
-    if model.family in TREE_FAMILIES:
+    scale = getattr(model.hooks, "SHAP_OUTPUT", None)  # tree families say on which scale
+    if scale is not None:
         try:
             import shap
 
             values = shap.TreeExplainer(model.native).shap_values(X, check_additivity=False)
-            scale = "margin" if model.family == "xgboost" else "probability"
             return grouped_shap(_one_output(np.asarray(values), k), groups), {
                 "explainer": "TreeExplainer", "output": scale}
         except Exception as exc:  # e.g. native categorical splits shap cannot parse

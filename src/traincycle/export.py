@@ -6,16 +6,15 @@ one output: ``probabilities`` (``[N, n_classes]`` float32) for classification or
 ``prediction`` (``[N, 1]`` float32) for regression. A consumer needs onnxruntime and raw rows.
 
 The featurizer goes through skl2onnx (with converters registered here for the parts it lacks:
-our ``QuantileClipper`` and ``SimpleImputer(add_indicator=True)``), the model through
-skl2onnx / onnxmltools (xgboost) / ``torch.onnx.export`` (MLP), and the two graphs are merged
-with ``onnx.compose.merge_models``. :func:`stable_bytes` makes the serialised graph
+our ``QuantileClipper`` and ``SimpleImputer(add_indicator=True)``), the model through its
+family's ``export_onnx`` hook (:mod:`traincycle.models`), and the two graphs are merged with
+``onnx.compose.merge_models``. :func:`stable_bytes` makes the serialised graph
 byte-stable (skl2onnx orders ``opset_import`` by hash).
 """
 
 from __future__ import annotations
 
 import copy
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,10 +66,6 @@ def _register_converters() -> None:
     for cls, alias in ((OneHotEncoder, "SklearnOneHotEncoder"),
                        (OrdinalEncoder, "SklearnOrdinalEncoder")):
         update_registered_converter(cls, alias, _encoder_shape, _convert_encoder, overwrite=True)
-    from sklearn.kernel_approximation import Nystroem
-
-    update_registered_converter(Nystroem, "TraincycleNystroem", _nystroem_shape, _convert_nystroem,
-                                overwrite=True)
     try:
         from traincycle.featurize import QuantileClipper
     except ImportError:  # featurize not present (e.g. a stripped-down install)
@@ -270,52 +265,6 @@ def _convert_encoder(scope: Any, operator: Any, container: Any) -> None:
         container.add_node("Concat", blocks, [out], axis=1)
 
 
-def _nystroem_shape(operator: Any) -> None:
-    from skl2onnx.common.data_types import FloatTensorType
-
-    n = operator.inputs[0].get_first_dimension()
-    operator.outputs[0].type = FloatTensorType([n, operator.raw_operator.normalization_.shape[0]])
-
-
-def _convert_nystroem(scope: Any, operator: Any, container: Any) -> None:
-    """RBF Nystroem features: exp(-gamma * |x - c|^2) @ normalization.T (the SVM family)."""
-    from onnx import TensorProto
-    from skl2onnx.operator_converters.common import concatenate_variables
-
-    op = operator.raw_operator
-    if op.kernel != "rbf":
-        raise NotImplementedError(f"Nystroem kernel {op.kernel!r}: only rbf is exported to ONNX")
-    comps = np.asarray(op.components_, dtype=np.float64)
-    gamma = op.gamma if op.gamma is not None else 1.0 / comps.shape[1]
-    name = scope.get_unique_variable_name
-    x = concatenate_variables(scope, operator.inputs, container)
-    xf, ct, c2, x2, xc, d, dpos, scaled, k = (name(t) for t in (
-        "xf", "compsT", "c2", "x2", "xc", "d", "dpos", "scaled", "k"))
-    container.add_node("Cast", [x], [xf], to=TensorProto.FLOAT)
-    container.add_initializer(ct, TensorProto.FLOAT, list(comps.T.shape),
-                              comps.T.astype(np.float32).ravel().tolist())
-    container.add_initializer(c2, TensorProto.FLOAT, [1, comps.shape[0]],
-                              (comps**2).sum(axis=1).astype(np.float32).tolist())
-    zero, neg, norm = name("zero"), name("neg_gamma"), name("normT")
-    container.add_initializer(zero, TensorProto.FLOAT, [], [0.0])
-    container.add_initializer(neg, TensorProto.FLOAT, [], [-float(gamma)])
-    normalization = np.asarray(op.normalization_, dtype=np.float32).T
-    container.add_initializer(norm, TensorProto.FLOAT, list(normalization.shape),
-                              normalization.ravel().tolist())
-    # |x - c|^2 = |x|^2 - 2 x.c + |c|^2, clipped at 0 against rounding
-    two, xc2, partial = name("two"), name("xc2"), name("partial")
-    container.add_initializer(two, TensorProto.FLOAT, [], [2.0])
-    container.add_node("ReduceSumSquare", [xf], [x2], axes=[1], keepdims=1)  # axes: attr in opset 17
-    container.add_node("MatMul", [xf, ct], [xc])
-    container.add_node("Mul", [xc, two], [xc2])
-    container.add_node("Sub", [x2, xc2], [partial])
-    container.add_node("Add", [partial, c2], [d])
-    container.add_node("Max", [d, zero], [dpos])
-    container.add_node("Mul", [dpos, neg], [scaled])
-    container.add_node("Exp", [scaled], [k])
-    container.add_node("MatMul", [k, norm], [operator.outputs[0].full_name])
-
-
 def clip_bounds(op: Any) -> tuple[np.ndarray, np.ndarray]:
     """The per-column (lower, upper) bounds a fitted QuantileClipper clips to."""
     for low, high in (("lower_", "upper_"), ("low_", "high_"), ("lows_", "highs_")):
@@ -363,11 +312,22 @@ def initial_types(columns: Sequence[Column]) -> list[tuple[str, Any]]:
 
 def export_featurizer(featurizer: Any, columns: Sequence[Column]) -> Any:
     """Convert the fitted sklearn featurizer to an ONNX graph: raw columns in, float32 features out."""
+    return _convert_featurizer(featurizer, initial_types(columns))
+
+
+def export_matrix_featurizer(featurizer: Any, name: str, width: int) -> Any:
+    """A featurizer over one float32 ``[N, width]`` input called `name` (e.g. image pixels)."""
+    from skl2onnx.common.data_types import FloatTensorType
+
+    return _convert_featurizer(featurizer, [(name, FloatTensorType([None, width]))])
+
+
+def _convert_featurizer(featurizer: Any, inputs: list[tuple[str, Any]]) -> Any:
     from skl2onnx import convert_sklearn
 
     _register_converters()
     onx = convert_sklearn(
-        simplify(featurizer), initial_types=initial_types(columns),
+        simplify(featurizer), initial_types=inputs,
         target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET}, name="featurizer",
     )
     return _rename_output(onx, onx.graph.output[0].name, FEATURES)
@@ -394,103 +354,18 @@ def simplify(est: Any) -> Any:
     return est
 
 
-def export_estimator(native: Any, family: str, task: str, n_features: int) -> Any:
-    """Convert the fitted model to an ONNX graph: ``features`` in, scores out."""
-    if family == "mlp":
-        return _export_torch(native, task, n_features)
-    if family == "xgboost":
-        return _export_xgboost(native, task, n_features)
-    return _export_sklearn(native, task, n_features)
-
-
-def _export_sklearn(native: Any, task: str, n_features: int) -> Any:
+def sklearn_onnx(native: Any, task: str, n_features: int, options: dict[Any, Any] | None = None) -> Any:
+    """A scikit-learn model (or one registered with skl2onnx) as ONNX: ``features`` in, scores out."""
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
-    options = {"zipmap": False} if task != "regression" else {}
+    if options is None and task != "regression":
+        options = {type(native): {"zipmap": False}}
     onx = convert_sklearn(
         native, initial_types=[(FEATURES, FloatTensorType([None, n_features]))],
-        target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET},
-        options={type(native): options} if options else None, name="model",
+        target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET}, options=options or None, name="model",
     )
-    return _keep_score_output(onx, task)
-
-
-def _export_xgboost(native: Any, task: str, n_features: int) -> Any:
-    """xgboost through skl2onnx with onnxmltools' converter registered (it caps opsets at 15)."""
-    import xgboost
-    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
-    from skl2onnx import convert_sklearn, update_registered_converter
-    from skl2onnx.common.data_types import FloatTensorType
-    from skl2onnx.common.shape_calculator import (
-        calculate_linear_classifier_output_shapes,
-        calculate_linear_regressor_output_shapes,
-    )
-
-    if isinstance(native, xgboost.Booster):
-        raise NotImplementedError("export needs an XGBClassifier/XGBRegressor, not a raw Booster")
-    update_registered_converter(
-        xgboost.XGBClassifier, "XGBoostXGBClassifier", calculate_linear_classifier_output_shapes,
-        convert_xgboost, options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
-        overwrite=True,
-    )
-    update_registered_converter(
-        xgboost.XGBRegressor, "XGBoostXGBRegressor", calculate_linear_regressor_output_shapes,
-        convert_xgboost, overwrite=True,
-    )
-    options = {id(native): {"zipmap": False}} if task != "regression" else None
-    onx = convert_sklearn(
-        native, initial_types=[(FEATURES, FloatTensorType([None, n_features]))],
-        target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET}, options=options, name="model",
-    )
-    return _keep_score_output(onx, task)
-
-
-def _export_torch(native: Any, task: str, n_features: int) -> Any:
-    import warnings
-
-    import onnx
-    import torch
-
-    wrapper = torch_scores(native, task).eval()
-    buffer = io.BytesIO()
-    # the tracer warns about the output-width branch, which is fixed per model: harmless here
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        torch.onnx.export(
-            wrapper, (torch.zeros(2, n_features),), buffer, input_names=[FEATURES],
-            output_names=[output_name(task)], opset_version=OPSET, dynamo=False,
-            dynamic_axes={FEATURES: {0: "batch"}, output_name(task): {0: "batch"}},
-        )
-    return onnx.load_from_string(buffer.getvalue())
-
-
-def torch_scores(net: Any, task: str) -> Any:
-    """Wrap a torch module so it returns what ``Model.predict_proba``/``predict`` return."""
-    return _torch_module_class()(net, task)
-
-
-def _torch_module_class() -> type:
-    import torch
-
-    class _TorchScores(torch.nn.Module):
-        """Logits -> probabilities (softmax, or sigmoid for one binary logit); regression as is."""
-
-        def __init__(self, net: Any, task: str) -> None:
-            super().__init__()
-            self.net = net
-            self.task = task
-
-        def forward(self, x: Any) -> Any:
-            out = self.net(x)
-            if self.task == "regression":
-                return out.reshape(-1, 1)
-            if out.shape[1] == 1:
-                p = torch.sigmoid(out)
-                return torch.cat([1 - p, p], dim=1)
-            return torch.softmax(out, dim=1)
-
-    return _TorchScores
+    return keep_score_output(onx, task)
 
 
 # --------------------------------------------------------------------------- graph surgery
@@ -509,7 +384,7 @@ def _rename_output(onx: Any, old: str, new: str) -> Any:
     return onx
 
 
-def _keep_score_output(onx: Any, task: str) -> Any:
+def keep_score_output(onx: Any, task: str) -> Any:
     """Keep only the probabilities (or the regression prediction) output, named canonically."""
     outputs = list(onx.graph.output)
     if task == "regression":
@@ -538,7 +413,7 @@ def _prune_dead_nodes(onx: Any) -> None:
     onx.graph.initializer.extend(inits)
 
 
-def _align(onx: Any) -> Any:
+def align(onx: Any) -> Any:
     """Same IR version and opsets for every part, as merge_models requires."""
     onx.ir_version = IR_VERSION
     versions = {imp.domain: imp.version for imp in onx.opset_import}
@@ -557,21 +432,21 @@ def merge(featurizer_onnx: Any, model_onnx: Any, task: str) -> Any:
     import onnx
     from onnx import compose
 
-    feat = compose.add_prefix(_align(featurizer_onnx), "featurize_", rename_inputs=False,
+    feat = compose.add_prefix(align(featurizer_onnx), "featurize_", rename_inputs=False,
                               rename_outputs=False)
-    est = compose.add_prefix(_align(model_onnx), "model_", rename_inputs=False,
+    est = compose.add_prefix(align(model_onnx), "model_", rename_inputs=False,
                              rename_outputs=False)
     # the model's input keeps its name: make it distinct from the featurizer's output
-    _rename_input(est, FEATURES, "model_" + FEATURES)
+    rename_input(est, FEATURES, "model_" + FEATURES)
     merged = compose.merge_models(feat, est, io_map=[(FEATURES, "model_" + FEATURES)],
                                   outputs=[output_name(task)], doc_string="", producer_name="traincycle",
                                   producer_version="", name="traincycle")
-    _align(merged)
+    align(merged)
     onnx.checker.check_model(merged)
     return merged
 
 
-def _rename_input(onx: Any, old: str, new: str) -> None:
+def rename_input(onx: Any, old: str, new: str) -> None:
     for node in onx.graph.node:
         node.input[:] = [new if n == old else n for n in node.input]
     for inp in onx.graph.input:
@@ -597,14 +472,15 @@ def stable_bytes(onx: Any) -> bytes:
     return onx.SerializeToString(deterministic=True)
 
 
-def export_pipeline(
-    featurizer: Any, columns: Sequence[Column], native: Any, family: str, task: str,
-    n_features: int,
-) -> bytes:
-    """Export featurizer + model to one byte-stable ONNX graph over raw columns."""
-    feat = export_featurizer(featurizer, columns)
-    est = export_estimator(native, family, task, n_features)
-    return stable_bytes(merge(feat, est, task))
+def export_pipeline(featurizer_onnx: Any, model_onnx: Any, task: str) -> bytes:
+    """Featurizer + model (the family's ``export_onnx`` graph) as one byte-stable graph."""
+    return stable_bytes(merge(featurizer_onnx, model_onnx, task))
+
+
+def export_model_only(model_onnx: Any, input_name: str) -> bytes:
+    """The model graph alone (its input renamed), byte-stable: for inputs the model takes as is."""
+    rename_input(model_onnx, FEATURES, input_name)
+    return stable_bytes(align(model_onnx))
 
 
 def columns_from_meta(input_columns: Any) -> list[Column]:

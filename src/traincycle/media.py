@@ -14,17 +14,12 @@ graph takes the cached sentence embeddings (the encoder stays in Python). int8 v
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from traincycle.errors import ConfigError, DataError
-
 WORST_IMAGES = "worst_images.png"
-#: conv layers are quantised too for image models
-CONV_OPS = ("MatMul", "Gemm", "Conv")
 
 
 def is_media(meta: dict[str, Any]) -> bool:
@@ -114,10 +109,9 @@ def explain_media(model: Any, X: np.ndarray, y: np.ndarray, meta: dict[str, Any]
         return {"method": "occlusion", "metric": "accuracy", "patch": patch,
                 "rows": min(rows, len(X)),
                 "importance": dict(sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))}
-    if model.family == "tfidf_logistic":
-        from traincycle.models.text_tfidf import top_terms
-
-        return {"method": "tfidf_logistic_weights", "importance": top_terms(model.native, model.classes)}
+    explain = getattr(model.hooks, "explain", None)  # a family with readable weights
+    if explain is not None:
+        return explain(model.native, model.classes)
     return {"method": "none", "importance": {},
             "reason": "sentence-embedding dimensions have no readable meaning"}
 
@@ -150,66 +144,16 @@ def export_media(featurizer: Any, model: Any, native: Any = None) -> bytes:
     from traincycle import export
 
     native = model.native if native is None else native
-    meta = featurizer.meta
-    task = model.task
-    if meta["modality"] == "text" and model.family == "tfidf_logistic":
-        onx = _export_text_pipeline(native, task)
-        name = "text"
-    elif model.family in ("mlp", "cnn"):
-        onx = export.export_estimator(_standardised(featurizer.pipeline, native, meta), "mlp", task,
-                                      len(model.feature_names))
-        name = "pixels" if meta["modality"] == "image" else "embeddings"
-    elif model.family == "xgboost":
-        raise ConfigError("params train.model: xgboost on image/text features is not exported; "
-                          "use cnn, mlp or logistic")
-    else:
-        from sklearn.pipeline import Pipeline
-
-        head = Pipeline([("normalise", featurizer.pipeline), ("model", native)]) \
-            if meta["modality"] == "image" else native
-        onx = export.export_estimator(head, model.family, task, len(model.feature_names))
-        name = "pixels" if meta["modality"] == "image" else "embeddings"
-    export._rename_input(onx, export.FEATURES, name)
-    return export.stable_bytes(export._align(onx))
+    head = model.hooks.export_onnx(native, model.task, len(model.feature_names))
+    if featurizer.meta["modality"] == "image":
+        front = export.export_matrix_featurizer(featurizer.pipeline, "pixels", len(model.feature_names))
+        return export.export_pipeline(front, head, model.task)
+    return export.export_model_only(head, _text_input(model))
 
 
-def _standardised(scaler: Any, net: Any, meta: dict[str, Any]) -> Any:
-    """Prepend the featurizer's (x - mean) / std to a torch net for images; text: the net as is."""
-    import torch
-
-    if meta["modality"] != "image":
-        return net
-
-    class Normalised(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.register_buffer("mean", torch.tensor(scaler.mean_, dtype=torch.float32))
-            self.register_buffer("scale", torch.tensor(scaler.scale_, dtype=torch.float32))
-            self.net = net
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.net((x - self.mean) / self.scale)
-
-    return Normalised().eval()
-
-
-def _export_text_pipeline(native: Any, task: str) -> Any:
-    """TF-IDF + logistic through skl2onnx, string input [N, 1]."""
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import StringTensorType
-
-    from traincycle import export
-
-    vectorizer = native.named_steps["tfidf"]
-    # skl2onnx tokenises with this regex; it matches sklearn's default token_pattern
-    # C.UTF-8 exists on every glibc system; onnxruntime fails on an absent en_US.UTF-8 locale
-    options = {id(vectorizer): {"tokenexp": re.sub(r"^\(\?[au]\)", "", vectorizer.token_pattern),
-                                "locale": "C.UTF-8"},
-               id(native.named_steps["clf"]): {"zipmap": False}}
-    onx = convert_sklearn(native, initial_types=[(export.FEATURES, StringTensorType([None, 1]))],
-                          target_opset={"": export.OPSET, "ai.onnx.ml": export.ML_OPSET},
-                          options=options, name="model")
-    return export._keep_score_output(onx, task)
+def _text_input(model: Any) -> str:
+    """A text model's graph input: the documents (family takes text) or their embeddings."""
+    return "text" if getattr(model.hooks, "INPUT", "features") == "text" else "embeddings"
 
 
 def feeds_of(
@@ -222,7 +166,7 @@ def feeds_of(
     meta = featurizer.meta
     if meta["modality"] == "image":
         return {"pixels": pixel_matrix(raw.iloc[processed[ROW_ID].to_numpy()])}
-    if model.family == "tfidf_logistic":
+    if _text_input(model) == "text":
         texts = processed[meta["text_column"]].astype("string").fillna("").to_numpy(dtype=object)
         return {"text": texts.astype(str).reshape(-1, 1)}
     return {"embeddings": processed[model.feature_names].to_numpy(np.float32)}
@@ -238,11 +182,9 @@ def optimize_media(
     from traincycle.optimize import Variant, choose, quiet_onnxruntime, session
     from traincycle.parity import compare, judge, metric_value
 
-    if featurizer.meta["modality"] == "text" and model.family == "cnn":
-        raise DataError("optimize: a cnn model on text features")
     base = export_media(featurizer, model)
     variants = [Variant("onnx_float", base, lossless=True)]
-    ops = CONV_OPS if model.family == "cnn" else quantize.WEIGHT_OPS
+    ops = getattr(model.hooks, "INT8_OPS", quantize.WEIGHT_OPS)
     if quantize.has_weights(base, ops):
         quiet_onnxruntime()
         if cfg.quantize.dynamic:

@@ -112,82 +112,76 @@ def native_scores(model: Any, X: pd.DataFrame | np.ndarray) -> np.ndarray:
 
 
 def check_exportable(featurizer: Any, model: Any) -> None:
-    """Refuse, with a clear message, what ONNX export cannot represent."""
-    if featurizer.meta.get("categorical_features") and model.family == "xgboost":
-        raise ConfigError(
-            "params featurize.encoding: xgboost with native categoricals cannot be exported to "
-            "ONNX; use encoding ordinal or onehot for a model that optimize can ship"
-        )
-    if model.family == "svm":
-        # skl2onnx 1.20 fails on CalibratedClassifierCV over a Pipeline (zipmap option bug)
-        raise ConfigError("params train.model: svm (calibrated Nystroem/LinearSVC pipeline) cannot "
-                          "be exported to ONNX yet; optimize supports logistic, linear, "
-                          "random_forest, xgboost and mlp")
+    """Refuse, with a clear message, what ONNX export cannot represent (the family says what)."""
+    check = getattr(model.hooks, "check_exportable", None)
+    if check is not None:
+        check(featurizer.meta)
+    if not hasattr(model.hooks, "export_onnx"):
+        raise ConfigError(f"params train.model: {model.family} has no ONNX export")
     if list(featurizer.feature_names) != list(model.feature_names):
         raise DataError("optimize: the model's feature_names differ from the featurizer's; "
                         "retrain after featurize")
 
 
+def float_onnx(featurizer: Any, model: Any, native: Any = None) -> bytes:
+    """featurizer + model (or `native`, a pruned/trimmed copy) as one byte-stable ONNX graph."""
+    from traincycle import export
+
+    columns = export.columns_from_meta(featurizer.meta["input_columns"])
+    head = model.hooks.export_onnx(model.native if native is None else native, model.task,
+                                   len(model.feature_names))
+    return export.export_pipeline(export.export_featurizer(featurizer.pipeline, columns), head, model.task)
+
+
 def build_variants(inp: Inputs, cfg: OptimizeConfig, seed: int) -> list[Variant]:
     """Export the native model and derive the pruned / int8 / trimmed variants."""
-    from traincycle import export, prune
+    from traincycle import export, quantize
 
-    fz, model = inp.featurizer, inp.model
+    fz, model, hooks = inp.featurizer, inp.model, inp.model.hooks
     columns = export.columns_from_meta(fz.meta["input_columns"])
-    n_features = len(model.feature_names)
+    ops = getattr(hooks, "INT8_OPS", quantize.WEIGHT_OPS)
 
     def onnx_of(native: Any) -> bytes:
-        return export.export_pipeline(fz.pipeline, columns, native, model.family, model.task,
-                                      n_features)
+        return float_onnx(fz, model, native)
 
     base = onnx_of(model.native)
     variants = [Variant(FLOAT, base, lossless=True)]
     calibration = _calibration(inp, cfg, columns, seed) if cfg.quantize.static else []
-    variants += _int8(base, "", cfg.quantize, calibration)
-    if cfg.prune.enabled and model.family in ("xgboost", "random_forest"):
-        total = prune.n_trees(model.native, model.family)
+    variants += _int8(base, "", cfg.quantize, calibration, ops)
+    if cfg.prune.enabled and hasattr(hooks, "trim"):  # tree families: keep the first n trees
+        total = hooks.n_trees(model.native)
         for keep in sorted({max(1, round(f * total)) for f in cfg.prune.tree_fractions}):
             if keep < total:
-                trimmed = prune.trim_trees(model.native, model.family, model.task, keep)
+                trimmed = hooks.trim(model.native, model.task, keep)
                 variants.append(Variant(f"trees_{keep}", onnx_of(trimmed), lossless=False,
                                         info={"trees": keep, "of": total}))
-    if cfg.prune.enabled and model.family == "mlp":
-        net, masks = _pruned_net(model.native, cfg.prune)
-        if inp.train is not None and cfg.prune.finetune_epochs:
-            X = inp.train[model.feature_names].to_numpy(np.float32)
-            y = inp.train[fz.meta["target"]].to_numpy()
-            net = prune.finetune(net, X, y, model.task, cfg.prune, seed, masks)
+    if cfg.prune.enabled and hasattr(hooks, "prune"):  # networks: pruned weights, then int8
+        train = None
+        if inp.train is not None:
+            train = (inp.train[model.feature_names].to_numpy(np.float32),
+                     inp.train[fz.meta["target"]].to_numpy())
+        net, info = hooks.prune(model.native, model.task, cfg.prune, train, seed)
         name = f"pruned_{cfg.prune.kind}"
-        pruned = onnx_of(net.eval())
-        info = {"amount": cfg.prune.amount, "sparsity": prune.sparsity(net),
-                "finetune_epochs": cfg.prune.finetune_epochs if inp.train is not None else 0}
+        pruned = onnx_of(net)
         variants.append(Variant(name, pruned, lossless=False, info=info))
-        variants += _int8(pruned, name + "_", dataclasses.replace(cfg.quantize, static=False), [])
+        variants += _int8(pruned, name + "_", dataclasses.replace(cfg.quantize, static=False), [], ops)
     return variants
 
 
-def _pruned_net(net: Any, cfg: PruneConfig) -> tuple[Any, dict[Any, Any]]:
-    from traincycle import prune
-
-    if cfg.kind == "magnitude":
-        return prune.prune_magnitude(net, cfg.amount)
-    return prune.prune_structured(net, cfg.amount), {}
-
-
 def _int8(model_bytes: bytes, prefix: str, cfg: QuantizeConfig,
-          calibration: list[dict[str, np.ndarray]]) -> list[Variant]:
+          calibration: list[dict[str, np.ndarray]], ops: tuple[str, ...]) -> list[Variant]:
     from traincycle import quantize
 
-    if not quantize.has_weights(model_bytes):
+    if not quantize.has_weights(model_bytes, ops):
         return []
     quiet_onnxruntime()
     out = []
     if cfg.dynamic:
         out.append(Variant(f"{prefix}int8_dynamic", quantize.quantize_dynamic(
-            model_bytes, cfg.per_channel), lossless=False))
+            model_bytes, cfg.per_channel, ops), lossless=False))
     if cfg.static and calibration:
         out.append(Variant(f"{prefix}int8_static", quantize.quantize_static(
-            model_bytes, calibration, cfg.per_channel), lossless=False,
+            model_bytes, calibration, cfg.per_channel, ops), lossless=False,
             info={"calibration_rows": sum(len(next(iter(b.values()))) for b in calibration)}))
     return out
 

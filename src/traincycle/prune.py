@@ -191,25 +191,3 @@ def sparsity(net: Any) -> float:
     total = sum(layer.weight.numel() for layer in layers)
     zeros = sum(int((layer.weight == 0).sum()) for layer in layers)
     return zeros / max(total, 1)
-
-
-# --------------------------------------------------------------------------- trees
-
-
-def n_trees(native: Any, family: str) -> int:
-    """Trees (xgboost rounds, forest estimators) in a tree model."""
-    if family == "xgboost":
-        return int(native.get_booster().num_boosted_rounds())
-    return len(native.estimators_)
-
-
-def trim_trees(native: Any, family: str, task: str, keep: int) -> Any:
-    """A copy of a tree model keeping its first `keep` rounds/estimators."""
-    if family == "xgboost":
-        from traincycle.models.boosting import cut
-
-        return cut(native, keep - 1, task)
-    trimmed = copy.deepcopy(native)
-    trimmed.estimators_ = trimmed.estimators_[:keep]
-    trimmed.n_estimators = keep
-    return trimmed

@@ -7,7 +7,7 @@ import onnx
 import pytest
 
 from traincycle import export
-from traincycle.optimize import native_scores, raw_rows, session
+from traincycle.optimize import float_onnx, native_scores, raw_rows, session
 
 from conftest import tiny_pipeline
 
@@ -24,9 +24,7 @@ def test_svm_is_refused_with_a_clear_message() -> None:
 
 
 def exported(fz, model) -> bytes:
-    columns = export.columns_from_meta(fz.meta["input_columns"])
-    return export.export_pipeline(fz.pipeline, columns, model.native, model.family, model.task,
-                                  len(model.feature_names))
+    return float_onnx(fz, model)
 
 
 def onnx_scores(onx: bytes, fz, processed, raw) -> np.ndarray:
@@ -97,8 +95,7 @@ def test_regression_export_outputs_prediction() -> None:
     model, _f, _r = train(processed["train"], processed["val"], fz.meta, data,
                           build(TrainConfig, {"model": "linear"}, "train"), 0)
     columns = export.columns_from_meta(fz.meta["input_columns"])
-    onx = export.export_pipeline(fz.pipeline, columns, model.native, "linear", "regression",
-                                 len(model.feature_names))
+    onx = float_onnx(fz, model)
     got = session(onx).run([export.PREDICTION], export.to_feeds(raw_rows(processed["val"], raw["val"], "val"),
                                                                 columns))[0]
     np.testing.assert_allclose(got.ravel(), model.predict(processed["val"][model.feature_names]), rtol=1e-4)

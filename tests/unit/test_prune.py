@@ -1,4 +1,4 @@
-"""Pruning: magnitude sparsity, structured neuron removal, tree trimming."""
+"""Pruning: magnitude sparsity, structured neuron removal, tree trimming (the tree families' hooks)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ from traincycle.prune import (
     PruneConfig,
     finetune,
     linear_layers,
-    n_trees,
     prune_magnitude,
     prune_structured,
     sparsity,
-    trim_trees,
 )
 
 
@@ -55,12 +53,15 @@ def test_trim_trees_keeps_the_first_trees() -> None:
     import xgboost as xgb
     from sklearn.ensemble import RandomForestClassifier
 
+    from traincycle.models import boosting
+    from traincycle.models import forest as forest_family
+
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(120, 4)).astype(np.float32), rng.integers(0, 2, 120)
     booster = xgb.XGBClassifier(n_estimators=10, max_depth=2, random_state=0).fit(X, y)
-    trimmed = trim_trees(booster, "xgboost", "binary", 4)
-    assert n_trees(trimmed, "xgboost") == 4 and n_trees(booster, "xgboost") == 10
+    trimmed = boosting.trim(booster, "binary", 4)
+    assert boosting.n_trees(trimmed) == 4 and boosting.n_trees(booster) == 10
     np.testing.assert_allclose(trimmed.predict_proba(X),
                                booster.predict_proba(X, iteration_range=(0, 4)), rtol=1e-6)
     forest = RandomForestClassifier(n_estimators=6, random_state=0).fit(X, y)
-    assert n_trees(trim_trees(forest, "random_forest", "binary", 2), "random_forest") == 2
+    assert forest_family.n_trees(forest_family.trim(forest, "binary", 2)) == 2

@@ -17,6 +17,8 @@ from traincycle.config import check_range
 from traincycle.models.base import Fit, FitSpec, balanced_weights
 
 TASKS = ("binary", "multiclass", "regression")
+#: fewer train rows than this makes this family's fit unreliable (fit diagnosis)
+MIN_TRAIN_ROWS = 1000
 WEIGHTS = "model.ubj"
 #: eval metrics per task; the last one drives early stopping
 EVAL_METRICS = {
@@ -125,6 +127,58 @@ def cut(est: Any, best: int, task: str) -> Any:
     return native
 
 
+def check_exportable(meta: dict[str, Any]) -> None:
+    """Native categorical splits have no ONNX form: refuse before exporting."""
+    from traincycle.errors import ConfigError
+
+    if meta.get("categorical_features"):
+        raise ConfigError(
+            "params featurize.encoding: xgboost with native categoricals cannot be exported to "
+            "ONNX; use encoding ordinal or onehot for a model that optimize can ship"
+        )
+
+
+def export_onnx(native: Any, task: str, n_features: int) -> Any:
+    """ONNX via skl2onnx with onnxmltools' xgboost converter registered (it caps opsets at 15)."""
+    import xgboost
+    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    from traincycle.export import sklearn_onnx
+
+    if isinstance(native, xgboost.Booster):
+        raise NotImplementedError("export needs an XGBClassifier/XGBRegressor, not a raw Booster")
+    update_registered_converter(
+        xgboost.XGBClassifier, "XGBoostXGBClassifier", calculate_linear_classifier_output_shapes,
+        convert_xgboost, options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+        overwrite=True,
+    )
+    update_registered_converter(
+        xgboost.XGBRegressor, "XGBoostXGBRegressor", calculate_linear_regressor_output_shapes,
+        convert_xgboost, overwrite=True,
+    )
+    options = {id(native): {"zipmap": False}} if task != "regression" else {}
+    return sklearn_onnx(native, task, n_features, options)
+
+
+def n_trees(native: Any) -> int:
+    """Boosting rounds in the model (what tree trimming can cut)."""
+    return int(native.get_booster().num_boosted_rounds())
+
+
+def trim(native: Any, task: str, keep: int) -> Any:
+    """The model keeping its first `keep` rounds."""
+    return cut(native, keep - 1, task)
+
+
+#: shap's TreeExplainer applies; it explains the raw margin (log-odds)
+SHAP_OUTPUT = "margin"
+
+
 def count_nodes(native: Any) -> int:
     """Split and leaf nodes across all trees: the model's parameter count."""
     return sum(tree.count("\n") for tree in native.get_booster().get_dump())
@@ -176,3 +230,14 @@ def predict_proba(native: Any, X: np.ndarray) -> np.ndarray:
 def predict_values(native: Any, X: np.ndarray) -> np.ndarray:
     """Regression predictions."""
     return native.predict(X)
+
+
+def remedies(verdict: str, params: dict[str, Any], at_budget_end: bool) -> list[str]:
+    """``-S`` settings to try for an overfitting or underfitting fit (fit diagnosis)."""
+    p = params
+    if verdict == "overfitting":
+        return [f"train.xgboost.max_depth={max(2, p.get('max_depth', 6) - 2)}",
+                f"train.xgboost.min_child_weight={p.get('min_child_weight', 1.0) * 4:g}"]
+    if at_budget_end:
+        return [f"train.xgboost.n_estimators={p.get('n_estimators', 1000) * 2}"]
+    return [f"train.xgboost.max_depth={p.get('max_depth', 6) + 2}"]

@@ -20,15 +20,18 @@ import numpy as np
 from traincycle.config import check_range
 from traincycle.errors import ConfigError
 from traincycle.models.base import Fit, FitSpec
-from traincycle.models.mlp import make_evaluator, predict_proba, save
+from traincycle.models.mlp import export_onnx, make_evaluator, predict_proba, save
 from traincycle.trainer import CosineLR, TrainerConfig
 
-__all__ = ["TASKS", "CNNConfig", "fit", "load", "predict_proba", "predict_values", "save"]
+__all__ = ["INT8_OPS", "TASKS", "CNNConfig", "export_onnx", "fit", "load", "predict_proba", "predict_values",
+           "save"]
 
 TASKS = ("binary", "multiclass")
 #: the data modality this family needs (families without it take any float features)
 MODALITY = "image"
 WEIGHTS = "model.safetensors"
+#: int8 quantisation covers the conv layers too
+INT8_OPS = ("MatMul", "Gemm", "Conv")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,9 +8,12 @@ from typing import Any, Literal
 import numpy as np
 
 from traincycle.config import check_range
+from traincycle.export import sklearn_onnx
 from traincycle.models.base import Fit, FitSpec, load_sklearn, save_sklearn, sklearn_proba, sklearn_values
 
 TASKS = ("binary", "multiclass", "regression")
+#: fewer train rows than this makes this family's fit unreliable (fit diagnosis)
+MIN_TRAIN_ROWS = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +58,33 @@ def fit(
     return Fit(native, n_parameters=nodes, extra={"n_trees": len(native.estimators_)})
 
 
+def n_trees(native: Any) -> int:
+    """Trees in the forest (what tree trimming can cut)."""
+    return len(native.estimators_)
+
+
+def trim(native: Any, task: str, keep: int) -> Any:
+    """A copy of the forest keeping its first `keep` trees."""
+    import copy
+
+    trimmed = copy.deepcopy(native)
+    trimmed.estimators_ = trimmed.estimators_[:keep]
+    trimmed.n_estimators = keep
+    return trimmed
+
+
+#: shap's TreeExplainer applies, on the probability scale
+SHAP_OUTPUT = "probability"
+export_onnx = sklearn_onnx
 save = save_sklearn
 load = load_sklearn
 predict_proba = sklearn_proba
 predict_values = sklearn_values
+
+
+def remedies(verdict: str, params: dict[str, Any], at_budget_end: bool) -> list[str]:
+    """``-S`` settings to try for an overfitting or underfitting fit (fit diagnosis)."""
+    p = params
+    if verdict == "overfitting":
+        return [f"train.random_forest.min_samples_leaf={p.get('min_samples_leaf', 1) * 3}"]
+    return ["train.random_forest.min_samples_leaf=1", "train.random_forest.max_depth=0"]

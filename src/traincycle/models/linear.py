@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from traincycle.config import check_range
+from traincycle.export import sklearn_onnx
 from traincycle.models.base import Fit, FitSpec, load_sklearn, save_sklearn, sklearn_values
 
 TASKS = ("regression",)
@@ -39,6 +40,7 @@ def fit(
     return Fit(native, n_parameters=int(np.size(reg.coef_) + np.size(reg.intercept_)))
 
 
+export_onnx = sklearn_onnx
 save = save_sklearn
 load = load_sklearn
 predict_values = sklearn_values
@@ -47,3 +49,11 @@ predict_values = sklearn_values
 def predict_proba(native: Any, X: np.ndarray) -> np.ndarray:
     """Not a classifier: the registry never calls this for ridge."""
     raise NotImplementedError("ridge regression is a regressor")
+
+
+def remedies(verdict: str, params: dict[str, Any], at_budget_end: bool) -> list[str]:
+    """``-S`` settings to try for an overfitting or underfitting fit (fit diagnosis)."""
+    p = params
+    if verdict == "overfitting":
+        return [f"train.linear.alpha={p.get('alpha', 1.0) * 10:g}"]
+    return [f"train.linear.alpha={p.get('alpha', 1.0) / 10:g}", "train.model=xgboost"]

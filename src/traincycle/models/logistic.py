@@ -8,9 +8,12 @@ from typing import Any
 import numpy as np
 
 from traincycle.config import check_range
+from traincycle.export import sklearn_onnx
 from traincycle.models.base import Fit, FitSpec, load_sklearn, save_sklearn, sklearn_proba
 
 TASKS = ("binary", "multiclass")
+#: fewer train rows than this makes this family's fit unreliable (fit diagnosis)
+MIN_TRAIN_ROWS = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +49,7 @@ def fit(
     return Fit(native, n_parameters=int(clf.coef_.size + clf.intercept_.size))
 
 
+export_onnx = sklearn_onnx
 save = save_sklearn
 load = load_sklearn
 predict_proba = sklearn_proba
@@ -54,3 +58,11 @@ predict_proba = sklearn_proba
 def predict_values(native: Any, X: np.ndarray) -> np.ndarray:
     """Not a regressor: the registry never calls this for logistic."""
     raise NotImplementedError("logistic regression is a classifier")
+
+
+def remedies(verdict: str, params: dict[str, Any], at_budget_end: bool) -> list[str]:
+    """``-S`` settings to try for an overfitting or underfitting fit (fit diagnosis)."""
+    p = params
+    if verdict == "overfitting":
+        return [f"train.logistic.C={p.get('C', 1.0) / 10:g}"]
+    return [f"train.logistic.C={p.get('C', 1.0) * 10:g}", "train.model=xgboost"]

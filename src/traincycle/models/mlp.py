@@ -18,6 +18,8 @@ from traincycle.models.base import Fit, FitSpec, main_metric, score
 from traincycle.trainer import TrainerConfig
 
 TASKS = ("binary", "multiclass", "regression")
+#: fewer train rows than this makes this family's fit unreliable (fit diagnosis)
+MIN_TRAIN_ROWS = 5000
 WEIGHTS = "model.safetensors"
 
 
@@ -174,3 +176,82 @@ def predict_proba(native: Any, X: np.ndarray) -> np.ndarray:
 def predict_values(native: Any, X: np.ndarray) -> np.ndarray:
     """Regression output on the target's scale."""
     return _forward(native, X).double().numpy().ravel()
+
+
+def export_onnx(native: Any, task: str, n_features: int) -> Any:
+    """``torch.onnx.export`` of the net with its output head (softmax / sigmoid / value)."""
+    import io
+    import warnings
+
+    import onnx
+    import torch
+
+    from traincycle.export import FEATURES, OPSET, output_name
+
+    wrapper = torch_scores(native, task).eval()
+    buffer = io.BytesIO()
+    # the tracer warns about the output-width branch, which is fixed per model: harmless here
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            wrapper, (torch.zeros(2, n_features),), buffer, input_names=[FEATURES],
+            output_names=[output_name(task)], opset_version=OPSET, dynamo=False,
+            dynamic_axes={FEATURES: {0: "batch"}, output_name(task): {0: "batch"}},
+        )
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def torch_scores(net: Any, task: str) -> Any:
+    """Wrap a torch module so it returns what ``Model.predict_proba``/``predict`` return."""
+    return _torch_module_class()(net, task)
+
+
+def _torch_module_class() -> type:
+    import torch
+
+    class _TorchScores(torch.nn.Module):
+        """Logits -> probabilities (softmax, or sigmoid for one binary logit); regression as is."""
+
+        def __init__(self, net: Any, task: str) -> None:
+            super().__init__()
+            self.net = net
+            self.task = task
+
+        def forward(self, x: Any) -> Any:
+            out = self.net(x)
+            if self.task == "regression":
+                return out.reshape(-1, 1)
+            if out.shape[1] == 1:
+                p = torch.sigmoid(out)
+                return torch.cat([1 - p, p], dim=1)
+            return torch.softmax(out, dim=1)
+
+    return _TorchScores
+
+
+def prune(native: Any, task: str, cfg: Any, train: tuple[np.ndarray, np.ndarray] | None,
+          seed: int) -> tuple[Any, dict[str, Any]]:
+    """The net pruned as ``optimize.prune`` says (magnitude or structured), fine-tuned on train."""
+    from traincycle import prune as pruning
+
+    if cfg.kind == "magnitude":
+        net, masks = pruning.prune_magnitude(native, cfg.amount)
+    else:
+        net, masks = pruning.prune_structured(native, cfg.amount), {}
+    if train is not None and cfg.finetune_epochs:
+        net = pruning.finetune(net, *train, task, cfg, seed, masks)
+    net = net.eval()
+    info = {"amount": cfg.amount, "sparsity": pruning.sparsity(net),
+            "finetune_epochs": cfg.finetune_epochs if train is not None else 0}
+    return net, info
+
+
+def remedies(verdict: str, params: dict[str, Any], at_budget_end: bool) -> list[str]:
+    """``-S`` settings to try for an overfitting or underfitting fit (fit diagnosis)."""
+    p = params
+    if verdict == "overfitting":
+        return [f"train.mlp.dropout={min(0.5, p.get('dropout', 0.1) + 0.2):g}",
+                f"train.mlp.weight_decay={p.get('weight_decay', 1e-4) * 10:g}"]
+    if at_budget_end:
+        return [f"train.mlp.epochs={p.get('epochs', 50) * 2}"]
+    return ["train.mlp.hidden=[256,128]", f"train.mlp.lr={p.get('lr', 1e-3) * 3:g}"]

@@ -17,6 +17,8 @@ from traincycle.config import check_range
 from traincycle.models.base import Fit, FitSpec, load_sklearn, save_sklearn, sklearn_proba, sklearn_values
 
 TASKS = ("binary", "multiclass", "regression")
+#: fewer train rows than this makes this family's fit unreliable (fit diagnosis)
+MIN_TRAIN_ROWS = 500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +39,15 @@ class SVMConfig:
         check_range("train.svm.n_components", self.n_components, 1)
         check_range("train.svm.calibration_folds", self.calibration_folds, 2, 10)
         check_range("train.svm.max_iter", self.max_iter, 1)
+
+
+def check_exportable(meta: dict[str, Any]) -> None:
+    """Refused: skl2onnx 1.20 fails on CalibratedClassifierCV over a Pipeline (zipmap option bug)."""
+    from traincycle.errors import ConfigError
+
+    raise ConfigError("params train.model: svm (calibrated Nystroem/LinearSVC pipeline) cannot "
+                      "be exported to ONNX yet; optimize supports logistic, linear, "
+                      "random_forest, xgboost and mlp")
 
 
 def fit(
@@ -76,3 +87,11 @@ save = save_sklearn
 load = load_sklearn
 predict_proba = sklearn_proba
 predict_values = sklearn_values
+
+
+def remedies(verdict: str, params: dict[str, Any], at_budget_end: bool) -> list[str]:
+    """``-S`` settings to try for an overfitting or underfitting fit (fit diagnosis)."""
+    p = params
+    if verdict == "overfitting":
+        return [f"train.svm.C={p.get('C', 1.0) / 10:g}"]
+    return ["train.svm.kernel=rbf", f"train.svm.C={p.get('C', 1.0) * 10:g}"]
