@@ -40,5 +40,5 @@ report: install ## Markdown review comment vs main (BASE=rev to change): metric/
 	traincycle report --rev $(or $(BASE),main) -o .traincycle/report.md
 	@echo "review comment: .traincycle/report.md"
 
-bench: install ## Benchmarks: one table per measure with ratios (QUICK=1: a few minutes; README=1: update README)
+bench: install ## Benchmarks: one table per measure with ratios (QUICK=1: a few minutes; README=1: rewrite the tables of docs/performance.md)
 	cd benchmarks && python run.py $(if $(QUICK),--quick) $(if $(README),--readme)

@@ -117,7 +117,7 @@ def _fmt(value: object) -> str:
 
 
 def machine() -> str:
-    """A one-line description of this machine for the README's performance section."""
+    """A one-line description of this machine for the performance page (docs/performance.md)."""
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -1,10 +1,10 @@
-"""Run every benchmark, print one table per measure, and keep the tables for the README.
+"""Run every benchmark, print one table per measure, and keep the tables for docs/performance.md.
 
     python benchmarks/run.py [--quick] [--only startup,overhead,...] [--sizes 100000,...] [--readme]
 
 Each measure's table is saved as `.traincycle/bench/[quick/]<measure>.md` (git-ignored, with the machine,
-the load average around it and the command that made it); `--readme` rewrites the README's
-"Performance" section from the saved tables, so a long run (the 10M-row scale) can be made once
+the load average around it, the date and the command that made it); `--readme` rewrites the
+tables of docs/performance.md from the saved tables, so a long run (the 10M-row scale) can be made once
 and later quick runs of other measures keep it.
 """
 
@@ -16,12 +16,13 @@ import re
 import shlex
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import ROOT, machine, table
 
 OUT = ROOT / ".traincycle" / "bench"
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 TITLES = {
     "overhead": "Pipeline overhead (goals: no-op <= 1.5x bare DVC, cold <= 1.3x one process)",
@@ -86,7 +87,7 @@ def save(key: str, rows: list[dict[str, object]], seconds: float, load: tuple[fl
         table(rows),
         "",
         f"<sub>`{command}` · {seconds:.0f} s · load average {load[0]:.1f} before, {load[1]:.1f} after"
-        f" · {machine()}</sub>",
+        f" · {datetime.now(UTC):%Y-%m-%d} · {machine()}</sub>",
         "",
     ])
     out.mkdir(parents=True, exist_ok=True)
@@ -94,16 +95,26 @@ def save(key: str, rows: list[dict[str, object]], seconds: float, load: tuple[fl
     return block
 
 
-def update_readme(notes: str) -> None:
-    """Rewrite the README's Performance tables (between the bench markers) from the saved blocks."""
-    blocks = [(OUT / f"{k}.md").read_text() for k in TITLES if (OUT / f"{k}.md").exists()]
-    body = "\n".join([BEGIN, "", f"Machine: {machine()}.", "", *blocks, END])
-    text = README.read_text()
+def update_page(notes: str) -> None:
+    """Rewrite the tables of docs/performance.md (between the bench markers) from the saved blocks.
+
+    A measure with no saved block here (a fresh clone, or one measure rerun) keeps the table the
+    page already shows, so rerunning one measure never drops the others.
+    """
+    text = PAGE.read_text() if PAGE.exists() else "# Performance\n"
+    shown = {}
+    if BEGIN in text and END in text:
+        current = text[text.index(BEGIN) + len(BEGIN):text.index(END)]
+        for block in re.split(r"(?m)^(?=### )", current)[1:]:
+            shown[block.splitlines()[0].removeprefix("### ").strip()] = block.rstrip("\n") + "\n"
+    blocks = [(OUT / f"{k}.md").read_text() if (OUT / f"{k}.md").exists() else shown.get(title)
+              for k, title in TITLES.items()]
+    body = "\n".join([BEGIN, "", f"Machine: {machine()}.", "", *filter(None, blocks), END])
     if BEGIN in text and END in text:
         text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: body, text, flags=re.S)
     else:
-        text = text.rstrip("\n") + "\n\n## Performance\n\n" + notes + "\n\n" + body + "\n"
-    README.write_text(text)
+        text = text.rstrip("\n") + "\n\n" + notes + "\n\n" + body + "\n"
+    PAGE.write_text(text)
 
 
 def main() -> None:
@@ -112,7 +123,7 @@ def main() -> None:
                         help="small sizes, fewer repeats and families: a smoke run of every measure")
     parser.add_argument("--only", default=",".join(MEASURES), help="comma-separated measures")
     parser.add_argument("--sizes", default="", help="scale row counts (default 100k,1M[,10M])")
-    parser.add_argument("--readme", action="store_true", help="update README's Performance section")
+    parser.add_argument("--readme", action="store_true", help="rewrite the tables of docs/performance.md")
     args = parser.parse_args()
     if args.quick and args.readme:
         parser.error("--readme shows full runs only; drop --quick")
@@ -128,13 +139,13 @@ def main() -> None:
         for key, rows in tables.items():
             print(save(key, rows, seconds, (load_before, load_after), command, out), flush=True)
     if args.readme:
-        update_readme(NOTES)
-        print(f"updated {README.relative_to(ROOT)}")
+        update_page(NOTES)
+        print(f"updated {PAGE.relative_to(ROOT)}")
 
 
 NOTES = """\
 `make bench` runs every measure (`make bench QUICK=1`: small sizes, a few minutes) and prints one
-table per measure; `python benchmarks/run.py --readme` also rewrites the tables below. Every ratio
+table per measure; `make bench README=1` also rewrites the tables below. Every ratio
 compares against a baseline measured in the same run on the same machine, because wall-clock
 figures on a shared machine are noisy; the load average around each measure is given with it.
 Benchmarks print, they never assert."""
