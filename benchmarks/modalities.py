@@ -5,7 +5,7 @@ Run after `dvc repro` with examples/params-image.yaml (in that repository):
     PYTHONPATH=src python benchmarks/modalities.py --processed data/processed
 
 It fits scikit-learn's ``SVC`` (RBF, C=10, gamma='scale') on the processed train split (the
-featurizer's normalised pixels) and prints its test accuracy next to metrics/evaluate.json's.
+featurizer's normalised pixels) and prints its test accuracy next to reports/evaluate.json's.
 Reading test here is a benchmark, not a pipeline stage: nothing it prints feeds back into a model.
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 @click.command()
 @click.option("--processed", default="data/processed", show_default=True)
 @click.option("--meta", default="models/featurizer.json", show_default=True)
-@click.option("--evaluate", "evaluate_path", default="metrics/evaluate.json", show_default=True)
+@click.option("--evaluate", "evaluate_path", default="reports/evaluate.json", show_default=True)
 def main(processed: str, meta: str, evaluate_path: str) -> None:
     from sklearn.svm import SVC
 

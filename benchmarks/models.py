@@ -3,7 +3,7 @@
 One temporary copy of the project: `dvc repro` once (xgboost, the default), then per family
 `train.model=<family>` and `dvc repro evaluate` (plus `optimize` for the families whose ONNX graph
 has MatMul/Gemm, so int8 variants exist). Test ROC AUC / accuracy with the pipeline's bootstrap CI
-come from `metrics/evaluate.json`; sizes from `metrics/optimize.json`; batch-1 and batch-1024
+come from `reports/evaluate.json`; sizes from `reports/optimize.json`; batch-1 and batch-1024
 latencies of native vs ONNX vs int8 from `.traincycle/timings/optimize.json`, all measured in one
 optimize run by `traincycle.optimize.time_variants` (not re-implemented here).
 """
@@ -114,9 +114,9 @@ def main(quick: bool) -> tuple[list[dict[str, object]], list[dict[str, object]]]
             # the first run builds everything; later families rerun train onwards only
             target = None if family in OPTIMIZED else "evaluate"
             seconds = repro(repo, params, family, target)
-            quality.append(quality_row(family, read(repo, "metrics/evaluate.json"), seconds))
+            quality.append(quality_row(family, read(repo, "reports/evaluate.json"), seconds))
             if target is None:
-                optimized += optimize_rows(family, read(repo, "metrics/optimize.json"),
+                optimized += optimize_rows(family, read(repo, "reports/optimize.json"),
                                            read(repo, ".traincycle/timings/optimize.json"))
             print(f"  {family} done ({seconds:.0f} s)", flush=True)
     return quality, optimized

@@ -8,6 +8,7 @@ import click
 
 from traincycle.config import load_section, load_stage_config, read_params
 from traincycle.errors import report_errors
+from traincycle.headline import write_reports
 from traincycle.io import read_json, read_parquet, write_json, write_parquet, write_text
 
 
@@ -18,8 +19,9 @@ from traincycle.io import read_json, read_parquet, write_json, write_parquet, wr
 @click.option("--processed", required=True, help="Processed test Parquet (row_id, features, target).")
 @click.option("--raw", required=True, help="Interim (raw) test Parquet, joined on row_id.")
 @click.option("--provenance", required=True, help="data/raw/provenance.json for the card.")
-@click.option("--data-quality", default=None, help="metrics/data_quality.json for the card, if any.")
-@click.option("--metrics", "metrics_path", required=True)
+@click.option("--data-quality", default=None, help="reports/data_quality.json for the card, if any.")
+@click.option("--metrics", "metrics_path", required=True, help="Headline test metric, CI, gap.")
+@click.option("--details", "details_path", required=True, help="Full JSON report (reports/).")
 @click.option("--plots-dir", required=True)
 @click.option("--errors", "errors_path", required=True)
 @click.option("--slices", "slices_path", required=True)
@@ -29,7 +31,7 @@ from traincycle.io import read_json, read_parquet, write_json, write_parquet, wr
 @click.option("--timings", default=".traincycle/timings/evaluate.json", show_default=True)
 @report_errors
 def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, data_quality,
-         metrics_path, plots_dir, errors_path, slices_path, importance_path, card_path,
+         metrics_path, details_path, plots_dir, errors_path, slices_path, importance_path, card_path,
          ledger_path, timings) -> None:
     start = time.perf_counter()
     from traincycle import card, fairness, ledger
@@ -75,7 +77,7 @@ def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, da
     write_json(ev.slices, slices_path)
     write_json(ev.importance, importance_path)
     write_text(text, card_path)
-    write_json(ev.metrics, metrics_path)
+    write_reports("evaluate", ev.metrics, details_path, metrics_path)
     write_json({**ev.timings, "total": round(time.perf_counter() - start, 3)}, timings)
     head = ev.metrics["headline"]
     click.echo(f"evaluate: test {head['metric']} {head['value']:.4f} "

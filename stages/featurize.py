@@ -5,7 +5,8 @@ import click
 from traincycle.config import load_stage_config
 from traincycle.errors import report_errors
 from traincycle.featurize import SPLITS, FeaturizeConfig, featurize, save_featurizer
-from traincycle.io import read_parquet, write_json, write_parquet
+from traincycle.headline import write_reports
+from traincycle.io import read_parquet, write_parquet
 
 
 @click.command()
@@ -15,7 +16,8 @@ from traincycle.io import read_parquet, write_json, write_parquet
 @click.option("--featurizer", "featurizer_path", required=True, help="featurizer.skops to write.")
 @click.option("--featurizer-meta", "meta_path", required=True, help="featurizer.json to write.")
 @click.option("--label-issues", "issues_path", required=True, help="Parquet table of suspect labels.")
-@click.option("--metrics", "metrics_path", required=True, help="JSON featurize report.")
+@click.option("--metrics", "metrics_path", required=True, help="Headline featurize figures.")
+@click.option("--details", "details_path", required=True, help="Full JSON report (reports/).")
 @report_errors
 def main(
     params_path: str,
@@ -25,6 +27,7 @@ def main(
     meta_path: str,
     issues_path: str,
     metrics_path: str,
+    details_path: str,
 ) -> None:
     data, seed, cfg = load_stage_config(params_path, "featurize", FeaturizeConfig)
     parts = {split: read_parquet(f"{in_dir}/{split}.parquet") for split in SPLITS}
@@ -33,7 +36,7 @@ def main(
         write_parquet(frame, f"{out_dir}/{split}.parquet")
     save_featurizer(featurizer, featurizer_path, meta_path)
     write_parquet(issues, issues_path)
-    write_json(report, metrics_path)
+    write_reports("featurize", report, details_path, metrics_path)
     rows = ", ".join(f"{s} {report['rows'][s]['out']}" for s in SPLITS)
     click.echo(
         f"featurize: {report['n_features']} features; rows {rows}; "

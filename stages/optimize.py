@@ -6,6 +6,7 @@ import click
 
 from traincycle.config import load_stage_config
 from traincycle.errors import report_errors
+from traincycle.headline import write_reports
 from traincycle.io import read_parquet, write_bytes, write_json
 from traincycle.optimize import (
     MANIFEST_FILE,
@@ -28,11 +29,12 @@ from traincycle.optimize import (
 @click.option("--processed-dir", required=True, help="Processed train/val.parquet (never test).")
 @click.option("--interim-dir", required=True, help="Raw train/val.parquet rows for the ONNX graph.")
 @click.option("--out-dir", required=True, help="Directory for model.onnx and manifest.json.")
-@click.option("--metrics", "metrics_path", required=True, help="JSON variants report.")
+@click.option("--metrics", "metrics_path", required=True, help="Headline: chosen variant, size.")
+@click.option("--details", "details_path", required=True, help="Full JSON report (reports/).")
 @click.option("--timings", default=".traincycle/timings/optimize.json", show_default=True)
 @report_errors
 def main(params_path: str, featurizer_path: str, model_dir: str, processed_dir: str,
-         interim_dir: str, out_dir: str, metrics_path: str, timings: str) -> None:
+         interim_dir: str, out_dir: str, metrics_path: str, details_path: str, timings: str) -> None:
     from traincycle.featurize import load_featurizer
     from traincycle.io import atomic_dir
     from traincycle.models import load_model
@@ -41,8 +43,8 @@ def main(params_path: str, featurizer_path: str, model_dir: str, processed_dir: 
     fz, model = load_featurizer(featurizer_path), load_model(model_dir)
     native = [Path(model_dir), Path(featurizer_path), Path(featurizer_path).with_suffix(".json")]
     if fz.meta.get("modality") in ("image", "text"):
-        return optimize_media_stage(fz, model, native, processed_dir, interim_dir, out_dir, metrics_path,
-                                    timings, cfg, seed)
+        return optimize_media_stage(fz, model, native, processed_dir, interim_dir, out_dir,
+                                    (details_path, metrics_path), timings, cfg, seed)
     inp = Inputs(fz, model, read_parquet(f"{processed_dir}/val.parquet"),
                  read_parquet(f"{interim_dir}/val.parquet"),
                  read_parquet(f"{processed_dir}/train.parquet"),
@@ -52,7 +54,7 @@ def main(params_path: str, featurizer_path: str, model_dir: str, processed_dir: 
     with atomic_dir(out_dir) as tmp:
         write_bytes(chosen.onnx, tmp / MODEL_FILE)
         write_json(manifest(chosen, fz, model, source_hash(native)), tmp / MANIFEST_FILE)
-    write_json(metrics, metrics_path)
+    write_reports("optimize", metrics, details_path, metrics_path)
     latency = time_variants(variants, inp, cfg)
     write_json({"latency": latency}, timings)
     dropped = [f"{v.name} ({v.verdict['reason']})" for v in variants if not v.verdict["accepted"]]
@@ -62,7 +64,7 @@ def main(params_path: str, featurizer_path: str, model_dir: str, processed_dir: 
                + (f"; dropped: {', '.join(dropped)}" if dropped else ""))
 
 
-def optimize_media_stage(fz, model, native, processed_dir, interim_dir, out_dir, metrics_path, timings,
+def optimize_media_stage(fz, model, native, processed_dir, interim_dir, out_dir, report_paths, timings,
                          cfg, seed) -> None:
     """Images and text: float ONNX over raw input + int8 variants, the same gate and outputs."""
     from traincycle.io import atomic_dir
@@ -76,7 +78,7 @@ def optimize_media_stage(fz, model, native, processed_dir, interim_dir, out_dir,
     with atomic_dir(out_dir) as tmp:
         write_bytes(chosen.onnx, tmp / MODEL_FILE)
         write_json(media_manifest(chosen, fz, model, source_hash(native)), tmp / MANIFEST_FILE)
-    write_json(metrics, metrics_path)
+    write_reports("optimize", metrics, *report_paths)
     write_json({"latency": media_latency(variants, fz, model, parts["p_val"], parts["raw_val"],
                                          cfg.latency_rows)}, timings)
     dropped = [f"{v.name} ({v.verdict['reason']})" for v in variants if not v.verdict["accepted"]]

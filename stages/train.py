@@ -6,6 +6,7 @@ import click
 
 from traincycle.config import load_stage_config
 from traincycle.errors import report_errors
+from traincycle.headline import write_reports
 from traincycle.io import read_json, read_parquet, write_json
 from traincycle.train import TrainConfig, check_config, log_curves, train
 
@@ -16,7 +17,8 @@ from traincycle.train import TrainConfig, check_config, log_curves, train
 @click.option("--val", "val_path", required=True, help="Processed val.parquet.")
 @click.option("--featurizer-meta", "meta_path", required=True, help="featurizer.json.")
 @click.option("--model-dir", required=True, help="Directory for model.json and the weights.")
-@click.option("--metrics", "metrics_path", required=True, help="JSON val/train metrics.")
+@click.option("--metrics", "metrics_path", required=True, help="Headline val metric.")
+@click.option("--details", "details_path", required=True, help="Full JSON report (reports/).")
 @click.option("--live-dir", required=True, help="dvclive directory for learning curves.")
 @click.option("--diagnosis", "diagnosis_path", required=True, help="JSON fit diagnosis.")
 @click.option("--timings", default=".traincycle/timings/train.json", show_default=True)
@@ -28,6 +30,7 @@ def main(
     meta_path: str,
     model_dir: str,
     metrics_path: str,
+    details_path: str,
     live_dir: str,
     diagnosis_path: str,
     timings: str,
@@ -49,7 +52,7 @@ def main(
     seconds = time.perf_counter() - started
     log_curves(fitted.curves, live_dir)  # first: the one write that can fail (dvclive asks git)
     save_model(model, model_dir)
-    write_json(report, metrics_path)
+    write_reports("train", report, details_path, metrics_path)
     diagnosis = diagnose(
         cfg.model,
         data.task,

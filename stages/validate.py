@@ -6,6 +6,7 @@ import click
 
 from traincycle.config import load_stage_config
 from traincycle.errors import report_errors
+from traincycle.headline import write_reports
 from traincycle.io import atomic_dir, read_parquet, write_json
 from traincycle.schema import load_schema
 from traincycle.validate import (
@@ -26,10 +27,12 @@ from traincycle.validate import (
 @click.option("--schema", "schema_path", required=True, help="The committed schema.yaml.")
 @click.option("--report", "report_path", required=True, help="JSON report of every expectation.")
 @click.option("--docs", "docs_dir", required=True, help="Directory for the HTML summary.")
-@click.option("--metrics", "metrics_path", required=True, help="Flat JSON data-quality metrics.")
+@click.option("--metrics", "metrics_path", required=True, help="Headline data-quality metrics.")
+@click.option("--details", "details_path", required=True, help="Full JSON report (reports/).")
 @click.option("--timings", default=".traincycle/timings/validate.json", show_default=True)
 @report_errors
-def main(params_path, data_path, schema_path, report_path, docs_dir, metrics_path, timings) -> None:
+def main(params_path, data_path, schema_path, report_path, docs_dir, metrics_path, details_path,
+         timings) -> None:
     start = time.perf_counter()
     data, _, cfg = load_stage_config(params_path, "validate", ValidateConfig)
     schema = load_schema(schema_path)
@@ -40,7 +43,7 @@ def main(params_path, data_path, schema_path, report_path, docs_dir, metrics_pat
     write_json(report, report_path)
     with atomic_dir(docs_dir) as tmp:
         (tmp / "index.html").write_text(render_html(report), encoding="utf-8")
-    write_json(quality_metrics(df, outcomes, summaries), metrics_path)
+    write_reports("validate", quality_metrics(df, outcomes, summaries), details_path, metrics_path)
     write_json({"seconds": time.perf_counter() - start, "rows": len(df)}, timings)
     for outcome in failed(outcomes, "warning"):
         click.echo(f"validate: warning: {describe(outcome)}")

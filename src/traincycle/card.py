@@ -51,13 +51,13 @@ def render_card(
 
     Args:
         problem: the problem params (statement, metric, threshold).
-        metrics: metrics/evaluate.json content.
+        metrics: reports/evaluate.json content (the full evaluation report).
         gate: the fairness gate result (status, findings, limits).
         slices: reports/slices.json content.
         importance: reports/importance.json content.
         model: models/model/model.json content (training setup).
         provenance: data/raw/provenance.json content, if present.
-        quality: metrics/data_quality.json content, if present.
+        quality: reports/data_quality.json content, if present.
         sensitive: the sensitive columns (data.sensitive).
     """
     head = metrics["headline"]
@@ -83,7 +83,7 @@ def render_card(
         out += ["No provenance record was found.", ""]
     if quality:
         scalars = [[k, v] for k, v in quality.items() if isinstance(v, bool | int | float | str)]
-        out += ["Validation summary (metrics/data_quality.json):", ""]
+        out += ["Validation summary (reports/data_quality.json):", ""]
         out += [*_table(["check", "value"], scalars), ""]
     out += [f"Test rows evaluated: {metrics['rows']}. Sensitive columns: "
             f"{', '.join(sensitive) if sensitive else 'none declared'}.", ""]

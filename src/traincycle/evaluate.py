@@ -304,7 +304,7 @@ def metrics_report(
     problem: ProblemConfig, cfg: EvaluateConfig, per_group: dict[str, Any],
     differences: dict[str, Any], gate: dict[str, Any], per_class: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """metrics/evaluate.json: headline first, then all metrics, CIs, per class, per group."""
+    """reports/evaluate.json: headline first, then all metrics, CIs, per class, per group."""
     value = point[problem.metric]
     headline_ci = ci.get(problem.metric, {})
     threshold = (

@@ -233,7 +233,7 @@ def choose(variants: list[Variant], cfg: OptimizeConfig) -> Variant:
 
 def report(variants: list[Variant], chosen: Variant, reference_metric: float, task: str,
            native_bytes: int) -> dict[str, Any]:
-    """metrics/optimize.json: per-variant size, val metric, parity figures; the chosen one."""
+    """reports/optimize.json: per-variant size, val metric, parity figures; the chosen one."""
     float_bytes = len(variants[0].onnx)
     float_weights = model_weight_bytes(variants[0].onnx)
     rows = {}

@@ -1,7 +1,7 @@
 """Plot data for `dvc plots`: small, deterministic tables (lists of records) per chart.
 
 Curves are thinned to a few hundred points so the files stay small and diffs stay readable;
-the exact metric values live in metrics/evaluate.json, not here.
+the exact metric values live in reports/evaluate.json, not here.
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ def assign_units(
 def split_frame(
     df: pd.DataFrame, data: DataConfig, cfg: SplitConfig, seed: int
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Split `df` into train/val/test; return the parts and a report for metrics/split.json."""
+    """Split `df` into train/val/test; return the parts and a report for reports/split.json."""
     for col in filter(None, (cfg.group_column, cfg.time_column)):
         if col not in df.columns:
             raise DataError(f"split: column {col!r} (params split) not in the data")

@@ -165,6 +165,7 @@ def train(
         fitted.curves = single_step_curve(data.task, train_scores, val_scores)
     report = {
         "model": cfg.model,
+        "metric": main_metric(data.task),  # the val figure metrics/train.json headlines
         "val": val_scores,
         "train": train_scores,
         "best_iteration": fitted.best_iteration,

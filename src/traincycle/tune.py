@@ -32,6 +32,8 @@ from traincycle.errors import ConfigError, DataError, GateFailed, UserError
 from traincycle.experiment import format_value, lookup
 
 DEFAULT_STORAGE_PATH = ".traincycle/optuna.db"
+#: the search settings: outside params.yaml, so they stay out of the experiment table
+TUNE_FILE = "tune.yaml"
 OUTPUT_DIR = ".traincycle/tune"
 #: intermediate values recorded per trial at most (a curve may have thousands of steps)
 MAX_CURVE_POINTS = 100
@@ -111,10 +113,18 @@ class TuneConfig:
                     raise ConfigError(f"params tune.space.{key}: the grid sampler cannot use `log`")
 
 
-def load_tune_config(params_path: str | Path) -> tuple[int, TuneConfig, dict[str, Any]]:
-    """Seed, tune config and the raw params (for checking that searched keys exist)."""
+def load_tune_config(
+    params_path: str | Path, tune_path: str | Path = TUNE_FILE
+) -> tuple[int, TuneConfig, dict[str, Any]]:
+    """Seed, tune config and the raw params (for checking that searched keys exist).
+
+    The `tune:` section lives in its own file (tune.yaml): no stage reads it, and DVC shows every
+    key of params.yaml as a column of `dvc exp show`. A params.yaml that still holds it is read
+    when there is no tune.yaml.
+    """
     params = read_params(params_path)
-    return read_seed(params), load_section(params_path, "tune", TuneConfig), params
+    source = tune_path if Path(tune_path).exists() else params_path
+    return read_seed(params), load_section(source, "tune", TuneConfig), params
 
 
 def check_space(space: Mapping[str, SpaceParam], params: Mapping[str, Any]) -> None:
@@ -514,6 +524,7 @@ def load_pipeline(path: str | Path = "dvc.yaml") -> dict[str, Any]:
 def tune_project(
     *,
     params_path: str | Path = "params.yaml",
+    tune_path: str | Path = TUNE_FILE,
     trials: int | None = None,
     study: str | None = None,
     storage: str | None = None,
@@ -523,7 +534,7 @@ def tune_project(
     """`traincycle tune`: check the config, run/resume the study, write the summary, verify."""
     from traincycle.experiment import git, read_at_rev, run_experiment
 
-    seed, cfg, params = load_tune_config(params_path)
+    seed, cfg, params = load_tune_config(params_path, tune_path)
     pipeline = load_pipeline("dvc.yaml")
     cfg = dataclasses.replace(cfg, study=study or cfg.study, storage=storage or cfg.storage,
                               trials=trials or cfg.trials)

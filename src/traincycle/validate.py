@@ -336,7 +336,7 @@ def build_report(df: pd.DataFrame, outcomes: list[Outcome], summaries: Mapping[s
 
 
 def quality_metrics(df: pd.DataFrame, outcomes: list[Outcome], summaries: Mapping[str, pd.DataFrame]) -> dict:
-    """Small, flat numbers for metrics/data_quality.json."""
+    """Data-quality figures for reports/data_quality.json (headline in metrics/)."""
     metrics: dict[str, Any] = {
         "rows": len(df),
         "columns": len(df.columns),

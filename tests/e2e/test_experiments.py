@@ -55,6 +55,8 @@ stages:
 TOY_PARAMS = {
     "seed": 3,
     "train": {"depth": 6, "lr": 0.05, "kind": "a"},
+}
+TOY_TUNE = {
     "tune": {
         "study": "toy", "trials": 3, "sampler": "tpe", "startup_trials": 2,
         "metric": "metrics/train.json:val.roc_auc", "direction": "maximize",
@@ -102,6 +104,7 @@ def toy(tmp_path_factory) -> Path:
     (repo / "evaluate.py").write_text(TOY_EVALUATE)
     (repo / "dvc.yaml").write_text(TOY_DVC)
     (repo / "params.yaml").write_text(yaml.safe_dump(TOY_PARAMS, sort_keys=False))
+    (repo / "tune.yaml").write_text(yaml.safe_dump(TOY_TUNE, sort_keys=False))
     (repo / ".gitignore").write_text(".traincycle/\n")
     ok(sh("git", "init", "-q", "-b", "main", cwd=repo))
     ok(sh("dvc", "init", "-q", cwd=repo))
@@ -154,12 +157,12 @@ def test_tune_trials_are_experiments_resume_and_verify(toy):
 
 
 def test_tune_refuses_a_test_metric(toy, tmp_path):
-    params = {**TOY_PARAMS, "tune": {**TOY_PARAMS["tune"], "metric": "metrics/evaluate.json:metrics.roc_auc"}}
-    (toy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    tune = {"tune": {**TOY_TUNE["tune"], "metric": "metrics/evaluate.json:metrics.roc_auc"}}
+    (toy / "tune.yaml").write_text(yaml.safe_dump(tune, sort_keys=False))
     try:
         result = sh(TRAINCYCLE, "tune", "--trials", "1", "--study", "leak", cwd=toy)
     finally:
-        ok(sh("git", "checkout", "--", "params.yaml", cwd=toy))
+        ok(sh("git", "checkout", "--", "tune.yaml", cwd=toy))
     assert result.returncode == 2, result.stderr
     assert "stage 'evaluate'" in result.stderr and "test" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -186,12 +189,14 @@ def test_report_on_an_applied_experiment(toy):
 def test_tune_and_report_on_the_real_pipeline(tmp_path):
     """3 trials, resume to 5, then a report; the real (shrunk) pipeline, xgboost few rounds."""
     params = shrink(yaml.safe_load((ROOT / "params.yaml").read_text()), SHRINK)
-    params["tune"]["space"] = {k: v for k, v in params["tune"]["space"].items()
-                               if k in ("train.xgboost.max_depth", "train.xgboost.learning_rate")}
+    tune = yaml.safe_load((ROOT / "tune.yaml").read_text())
+    tune["tune"]["space"] = {k: v for k, v in tune["tune"]["space"].items()
+                             if k in ("train.xgboost.max_depth", "train.xgboost.learning_rate")}
     repo = copy_project(tmp_path / "repo", params)  # committed: dvclive needs a commit to exist
+    (repo / "tune.yaml").write_text(yaml.safe_dump(tune, sort_keys=False))
     ok(sh("dvc", "repro", cwd=repo))
     git_commit(repo, "baseline")
-    study = params["tune"]["study"]
+    study = tune["tune"]["study"]
     ok(sh(TRAINCYCLE, "tune", "--trials", "3", cwd=repo))
     assert len([n for n in experiments(repo) if n.startswith(f"{study}-trial-")]) == 3
     ok(sh(TRAINCYCLE, "tune", "--trials", "5", cwd=repo))

@@ -56,13 +56,13 @@ def image_repo(tmp_path_factory) -> Path:
 
 
 def test_text_runs_end_to_end_and_ships_onnx_over_raw_text(text_repo):
-    evaluate = read(text_repo, "metrics/evaluate.json")
+    evaluate = read(text_repo, "reports/evaluate.json")
     assert evaluate["rows"] == read(text_repo, "metrics/split.json")["rows"]["test"]
     assert evaluate["metrics"]["accuracy"] > 0.6  # 600 snippets; chance is 0.5
     assert set(evaluate["per_class"]) == {"fresh", "rotten"}
     manifest = read(text_repo, "models/optimized/manifest.json")
     assert manifest["modality"] == "text" and manifest["inputs"][0]["name"] == "text"
-    assert read(text_repo, "metrics/optimize.json")["variants"]["onnx_float"]["accepted"]
+    assert read(text_repo, "reports/optimize.json")["variants"]["onnx_float"]["accepted"]
     importance = read(text_repo, "reports/importance.json")
     assert importance["method"] == "tfidf_logistic_weights" and importance["importance"]
     errors = __import__("pandas").read_parquet(text_repo / "reports/errors.parquet")
@@ -81,12 +81,12 @@ def test_text_second_repro_is_a_noop(text_repo):
 def test_image_runs_end_to_end_with_cnn_int8_and_worst_images(image_repo):
     provenance = read(image_repo, "data/raw/provenance.json")
     assert provenance["image_shape"] == [8, 8, 1] and provenance["rows"] == 600
-    train = read(image_repo, "metrics/train.json")
+    train = read(image_repo, "reports/train.json")
     assert train["model"] == "cnn" and train["n_features"] == 64
-    evaluate = read(image_repo, "metrics/evaluate.json")
+    evaluate = read(image_repo, "reports/evaluate.json")
     assert set(evaluate["per_class"]) == {str(d) for d in range(10)}
     assert evaluate["metrics"]["accuracy"] > 0.25  # three epochs of a tiny CNN; chance is 0.1
-    optimize = read(image_repo, "metrics/optimize.json")
+    optimize = read(image_repo, "reports/optimize.json")
     assert optimize["variants"]["onnx_float"]["accepted"]
     assert "int8_dynamic" in optimize["variants"]
     assert read(image_repo, "models/optimized/manifest.json")["inputs"][0]["shape"] == [8, 8, 1]

@@ -22,7 +22,8 @@ SHRINK = {
     "evaluate.bootstrap": 50,
     "evaluate.explain_rows": 100,
 }
-COPY = ["dvc.yaml", "params.yaml", "schema.yaml", "stages", "src", ".dvc/config", ".dvcignore", ".gitignore"]
+COPY = ["dvc.yaml", "params.yaml", "tune.yaml", "schema.yaml", "stages", "src", ".dvc/config", ".dvcignore",
+        ".gitignore"]
 
 
 def shrink(params: dict, overrides: dict) -> dict:
@@ -86,6 +87,21 @@ def test_every_stage_produced_its_outputs(repo):
             assert (repo / out["path"]).exists(), f"{name}: {out['path']} missing"
     split = json.loads((repo / "metrics" / "split.json").read_text())
     assert sum(split["rows"].values()) == 4000
+
+
+def test_metrics_hold_headlines_and_reports_the_rest(repo):
+    """`dvc exp show` columns: every metrics file is a handful of numbers; details go to reports/."""
+    from traincycle.headline import MAX_LEAVES, count_leaves, pick
+
+    metrics = {p.stem: json.loads(p.read_text()) for p in (repo / "metrics").glob("*.json")}
+    assert sum(count_leaves(doc) for doc in metrics.values()) <= MAX_LEAVES, metrics
+    stage_of = {"data_quality": "validate"}
+    for stem, doc in metrics.items():
+        details = json.loads((repo / "reports" / f"{stem}.json").read_text())
+        assert pick(stage_of.get(stem, stem), details) == doc
+    head = metrics["evaluate"]["test"]
+    assert head["roc_auc_low"] <= head["roc_auc"] <= head["roc_auc_high"]
+    assert set(metrics["train"]["val"]) == {"roc_auc"}
 
 
 def test_second_repro_is_a_noop(repo):

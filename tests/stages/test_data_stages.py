@@ -28,12 +28,14 @@ def test_ingest_then_split(tmp_path, source):
     prov = json.loads((tmp_path / "raw" / "p.json").read_text())
     assert prov["rows"] == 400 and "people.csv" in prov["sha256"]
     result = run_stage("split", "--params", str(params), "--data", str(tmp_path / "raw" / "d.parquet"),
-                       "--out-dir", str(tmp_path / "interim"), "--metrics", str(tmp_path / "split.json"))
+                       "--out-dir", str(tmp_path / "interim"), "--metrics", str(tmp_path / "head.json"),
+                       "--details", str(tmp_path / "split.json"))
     assert result.returncode == 0, result.stderr
     sizes = {n: len(pd.read_parquet(tmp_path / "interim" / f"{n}.parquet")) for n in ("train", "val", "test")}
     assert sum(sizes.values()) == 400
     report = json.loads((tmp_path / "split.json").read_text())
     assert report["rows"] == sizes and "group_share_sex" in report
+    assert json.loads((tmp_path / "head.json").read_text()) == {"rows": sizes}
 
 
 @pytest.mark.parametrize(
@@ -56,6 +58,7 @@ def test_split_rejects_fractions_not_summing_to_one(tmp_path, frame):
     frame.to_parquet(tmp_path / "d.parquet", index=False)
     path = write_params(tmp_path / "params.yaml", split={"train": 0.8, "val": 0.15, "test": 0.15})
     result = run_stage("split", "--params", str(path), "--data", str(tmp_path / "d.parquet"),
-                       "--out-dir", str(tmp_path / "interim"), "--metrics", str(tmp_path / "s.json"))
+                       "--out-dir", str(tmp_path / "interim"), "--metrics", str(tmp_path / "s.json"),
+                       "--details", str(tmp_path / "d.json"))
     assert_user_error(result, "params split: train + val + test must sum to 1")
     assert not (tmp_path / "interim").exists() and not (tmp_path / "s.json").exists()

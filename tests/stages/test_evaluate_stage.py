@@ -67,7 +67,8 @@ def stage_args(paths: dict[str, str], out: Path, params: Path) -> list[str]:
         "--params", str(params), "--model", paths["model"], "--featurizer-meta", paths["meta"],
         "--processed", paths["processed"], "--raw", paths["raw"], "--provenance", paths["provenance"],
         "--data-quality", str(out / "missing_quality.json"),
-        "--metrics", str(out / "metrics.json"), "--plots-dir", str(out / "plots"),
+        "--metrics", str(out / "headline.json"), "--details", str(out / "metrics.json"),
+        "--plots-dir", str(out / "plots"),
         "--errors", str(out / "errors.parquet"), "--slices", str(out / "slices.json"),
         "--importance", str(out / "importance.json"), "--card", str(out / "card.md"),
         "--ledger", str(out / "ledger.jsonl"), "--timings", str(out / "timings.json"),
@@ -100,7 +101,7 @@ def invoke(*args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
-OUTPUTS = ("metrics.json", "errors.parquet", "slices.json", "importance.json", "card.md")
+OUTPUTS = ("metrics.json", "headline.json", "errors.parquet", "slices.json", "importance.json", "card.md")
 
 
 @pytest.fixture(scope="module", params=["logistic", "xgboost"])

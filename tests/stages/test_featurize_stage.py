@@ -37,7 +37,8 @@ def prepare(tmp_path: Path, source: str = "builtin:adult", rows: int = 3000, **s
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     for stage, args in [
         ("ingest", ["--out", "raw.parquet", "--provenance", "prov.json"]),
-        ("split", ["--data", "raw.parquet", "--out-dir", "interim", "--metrics", "split.json"]),
+        ("split", ["--data", "raw.parquet", "--out-dir", "interim", "--metrics", "split.json",
+                   "--details", "split_details.json"]),
     ]:
         done = run_stage(stage, "--params", "params.yaml", *args, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
@@ -59,6 +60,8 @@ FEATURIZE = [
     "reports/label_issues.parquet",
     "--metrics",
     "featurize.json",
+    "--details",
+    "featurize_details.json",
 ]
 
 

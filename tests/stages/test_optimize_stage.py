@@ -16,7 +16,7 @@ def run_optimize(root: Path, paths: dict[str, Path], params: Path, out: str = "m
         "optimize", "--params", str(params), "--featurizer", str(paths["featurizer"]),
         "--model-dir", str(paths["model"]), "--processed-dir", str(paths["processed"]),
         "--interim-dir", str(paths["interim"]), "--out-dir", str(root / out),
-        "--metrics", str(root / "metrics/optimize.json"),
+        "--metrics", str(root / "metrics/optimize.json"), "--details", str(root / "reports/optimize.json"),
         "--timings", str(root / ".traincycle/timings/optimize.json"), cwd=root,
     )
 
@@ -26,8 +26,12 @@ def test_mlp_variants_manifest_and_byte_identical_reruns(tmp_path: Path) -> None
     params = write_params(tmp_path / "params.yaml", optimize=FAST)
     first = run_optimize(tmp_path, paths, params)
     assert first.returncode == 0, first.stderr
-    metrics = json.loads((tmp_path / "metrics/optimize.json").read_text())
+    metrics = json.loads((tmp_path / "reports/optimize.json").read_text())
     variants = metrics["variants"]
+    head = json.loads((tmp_path / "metrics/optimize.json").read_text())
+    chosen = variants[metrics["chosen"]]
+    assert head == {"chosen": metrics["chosen"], "size_vs_float": chosen["size_vs_float"],
+                    "metric_delta": metrics["chosen_metric_delta"]}
     assert {"onnx_float", "int8_dynamic", "int8_static", "pruned_structured"} <= set(variants)
     assert variants["onnx_float"]["max_prob_diff"] < 1e-4 and variants["onnx_float"]["accepted"]
     assert variants["int8_dynamic"]["model_weight_bytes"] < variants["onnx_float"]["model_weight_bytes"] / 2
@@ -43,10 +47,10 @@ def test_mlp_variants_manifest_and_byte_identical_reruns(tmp_path: Path) -> None
     timings = json.loads((tmp_path / ".traincycle/timings/optimize.json").read_text())
     assert timings["latency"]["native"]["batch1_ms"] > 0
     assert "latency" not in json.dumps(metrics)  # wall-clock stays out of committed metrics
-    metrics_text = (tmp_path / "metrics/optimize.json").read_bytes()
+    metrics_text = (tmp_path / "reports/optimize.json").read_bytes()
     second = run_optimize(tmp_path, paths, params)
     assert second.returncode == 0, second.stderr
-    assert (tmp_path / "metrics/optimize.json").read_bytes() == metrics_text
+    assert (tmp_path / "reports/optimize.json").read_bytes() == metrics_text
     assert (tmp_path / "models/optimized/model.onnx").read_bytes() == onnx_bytes
 
 

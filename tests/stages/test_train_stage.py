@@ -21,6 +21,8 @@ TRAIN = [
     "--model-dir",
     "models/model",
     "--metrics",
+    "headline.json",
+    "--details",
     "train.json",
     "--live-dir",
     "dvclive",
@@ -60,6 +62,8 @@ def test_train_is_byte_identical_across_runs(tmp_path: Path, family: str) -> Non
     assert outputs["runs"][0] == outputs["runs"][1]
     metrics = json.loads((tmp_path / "train.json").read_text())
     assert metrics["model"] == family and metrics["val"]["roc_auc"] > 0.8
+    head = json.loads((tmp_path / "headline.json").read_text())
+    assert head["model"] == family and head["val"] == {"roc_auc": metrics["val"]["roc_auc"]}
     assert "seconds" not in (tmp_path / "train.json").read_text()
     assert json.loads((tmp_path / "timings.json").read_text())["train_seconds"] > 0
     assert (tmp_path / "dvclive" / "plots" / "metrics" / "val" / "loss.tsv").exists()

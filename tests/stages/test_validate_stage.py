@@ -27,12 +27,14 @@ def validate(cwd, data="raw.parquet"):
     return run_stage(
         "validate", "--params", "params.yaml", "--data", data, "--schema", "schema.yaml",
         "--report", "reports/validation.json", "--docs", "reports/data_docs",
-        "--metrics", "metrics/data_quality.json", "--timings", "timings.json", cwd=cwd,
+        "--metrics", "metrics/data_quality.json", "--details", "reports/data_quality.json",
+        "--timings", "timings.json", cwd=cwd,
     )
 
 
 def outputs(cwd):
-    paths = ["reports/validation.json", "reports/data_docs/index.html", "metrics/data_quality.json"]
+    paths = ["reports/validation.json", "reports/data_docs/index.html", "metrics/data_quality.json",
+             "reports/data_quality.json"]
     return {p: (cwd / p).read_bytes() for p in paths}
 
 
@@ -49,7 +51,9 @@ def test_passing_data_writes_deterministic_outputs_and_warnings_exit_zero(workdi
     for name in warned:
         assert f"warning: {name}" in result.stdout
     metrics = json.loads(first["metrics/data_quality.json"])
-    assert metrics["rows"] == 400 and metrics["failed_critical"] == 0
+    assert metrics == {"rows": 400, "failed_critical": 0, "failed_warning": len(warned)}
+    details = json.loads(first["reports/data_quality.json"])
+    assert details["rows"] == 400 and "min_group_share" in details["sex"]
     assert json.loads((workdir / "timings.json").read_text())["seconds"] > 0
     assert validate(workdir).returncode == 0
     assert outputs(workdir) == first  # byte-identical rerun

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from traincycle.report import (
     build_report,
     changes,
@@ -161,3 +163,29 @@ def test_sibling_keys_collapse_and_integer_deltas_stay_integers():
     text = metrics_section(diff, "main", "ws")
     assert "New in ws: `variants.t.*` (3)." in text
     assert "**-80833 (-75.3%)**" in text
+
+
+def test_reports_diff_reads_reports_and_falls_back_to_old_metrics(tmp_path, monkeypatch):
+    """A base revision from before the headline split kept the full report in metrics/."""
+    import subprocess
+
+    from traincycle.report import read_reports, reports_diff
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    monkeypatch.chdir(tmp_path)
+    git("init", "-q")
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "train.json").write_text(json.dumps({"val": {"roc_auc": 0.9}, "n_trees": 5}))
+    git("add", "-A")
+    git("commit", "-qm", "old layout")
+    (tmp_path / "metrics" / "train.json").write_text(json.dumps({"val": {"roc_auc": 0.91}}))
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "train.json").write_text(json.dumps({"val": {"roc_auc": 0.91}, "n_trees": 7}))
+    diff = reports_diff(read_reports("HEAD"), read_reports(None))
+    assert diff == {"reports/train.json": {
+        "val.roc_auc": {"old": 0.9, "new": 0.91, "diff": pytest.approx(0.01)},
+        "n_trees": {"old": 5, "new": 7, "diff": 2},
+    }}

@@ -259,3 +259,17 @@ def test_last_error_and_lookup_name_the_problem():
         lookup({"val": {"roc_auc": 0.9}}, "val.auc", "m.json")
     with pytest.raises(DataError, match="expected a number"):
         lookup({"model": "xgboost"}, "model", "m.json")
+
+
+def test_tune_settings_live_in_tune_yaml_with_params_yaml_as_fallback(tmp_path):
+    """tune.yaml keeps the search out of params.yaml (and so out of `dvc exp show`)."""
+    from traincycle.tune import load_tune_config
+
+    space = {"train.depth": {"type": "int", "low": 1, "high": 3}}
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"seed": 5, "train": {"depth": 2},
+                                      "tune": {"study": "old", "space": space}}))
+    assert load_tune_config(params, tmp_path / "tune.yaml")[1].study == "old"
+    (tmp_path / "tune.yaml").write_text(yaml.safe_dump({"tune": {"study": "new", "space": space}}))
+    seed, cfg, values = load_tune_config(params, tmp_path / "tune.yaml")
+    assert (seed, cfg.study, values["train"]) == (5, "new", {"depth": 2})
