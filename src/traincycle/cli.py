@@ -93,13 +93,16 @@ def report(rev: str, output: str | None, plots_dir: str) -> None:
 
 
 @main.command()
-@click.option("--path", default=".traincycle/ledger.jsonl", show_default=True,
-              type=click.Path(dir_okay=False), help="The test-set ledger evaluate appends to.")
-def ledger(path: str) -> None:
-    """List every look at the test split: test and model hashes, metric, value, params."""
+@click.option("--path", default=None, type=click.Path(dir_okay=False),
+              help="The test-set ledger evaluate appends to (default: one per repository, "
+                   "<git common dir>/traincycle/ledger.jsonl).")
+def ledger(path: str | None) -> None:
+    """List every look at the test split (workspace, temp and queued experiments alike)."""
     from traincycle.errors import report_errors
-    from traincycle.ledger import format_table, read_entries
+    from traincycle.ledger import default_path, format_table, read_entries
 
+    path = path or str(default_path())
+    click.echo(f"ledger: {path}")
     click.echo(format_table(report_errors(read_entries)(path)))
 
 

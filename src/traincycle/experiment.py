@@ -116,12 +116,14 @@ def run_experiment(
     force: bool = False,
     targets: Sequence[str] = (),
     downstream: bool = False,
+    single: bool = False,
 ) -> str:
     """Run `dvc exp run --name NAME -S ...` and return the experiment's commit sha.
 
     `temp` runs it in a copy under .dvc/tmp (the workspace stays untouched and every trial
     starts from the same baseline); `force` reruns the stages even if DVC has them cached
-    (with `targets` and `downstream`: only those stages and the ones after them).
+    (with `targets` and `downstream`: only those stages and the ones after them; with `single`:
+    only the targets themselves).
     """
     if not NAME_PATTERN.match(name):
         raise ConfigError(f"experiment name {name!r}: use letters, digits, '_', '-' and '.'")
@@ -132,6 +134,8 @@ def run_experiment(
         args.append("--force")
     if downstream:
         args.append("--downstream")
+    if single:
+        args.append("--single-item")
     result = dvc(*args, *targets, cwd=cwd, check=False)
     if result.returncode != 0:
         raise ExperimentFailed(

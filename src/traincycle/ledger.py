@@ -1,10 +1,14 @@
 """The test-set ledger: every look at the test split, so overuse of it is visible.
 
-Each evaluate run appends one JSON line to a git-ignored file (default
-``.traincycle/ledger.jsonl``). It is local history, not a DVC output, so reruns of the pipeline
-stay byte-identical. Scoring many models on one test split and keeping the best turns the test
-estimate into a selection, and an optimistic one; changing the headline metric after seeing
-results is the same problem in another form. Both get a warning.
+Each evaluate run appends one JSON line to one file per repository: ``traincycle/ledger.jsonl``
+inside the git common directory (``.git``, shared by every worktree), found from ``DVC_ROOT``,
+which DVC points at the parent repository even inside a temp or queued experiment's copy. So a
+look at test is recorded wherever it happens, and ``traincycle ledger`` lists them all. It is
+local history, not a DVC output, so reruns of the pipeline stay byte-identical.
+
+Scoring many models on one test split and keeping the best turns the test estimate into a
+selection, and an optimistic one; changing the headline metric after seeing results is the same
+problem in another form. Both get a warning.
 """
 
 from __future__ import annotations
@@ -16,7 +20,28 @@ from typing import Any
 
 from traincycle.errors import DataError
 
-DEFAULT_PATH = ".traincycle/ledger.jsonl"
+#: outside a git repository (or without git): next to the project, as before
+FALLBACK_PATH = ".traincycle/ledger.jsonl"
+
+
+def default_path() -> Path:
+    """The repository's one ledger: <git common dir>/traincycle/ledger.jsonl.
+
+    Starts from ``DVC_ROOT`` (set by DVC for stage commands; the parent repository in temp and
+    queued experiments) or the current directory; falls back to ``.traincycle/`` off git.
+    """
+    import os
+    import subprocess
+
+    root = Path(os.environ.get("DVC_ROOT") or ".")
+    try:
+        found = subprocess.run(["git", "rev-parse", "--git-common-dir"], cwd=root, capture_output=True,
+                               text=True, check=False)
+    except OSError:
+        return Path(FALLBACK_PATH)
+    if found.returncode != 0 or not found.stdout.strip():
+        return Path(FALLBACK_PATH)
+    return (root / found.stdout.strip()).resolve() / "traincycle" / "ledger.jsonl"
 FIELDS = ("time", "test_hash", "model_hash", "metric", "value", "params_hash", "problem_metric")
 
 
@@ -74,6 +99,21 @@ def record(path: str | Path, entry: dict[str, Any], budget: int) -> list[str]:
     found = warnings_for(read_entries(path), entry, budget)
     append_entry(path, entry)
     return found
+
+
+def looks_summary(entries: list[dict[str, Any]], budget: int) -> str | None:
+    """One line on how often the latest test split has been looked at; a warning past `budget`."""
+    if not entries:
+        return None
+    test = entries[-1].get("test_hash")
+    same = [e for e in entries if e.get("test_hash") == test]
+    models = len({e.get("model_hash") for e in same})
+    line = (f"the test split ({_short(test)}) has been scored {len(same)} time(s), by {models} "
+            f"distinct model(s) (`traincycle ledger`)")
+    if models > budget:
+        return (f"**warning:** {line}: over evaluate.test_budget {budget}, so the test estimate "
+                "is optimistic; judge changes on val and keep a fresh test split for the end")
+    return line[0].upper() + line[1:]
 
 
 def format_table(entries: list[dict[str, Any]]) -> str:

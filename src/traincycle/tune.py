@@ -1,10 +1,13 @@
 """Hyperparameter search with Optuna where every trial is a real DVC experiment.
 
 A trial suggests values for the params declared in ``tune.space``, runs
-``dvc exp run --temp --name <study>-trial-<n> -S key=value ...`` and reads its objective from a
-metrics file *of that experiment's commit*; so every trial shows up in ``dvc exp show`` and can be
-applied or branched like any hand-run experiment. The study lives in RDB storage (SQLite in
-``.traincycle/optuna.db`` by default), and rerunning resumes it.
+``dvc exp run --temp --name <study>-trial-<n> -S key=value ... <stage>`` and reads its objective
+from a metrics file *of that experiment's commit*. ``<stage>`` is the stage writing the tuned
+metric (train): the trial stops there, so no trial ever runs evaluate and scores test. A trial's
+evaluate/optimize figures in `dvc exp show` are therefore its baseline's, not its own; the one
+look at test comes after choosing (`dvc exp apply <best>` then `dvc repro`). Every trial shows
+up in ``dvc exp show`` and can be applied or branched like any hand-run experiment. The study
+lives in RDB storage (SQLite in ``.traincycle/optuna.db`` by default), and rerunning resumes it.
 
 Pruning, honestly: a trial is one whole ``dvc exp run``, so by the time its learning curve can be
 read the compute is spent, and a pruner deciding afterwards saves nothing. The per-step
@@ -548,9 +551,11 @@ def tune_project(
         echo(f"warning: untracked files are not copied into the trial experiments: {shown} "
              "(git add them, or the trials run without them)")
     url = cfg.storage or default_storage()
+    stage = metric_stage(metric_path, pipeline)[0]
     objective = Objective(
         study_name=cfg.study, space=cfg.space, metric_path=metric_path, metric_key=metric_key,
-        curve=cfg.curve, run=lambda name, values: run_experiment(name, values),
+        # only up to the metric's stage: a trial never reaches evaluate (the test split)
+        curve=cfg.curve, run=lambda name, values: run_experiment(name, values, targets=(stage,)),
         read=lambda rev, path: read_at_rev(rev, path), echo=echo, baseline=baseline,
     )
     echo(f"study {cfg.study!r} in {url}: {cfg.sampler} sampler, {cfg.direction} {cfg.metric}")
@@ -567,13 +572,14 @@ def tune_project(
     echo(f"  apply: dvc exp apply {best['experiment']}   branch: dvc exp branch "
          f"{best['experiment']} <branch>")
     echo(f"  report: {out_dir}/trials.md, history.html, importance.html, best.json")
+    echo(f"  trials stopped at stage {stage!r}: none scored test; after choosing, "
+         "`dvc exp apply` it and `dvc repro` for the one look at test")
     if verify_best:
-        stage = metric_stage(metric_path, pipeline)[0]
         name, stored, again = verify(
             result, objective, cfg.direction, baseline=baseline,
-            # forced from the metric's stage on: a real retrain, not a run-cache restore
-            force_run=lambda n, values: run_experiment(
-                n, values, force=True, targets=(stage,), downstream=True),
+            # the metric's stage forced (a real retrain, not a run-cache restore), nothing after it
+            force_run=lambda n, values: run_experiment(n, values, force=True, targets=(stage,),
+                                                       single=True),
         )
         verdict = "identical" if again == stored else "differs (the code changed since that trial)"
         echo(f"verify: {name} reran the best params: {metric_key} = {again!r} vs {stored!r}: {verdict}")
