@@ -54,7 +54,7 @@ def main(
     save_model(model, model_dir)
     write_reports("train", report, details_path, metrics_path)
     diagnosis = diagnose(
-        cfg.model,
+        report["model"],
         data.task,
         fitted.curves,
         report["train"],
@@ -63,11 +63,13 @@ def main(
         report["n_train"],
         report["n_features"],
         fitted.best_iteration,
+        report["baselines"],
     )
     write_json(diagnosis, diagnosis_path)
-    write_json({"train_seconds": seconds, "model": cfg.model}, timings)
+    write_json({"train_seconds": seconds, "model": report["model"]}, timings)
     val = ", ".join(f"{k} {v:.4f}" for k, v in report["val"].items())
-    click.echo(f"train: {cfg.model} in {seconds:.1f}s; val {val}")
+    picked = f" (auto: {report['candidates']})" if "candidates" in report else ""
+    click.echo(f"train: {report['model']}{picked} in {seconds:.1f}s; val {val}")
     click.echo(summary_line(diagnosis))
 
 

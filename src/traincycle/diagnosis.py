@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from traincycle.baselines import simpler_model_note
 from traincycle.models import family_module
+from traincycle.models.base import main_metric
 
 #: train-minus-val gap of the main metric above which the model overfits (roc_auc, accuracy)
 MAX_GAP = 0.03
@@ -70,6 +72,7 @@ def diagnose(
     n_train: int,
     n_features: int,
     best_iteration: int | None,
+    baseline_scores: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """The fit verdict, its evidence and next steps, for reports/fit_diagnosis.json."""
     metric, gap, limit = gap_of(task, train, val)
@@ -105,6 +108,10 @@ def diagnose(
         "data_warning": data_warning(family, n_train, n_features),
         "next_steps": suggestions(verdict, family, params, at_budget_end),
     }
+    simpler = simpler_model_note(task, family, main_metric(task), val, baseline_scores or {})
+    report["simpler_model"] = simpler["finding"] if simpler else None
+    if simpler:  # the cheapest next step comes first
+        report["next_steps"] = [simpler["next_step"], *report["next_steps"]]
     return report
 
 
@@ -113,6 +120,8 @@ def summary_line(report: dict[str, Any]) -> str:
     line = f"fit: {report['verdict']} ({report['reason']})"
     if report["val_loss_turned_at"] is not None:
         line += f"; val loss turned at iteration {report['val_loss_turned_at']}"
+    if report.get("simpler_model"):
+        line += f"; {report['simpler_model']}"
     if report["next_steps"]:
         line += f"; try: {report['next_steps'][0]}"
     if report["data_warning"]:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from traincycle import baselines
 from traincycle.config import DataConfig
 from traincycle.errors import ConfigError, DataError, UserError
 from traincycle.models import FAMILIES, check_task, family_module, fit_model
@@ -22,6 +23,8 @@ from traincycle.models.mlp import MLPConfig
 from traincycle.models.svm import SVMConfig
 from traincycle.models.text_tfidf import TfidfLogisticConfig
 
+#: train.model value that picks the family by val metric from train.candidates
+AUTO = "auto"
 #: the params subsection of each family (train.<key>)
 SECTION = {name: name for name in FAMILIES}
 #: families tied to one data modality (the others take any float feature columns)
@@ -32,7 +35,9 @@ MODALITY = {name: getattr(family_module(name), "MODALITY", None) for name in ("c
 class TrainConfig:
     """train: which family to fit, class weighting, and every family's own params."""
 
+    #: a family, or `auto`: fit every family in `candidates`, keep the best by val metric
     model: str = "xgboost"
+    candidates: tuple[str, ...] = ("logistic", "xgboost")
     #: balanced: weight classes inversely to their train frequency (classification only)
     class_weight: Literal["none", "balanced"] = "none"
     logistic: LogisticConfig = dataclasses.field(default_factory=LogisticConfig)
@@ -47,27 +52,37 @@ class TrainConfig:
     tfidf_logistic: TfidfLogisticConfig = dataclasses.field(default_factory=TfidfLogisticConfig)
 
     def __post_init__(self) -> None:
-        if self.model not in FAMILIES:
-            raise ConfigError(
-                f"params train.model: unknown model {self.model!r}; expected one of {', '.join(FAMILIES)}"
-            )
+        if self.model not in (*FAMILIES, AUTO):
+            raise ConfigError(f"params train.model: unknown model {self.model!r}; expected one of "
+                              f"{', '.join(FAMILIES)} or {AUTO}")
+        for name in self.candidates:
+            if name not in FAMILIES:
+                raise ConfigError(f"params train.candidates: unknown model {name!r}; expected some of "
+                                  f"{', '.join(FAMILIES)}")
+        if self.model == AUTO and not self.candidates:
+            raise ConfigError("params train.candidates: train.model auto needs at least one family")
 
-    def family_config(self) -> Any:
-        """The params subsection of the chosen family."""
-        return getattr(self, SECTION[self.model])
+    def families(self) -> tuple[str, ...]:
+        """The families this run fits: the chosen one, or every candidate for `auto`."""
+        return self.candidates if self.model == AUTO else (self.model,)
+
+    def family_config(self, family: str | None = None) -> Any:
+        """The params subsection of `family` (default: the chosen one)."""
+        return getattr(self, SECTION[family or self.model])
 
 
 def check_config(data: DataConfig, cfg: TrainConfig) -> None:
     """Reject params that cannot work for the task, before any data is read."""
-    check_task(cfg.model, data.task)
+    for family in cfg.families():
+        check_task(family, data.task)
+        needed = MODALITY.get(family)
+        if needed and needed != data.modality:
+            raise ConfigError(
+                f"params train.model: {family!r} needs data.modality: {needed} "
+                f"(data.modality is {data.modality!r})"
+            )
     if cfg.class_weight == "balanced" and data.task == "regression":
         raise ConfigError("params train.class_weight: 'balanced' needs a classification task; use none")
-    needed = MODALITY.get(cfg.model)
-    if needed and needed != data.modality:
-        raise ConfigError(
-            f"params train.model: {cfg.model!r} needs data.modality: {needed} "
-            f"(data.modality is {data.modality!r})"
-        )
 
 
 def split_xy(
@@ -140,7 +155,7 @@ def train(
     """
     check_config(data, cfg)
     check_featurizer(meta, data)
-    text = MODALITY.get(cfg.model) == "text"
+    text = any(MODALITY.get(f) == "text" for f in cfg.families())
     X, y = split_xy(train_df, meta, "processed train", text)
     X_val, y_val = split_xy(val_df, meta, "processed val", text)
     classes = list(meta.get("classes") or [])
@@ -158,14 +173,19 @@ def train(
     )
     if text:
         spec = dataclasses.replace(spec, feature_names=(meta["text_column"],))
-    model, fitted = fit_model(cfg.model, cfg.family_config(), spec, classes, (X, y, X_val, y_val))
+    metric = main_metric(data.task)
+    fits = {}
+    for family in cfg.families():  # `auto`: every candidate, fitted on train, scored on val
+        model, fitted = fit_model(family, cfg.family_config(family), spec, classes, (X, y, X_val, y_val))
+        fits[family] = (model, fitted, score(data.task, y_val, outputs(model, X_val)))
+    chosen = pick_family({f: s[metric] for f, (_, _, s) in fits.items()}, metric)
+    model, fitted, val_scores = fits[chosen]
     train_scores = score(data.task, y, outputs(model, X))
-    val_scores = score(data.task, y_val, outputs(model, X_val))
     if not fitted.curves:
         fitted.curves = single_step_curve(data.task, train_scores, val_scores)
     report = {
-        "model": cfg.model,
-        "metric": main_metric(data.task),  # the val figure metrics/train.json headlines
+        "model": chosen,
+        "metric": metric,  # the val figure metrics/train.json headlines
         "val": val_scores,
         "train": train_scores,
         "best_iteration": fitted.best_iteration,
@@ -175,7 +195,24 @@ def train(
     }
     if "n_trees" in fitted.extra:
         report["n_trees"] = fitted.extra["n_trees"]
+    if cfg.model == AUTO:
+        report["candidates"] = {f: s[metric] for f, (_, _, s) in fits.items()}
+    simple = None
+    if meta.get("modality", "tabular") == "tabular" and not text:
+        family = baselines.SIMPLE[data.task]
+        simple = ((lambda: fits[family][2]) if family in fits else
+                  lambda: score(data.task, y_val, outputs(fit_model(
+                      family, cfg.family_config(family), spec, classes, (X, y, X_val, y_val))[0], X_val)))
+    report["baselines"] = baselines.score_baselines(data.task, y, y_val, len(classes), score, simple)
     return model, fitted, report
+
+
+def pick_family(val: dict[str, float], metric: str) -> str:
+    """The family with the best val `metric` (the first listed on ties)."""
+    from traincycle.metrics import LOWER_IS_BETTER
+
+    sign = 1 if metric in LOWER_IS_BETTER else -1
+    return min(val, key=lambda f: (sign * val[f] if np.isfinite(val[f]) else np.inf, list(val).index(f)))
 
 
 def log_curves(curves: list[dict[str, float]], directory: str | Path) -> None:

@@ -64,6 +64,9 @@ def test_train_is_byte_identical_across_runs(tmp_path: Path, family: str) -> Non
     assert metrics["model"] == family and metrics["val"]["roc_auc"] > 0.8
     head = json.loads((tmp_path / "headline.json").read_text())
     assert head["model"] == family and head["val"] == {"roc_auc": metrics["val"]["roc_auc"]}
+    assert set(metrics["baselines"]) == {"majority", "logistic"}  # on val, every run
+    assert head["baselines"] == {k: v["roc_auc"] for k, v in metrics["baselines"].items()}
+    assert "simpler_model" in json.loads((tmp_path / "fit_diagnosis.json").read_text())
     assert "seconds" not in (tmp_path / "train.json").read_text()
     assert json.loads((tmp_path / "timings.json").read_text())["train_seconds"] > 0
     assert (tmp_path / "dvclive" / "plots" / "metrics" / "val" / "loss.tsv").exists()

@@ -81,3 +81,22 @@ def test_small_data_warning_for_mlp() -> None:
 def test_val_turn_ignores_noise() -> None:
     assert val_turn(curves([0.5, 0.4, 0.401])) is None
     assert val_turn(curves([0.5, 0.4, 0.5])) == 1
+
+
+def test_a_simple_model_as_good_as_the_chosen_one_is_said_first() -> None:
+    """German-credit-like: xgboost val 0.78, plain logistic 0.80 -> suggest the logistic run."""
+    report = diagnose(
+        "xgboost", "binary", curves([0.5, 0.45]), {"roc_auc": 0.80}, {"roc_auc": 0.78},
+        {"max_depth": 6, "n_estimators": 500}, n_train=700, n_features=40, best_iteration=1,
+        baseline_scores={"majority": {"roc_auc": 0.5}, "logistic": {"roc_auc": 0.80}},
+    )
+    assert "plain logistic model scores val roc_auc 0.8000 vs 0.7800" in report["simpler_model"]
+    assert report["next_steps"][0] == "dvc exp run -S train.model=logistic"
+    assert "as good or better" in summary_line(report)
+    worse = diagnose(
+        "xgboost", "binary", curves([0.5, 0.45]), {"roc_auc": 0.95}, {"roc_auc": 0.93},
+        {"max_depth": 6, "n_estimators": 500}, n_train=30000, n_features=40, best_iteration=1,
+        baseline_scores={"logistic": {"roc_auc": 0.90}},
+    )
+    assert worse["simpler_model"] is None
+    assert "train.model=logistic" not in " ".join(worse["next_steps"])
