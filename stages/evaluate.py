@@ -24,15 +24,18 @@ from traincycle.io import read_json, read_parquet, write_json, write_parquet, wr
 @click.option("--details", "details_path", required=True, help="Full JSON report (reports/).")
 @click.option("--plots-dir", required=True)
 @click.option("--errors", "errors_path", required=True)
+@click.option("--predictions", "predictions_path", required=True,
+              help="Per-row test predictions (Parquet), for paired comparisons between revisions.")
 @click.option("--slices", "slices_path", required=True)
 @click.option("--importance", "importance_path", required=True)
 @click.option("--card", "card_path", required=True)
-@click.option("--ledger", "ledger_path", default=".traincycle/ledger.jsonl", show_default=True)
+@click.option("--ledger", "ledger_path", default=None,
+              help="Test-set ledger (default: <git common dir>/traincycle/ledger.jsonl).")
 @click.option("--timings", default=".traincycle/timings/evaluate.json", show_default=True)
 @report_errors
 def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, data_quality,
-         metrics_path, details_path, plots_dir, errors_path, slices_path, importance_path, card_path,
-         ledger_path, timings) -> None:
+         metrics_path, details_path, plots_dir, errors_path, predictions_path, slices_path,
+         importance_path, card_path, ledger_path, timings) -> None:
     start = time.perf_counter()
     from traincycle import card, fairness, ledger
     from traincycle.evaluate import (
@@ -64,7 +67,7 @@ def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, da
                       processed, raw)
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     entry = ledger_entry(raw_test, model_dir, read_params(params_path), ev.metrics, problem, now)
-    for line in ledger.record(ledger_path, entry, cfg.test_budget):
+    for line in ledger.record(ledger_path or ledger.default_path(), entry, cfg.test_budget):
         click.echo(f"warning: {line}", err=True)
     if ev.gate["status"] == "warning":
         for line in ev.gate["findings"]:
@@ -74,6 +77,7 @@ def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, da
                             setup, origin, quality, list(data.sensitive))
     write_plots(ev.plots, plots_dir, {"worst_images.png": png} if png else None)
     write_parquet(ev.errors, errors_path)
+    write_parquet(ev.predictions, predictions_path)
     write_json(ev.slices, slices_path)
     write_json(ev.importance, importance_path)
     write_text(text, card_path)

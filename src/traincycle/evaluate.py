@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from traincycle import metrics as m
+from traincycle.comparison import predictions_frame
 from traincycle.config import DataConfig, check_range
 from traincycle.errors import ConfigError, DataError
 from traincycle.fairness import FairnessConfig
@@ -119,6 +120,8 @@ class Evaluation:
     importance: dict[str, Any]
     gate: dict[str, Any]
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    #: per-row test predictions (reports/predictions.parquet), for paired comparisons
+    predictions: pd.DataFrame | None = None
 
 
 def check_problem(problem: ProblemConfig, task: str) -> None:
@@ -266,7 +269,8 @@ def evaluate(
         m.class_report(y, pred, classes) if task != "regression" else None,
     )
     plot_data = plot_records(y, proba, pred, task, classes, metrics, importance, cfg, seed)
-    return Evaluation(metrics, plot_data, errors, slice_report, importance, gate, clock.laps)
+    rows = predictions_frame(processed[ROW_ID].to_numpy(), y, proba, pred)
+    return Evaluation(metrics, plot_data, errors, slice_report, importance, gate, clock.laps, rows)
 
 
 def explain_model(

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from traincycle.comparison import predictions_frame
+
 WORST_IMAGES = "worst_images.png"
 
 
@@ -93,7 +95,8 @@ def evaluate_media(
                              {"permutation": {"importance": {}}}, cfg, seed)
     plot_data["importance.json"] = plots.importance_records(importance.get("importance", {}))
     png = worst_images_png(raw, y, proba, pred, classes) if meta["modality"] == "image" else None
-    return Evaluation(metrics, plot_data, errors, slice_report, importance, gate, clock.laps), png
+    rows = predictions_frame(row_id, y, proba, pred)
+    return Evaluation(metrics, plot_data, errors, slice_report, importance, gate, clock.laps, rows), png
 
 
 def explain_media(model: Any, X: np.ndarray, y: np.ndarray, meta: dict[str, Any], cfg: Any,

@@ -348,6 +348,8 @@ def build_report(
     plots_error: str | None = None,
     timings: Mapping[str, Mapping[str, Any]] | None = None,
     head: str = "workspace",
+    looks: str | None = None,
+    judged: str | None = None,
 ) -> str:
     """The whole review comment."""
     base = f"{rev}"
@@ -355,6 +357,8 @@ def build_report(
     sections = [
         f"## traincycle report: {head} vs `{rev}` (`{rev_sha[:7]}`)",
         headline(evaluate, base, head),
+        judged or "",
+        looks or "",
         metrics_section(metrics_diff, base, head),
         fairness_section(metrics_diff, base, head),
         params_section(params_diff, base, head),
@@ -462,5 +466,56 @@ def collect_report(rev: str, plots_dir: str = ".traincycle/plots-diff",
     return build_report(
         rev=rev, rev_sha=sha, metrics_diff=metrics, params_diff=params, plots_index=index,
         plots_error=None if index else last_error(plots.stderr + plots.stdout),
-        timings=read_timings(timings_dir),
+        timings=read_timings(timings_dir), looks=test_looks(), judged=judge_change(rev, sha),
     )
+
+
+PREDICTIONS = "reports/predictions.parquet"
+
+
+def judge_change(rev: str, sha: str, params_path: str = "params.yaml") -> str:
+    """The verdict on the headline metric: paired bootstrap of (workspace - rev) on the same rows."""
+    import io
+
+    import pandas as pd
+
+    from traincycle.comparison import paired_difference
+    from traincycle.config import read_params
+    from traincycle.errors import UserError
+
+    try:
+        params = read_params(params_path)
+        metric, task = params["problem"]["metric"], params["data"]["task"]
+        evaluate = params.get("evaluate") or {}
+        head = pd.read_parquet(PREDICTIONS)
+    except (UserError, KeyError, TypeError, OSError) as exc:
+        return f"_No paired comparison: {type(exc).__name__} reading params or {PREDICTIONS}._"
+    try:
+        import dvc.api
+
+        with dvc.api.open(PREDICTIONS, rev=sha, mode="rb") as fh:
+            base = pd.read_parquet(io.BytesIO(fh.read()))
+    except Exception as exc:  # dvc raises many types: absent at that revision, not in the cache
+        return (f"_No paired comparison: {PREDICTIONS} of `{rev}` is not readable "
+                f"({type(exc).__name__}; `dvc pull` or `dvc repro` it there)._")
+    try:
+        out = paired_difference(base, head, task, metric, int(evaluate.get("bootstrap") or 1000),
+                                float(evaluate.get("ci_level", 0.95)), int(params.get("seed", 0)))
+    except UserError as exc:
+        return f"_No paired comparison: {exc}_"
+    return (f"**Is it real?** Paired bootstrap on the same {out['rows']} test rows: Δ `{metric}` "
+            f"{out['difference']:+.4g}, {out['level']:.0%} CI [{out['low']:+.4g}, {out['high']:+.4g}] "
+            f"→ **{out['verdict']}**.")
+
+
+def test_looks(params_path: str = "params.yaml") -> str | None:
+    """The ledger's count of looks at the current test split (a warning past the budget)."""
+    from traincycle import ledger
+    from traincycle.config import read_params
+    from traincycle.errors import UserError
+
+    try:
+        budget = (read_params(params_path).get("evaluate") or {}).get("test_budget", 5)
+        return ledger.looks_summary(ledger.read_entries(ledger.default_path()), int(budget))
+    except (UserError, TypeError, ValueError):
+        return None

@@ -69,7 +69,8 @@ def stage_args(paths: dict[str, str], out: Path, params: Path) -> list[str]:
         "--data-quality", str(out / "missing_quality.json"),
         "--metrics", str(out / "headline.json"), "--details", str(out / "metrics.json"),
         "--plots-dir", str(out / "plots"),
-        "--errors", str(out / "errors.parquet"), "--slices", str(out / "slices.json"),
+        "--errors", str(out / "errors.parquet"), "--predictions", str(out / "predictions.parquet"),
+        "--slices", str(out / "slices.json"),
         "--importance", str(out / "importance.json"), "--card", str(out / "card.md"),
         "--ledger", str(out / "ledger.jsonl"), "--timings", str(out / "timings.json"),
     ]
@@ -101,7 +102,8 @@ def invoke(*args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
-OUTPUTS = ("metrics.json", "headline.json", "errors.parquet", "slices.json", "importance.json", "card.md")
+OUTPUTS = ("metrics.json", "headline.json", "predictions.parquet", "errors.parquet", "slices.json",
+           "importance.json", "card.md")
 
 
 @pytest.fixture(scope="module", params=["logistic", "xgboost"])
