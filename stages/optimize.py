@@ -17,6 +17,7 @@ from traincycle.optimize import (
     manifest,
     optimize,
     report,
+    serving_inputs,
     source_hash,
     time_variants,
 )
@@ -32,9 +33,12 @@ from traincycle.optimize import (
 @click.option("--metrics", "metrics_path", required=True, help="Headline: chosen variant, size.")
 @click.option("--details", "details_path", required=True, help="Full JSON report (reports/).")
 @click.option("--timings", default=".traincycle/timings/optimize.json", show_default=True)
+@click.option("--provenance", default=None, help="Ingest's provenance.json: how to parse new rows.")
+@click.option("--schema", "schema_path", default=None, help="schema.yaml: numeric ranges to flag.")
 @report_errors
 def main(params_path: str, featurizer_path: str, model_dir: str, processed_dir: str,
-         interim_dir: str, out_dir: str, metrics_path: str, details_path: str, timings: str) -> None:
+         interim_dir: str, out_dir: str, metrics_path: str, details_path: str, timings: str,
+         provenance: str | None, schema_path: str | None) -> None:
     from traincycle.featurize import load_featurizer
     from traincycle.io import atomic_dir
     from traincycle.models import load_model
@@ -53,7 +57,8 @@ def main(params_path: str, featurizer_path: str, model_dir: str, processed_dir: 
     metrics = report(variants, chosen, native_metric, model.task, artifact_bytes(native))
     with atomic_dir(out_dir) as tmp:
         write_bytes(chosen.onnx, tmp / MODEL_FILE)
-        write_json(manifest(chosen, fz, model, source_hash(native)), tmp / MANIFEST_FILE)
+        write_json(manifest(chosen, fz, model, source_hash(native), *serving_inputs(provenance, schema_path)),
+                   tmp / MANIFEST_FILE)
     write_reports("optimize", metrics, details_path, metrics_path)
     latency = time_variants(variants, inp, cfg)
     write_json({"latency": latency}, timings)

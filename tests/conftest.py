@@ -124,8 +124,15 @@ def write_tiny_artifacts(root: Path, family: str = "logistic", **featurize: obje
             "processed": root / "data/processed", "interim": root / "data/interim"}
 
 
+#: the schema ranges of make_frame's numeric columns (generated in [18, 80) and [10, 70))
+TINY_RANGES = {"age": (18, 79), "hours_per_week": (10, 69)}
+
+
 def write_optimized_model(root: Path) -> tuple[Path, pd.DataFrame]:
-    """An optimised model directory (float ONNX + manifest) from a tiny pipeline, and raw val rows."""
+    """An optimised model directory (float ONNX + manifest) from a tiny pipeline, and raw val rows.
+
+    The manifest records a CSV source written with '?' for missing values and schema ranges.
+    """
     from traincycle.io import write_bytes, write_json
     from traincycle.optimize import (
         MANIFEST_FILE,
@@ -135,11 +142,13 @@ def write_optimized_model(root: Path) -> tuple[Path, pd.DataFrame]:
         build_variants,
         manifest,
     )
+    from traincycle.parsing import ReadOptions, parsing_record
     from traincycle.quantize import QuantizeConfig
 
     fz, model, processed, raw = tiny_pipeline("logistic")
     cfg = OptimizeConfig(quantize=QuantizeConfig(dynamic=False, static=False))
     chosen = build_variants(Inputs(fz, model, processed["val"], raw["val"]), cfg, 0)[0]
     write_bytes(chosen.onnx, root / MODEL_FILE)
-    write_json(manifest(chosen, fz, model, "source"), root / MANIFEST_FILE)
+    parsing = parsing_record(ReadOptions(na_values=("?",)), list(raw["train"].columns), raw["train"])
+    write_json(manifest(chosen, fz, model, "source", parsing, TINY_RANGES), root / MANIFEST_FILE)
     return root, raw["val"]

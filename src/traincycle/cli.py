@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from traincycle import __version__
@@ -106,23 +108,62 @@ def ledger(path: str | None) -> None:
     click.echo(format_table(report_errors(read_entries)(path)))
 
 
+def policy_options(func: Any) -> Any:
+    """--params / --unknown / --missing-columns: the `predict` params section and its overrides."""
+    func = click.option("--missing-columns", type=click.Choice(["error", "impute"]), default=None,
+                        help="An absent input column: error, or score as missing and flag "
+                             "(default: params predict.missing_columns, else error).")(func)
+    func = click.option("--unknown", type=click.Choice(["flag", "error"]), default=None,
+                        help="Unknown categories / values outside the schema range: score and "
+                             "flag, or refuse (default: params predict.unknown, else flag).")(func)
+    return click.option("--params", "params_path", type=click.Path(dir_okay=False), default=None,
+                        help="params.yaml whose `predict` section sets the policy "
+                             "(default: ./params.yaml when present).")(func)
+
+
+def load_policy(params_path: str | None, unknown: str | None, missing_columns: str | None) -> Any:
+    """The PredictConfig from params (if any) with command-line overrides applied."""
+    import dataclasses
+    from pathlib import Path
+
+    from traincycle.config import load_section
+    from traincycle.inputs import PredictConfig
+
+    path = params_path or ("params.yaml" if Path("params.yaml").is_file() else None)
+    cfg = load_section(path, "predict", PredictConfig) if path else PredictConfig()
+    overrides = {k: v for k, v in (("unknown", unknown), ("missing_columns", missing_columns)) if v}
+    return dataclasses.replace(cfg, **overrides)
+
+
 @main.command()
 @click.argument("model_dir", type=click.Path(file_okay=False))
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Where to write labels and probabilities (.csv or .parquet).")
+              help="Where to write labels, probabilities and flags (.csv or .parquet).")
 @click.option("--batch-rows", type=click.IntRange(min=1), default=65_536, show_default=True,
               help="Rows scored per batch (memory stays bounded on large files).")
-def predict(model_dir: str, input_path: str, output: str, batch_rows: int) -> None:
-    """Score INPUT (.csv/.parquet raw rows) with MODEL_DIR (e.g. models/optimized)."""
+@policy_options
+def predict(model_dir: str, input_path: str, output: str, batch_rows: int, params_path: str | None,
+            unknown: str | None, missing_columns: str | None) -> None:
+    """Score INPUT (.csv/.parquet raw rows, as the source was written) with MODEL_DIR.
+
+    MODEL_DIR is e.g. models/optimized. Rows are read the way ingest read the training source;
+    flagged rows (missing values, unknown categories, values out of range) are scored and
+    marked in the `flags` column; a summary line goes to stderr.
+    """
     import sys
 
     from traincycle.errors import report_errors
     from traincycle.predict import predict_file
 
-    rows = report_errors(predict_file)(model_dir, input_path, output, batch_rows,
-                                       progress=sys.stderr.isatty())
-    click.echo(f"scored {rows} rows into {output}")
+    def run() -> Any:
+        cfg = load_policy(params_path, unknown, missing_columns)
+        return predict_file(model_dir, input_path, output, batch_rows,
+                            progress=sys.stderr.isatty(), cfg=cfg)
+
+    outcome = report_errors(run)()
+    click.echo(f"predict: {outcome.summary()}", err=True)
+    click.echo(f"scored {outcome.rows} rows into {output}")
 
 
 @main.command()
@@ -134,10 +175,19 @@ def predict(model_dir: str, input_path: str, output: str, batch_rows: int) -> No
 @click.option("--max-rows", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Most rows one request may carry.")
 @click.option("--max-body-bytes", type=click.IntRange(min=1), default=1_000_000, show_default=True)
+@policy_options
 def serve(model_dir: str, host: str, port: int, min_confidence: float, max_rows: int,
-          max_body_bytes: int) -> None:
-    """Serve MODEL_DIR over HTTP: POST /predict, GET /health, OpenAPI at /docs (extra `serve`)."""
+          max_body_bytes: int, params_path: str | None, unknown: str | None,
+          missing_columns: str | None) -> None:
+    """Serve MODEL_DIR over HTTP: POST /predict, GET /health, OpenAPI at /docs (extra `serve`).
+
+    Rows are checked and flagged by the same rule as `traincycle predict`.
+    """
     from traincycle.errors import report_errors
     from traincycle.serve import serve as run_server
 
-    report_errors(run_server)(model_dir, host, port, min_confidence, max_rows, max_body_bytes)
+    def run() -> None:
+        cfg = load_policy(params_path, unknown, missing_columns)
+        run_server(model_dir, host, port, min_confidence, max_rows, max_body_bytes, cfg)
+
+    report_errors(run)()

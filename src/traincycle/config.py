@@ -38,6 +38,7 @@ SECTIONS = (
     "evaluate",
     "optimize",
     "tune",
+    "predict",
 )
 
 Task = Literal["binary", "multiclass", "regression"]

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import os
-import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from traincycle.config import DataConfig, check_range
 from traincycle.errors import ConfigError, DataError
 from traincycle.io import sha256_bytes, sha256_file
+from traincycle.parsing import parse_csv, parsing_record, tidy
 
 REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://")
 
@@ -54,11 +52,11 @@ def read_source(source: str, cfg: IngestConfig) -> tuple[pd.DataFrame, dict[str,
     is_parquet = name.lower().endswith((".parquet", ".pq"))
     if source.startswith(REMOTE_PREFIXES):
         raw = _read_remote(source)
-        df = _parse_parquet(io.BytesIO(raw), source) if is_parquet else _parse_csv(raw, source, cfg)
+        df = _parse_parquet(io.BytesIO(raw), source) if is_parquet else parse_csv(raw, source, cfg)
         return df, {name: sha256_bytes(raw)}
     path = _local_file(source)
     # Parquet is read straight from disk (column projection, no second copy in memory)
-    df = _parse_parquet(path, source) if is_parquet else _parse_csv(path.read_bytes(), source, cfg)
+    df = _parse_parquet(path, source) if is_parquet else parse_csv(path.read_bytes(), source, cfg)
     return df, {name: sha256_file(path)}
 
 
@@ -95,81 +93,6 @@ def _parse_parquet(file: Path | io.BytesIO, source: str) -> pd.DataFrame:
         return pd.read_parquet(file, engine="pyarrow")
     except Exception as exc:  # pyarrow raises several types for corrupt or truncated files
         raise DataError(f"{source}: not a readable Parquet file ({exc})") from None
-
-
-def _parse_csv(raw: bytes, source: str, cfg: IngestConfig) -> pd.DataFrame:
-    if not raw.strip():
-        raise DataError(f"{source}: file is empty, expected a CSV with a header row")
-    try:
-        text = raw.decode(cfg.encoding)
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{source}: not {cfg.encoding} text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "re-save it as UTF-8 or set params ingest.encoding"
-        ) from None
-    except LookupError:
-        raise ConfigError(f"params ingest.encoding: unknown encoding {cfg.encoding!r}") from None
-    header = next(csv.reader(io.StringIO(text), delimiter=cfg.delimiter))
-    names = [h.strip() for h in header]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise DataError(f"{source}: duplicate column name {dupes[0]!r} in the header")
-    try:
-        df = pd.read_csv(
-            io.StringIO(text),
-            sep=cfg.delimiter,
-            skipinitialspace=True,
-            na_values=list(cfg.na_values),
-            low_memory=False,
-        )
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(f"{source}: not a readable CSV ({str(exc).strip()})") from None
-    if df.shape[1] == 1 and any(d in header[0] for d in ";\t|" if d != cfg.delimiter):
-        raise DataError(
-            f"{source}: found a single column {header[0][:40]!r}; the file looks delimited by "
-            "something else than params ingest.delimiter "
-            f"{cfg.delimiter!r}"
-        )
-    return df
-
-
-def snake_case(name: str) -> str:
-    """'Hours-per-week ' -> 'hours_per_week'; 'capitalGain' -> 'capital_gain'."""
-    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name).strip())
-    return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower() or "column"
-
-
-def tidy(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Snake-case column names; strip strings; text columns as `category` with sorted categories."""
-    renamed = [snake_case(c) for c in df.columns]
-    clashes = sorted({n for n in renamed if renamed.count(n) > 1})
-    if clashes:
-        raise DataError(f"{source}: several columns become {clashes[0]!r} after snake_case naming")
-    out = df.copy()
-    out.columns = renamed
-    for col in out.columns:
-        series = out[col]
-        if isinstance(series.dtype, pd.CategoricalDtype) or _is_text(series):
-            out[col] = _tidy_categorical(series)
-    return out
-
-
-def _tidy_categorical(series: pd.Series) -> pd.Series:
-    """Strip whitespace and sort categories, working on the unique values only (fast at 10M rows)."""
-    cat = series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype("category")
-    stripped = cat.cat.categories.astype("string").str.strip()
-    codes = cat.cat.codes.to_numpy()
-    categories = sorted(set(stripped.dropna()) - {""})
-    position = {c: i for i, c in enumerate(categories)}
-    remap = np.array([position.get(c, -1) if pd.notna(c) else -1 for c in stripped] + [-1])
-    return pd.Series(
-        pd.Categorical.from_codes(remap[codes], categories=categories), index=series.index,
-        name=series.name,
-    )
-
-
-def _is_text(series: pd.Series) -> bool:
-    return pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype)
 
 
 def check_target(df: pd.DataFrame, data: DataConfig, source: str) -> None:
@@ -215,6 +138,7 @@ def ingest(data: DataConfig, cfg: IngestConfig) -> tuple[pd.DataFrame, dict[str,
 
         return ingest_text(data, cfg)
     df, hashes = read_source(data.source, cfg)
+    original = list(df.columns)
     df = tidy(df, data.source)
     if cfg.max_rows:
         df = df.iloc[: cfg.max_rows].reset_index(drop=True)
@@ -227,5 +151,7 @@ def ingest(data: DataConfig, cfg: IngestConfig) -> tuple[pd.DataFrame, dict[str,
         "rows": len(df),
         "columns": len(df.columns),
         "dtypes": {c: str(t) for c, t in df.dtypes.items()},
+        # how to read new rows alike (predict, serve): optimize copies it into the manifest
+        "parsing": parsing_record(cfg, original, df),
     }
     return df, provenance

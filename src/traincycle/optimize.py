@@ -272,8 +272,14 @@ def model_weight_bytes(model_bytes: bytes) -> int:
                if i.name.startswith("model_"))
 
 
-def manifest(chosen: Variant, featurizer: Any, model: Any, source_sha256: str) -> dict[str, Any]:
-    """The serving contract next to model.onnx: input schema, outputs, opsets and hashes."""
+def manifest(chosen: Variant, featurizer: Any, model: Any, source_sha256: str,
+             parsing: dict[str, Any] | None = None,
+             ranges: dict[str, tuple[float | None, float | None]] | None = None) -> dict[str, Any]:
+    """The serving contract next to model.onnx: input schema, outputs, opsets and hashes.
+
+    `parsing` is how ingest read the source (provenance.json's record), so predict and serve read
+    new rows alike; `ranges` are the schema's numeric (min, max), beyond which rows are flagged.
+    """
     import onnx
 
     from traincycle.export import MISSING_STRING, columns_from_meta, output_name
@@ -291,14 +297,36 @@ def manifest(chosen: Variant, featurizer: Any, model: Any, source_sha256: str) -
         "output": output_name(model.task),
         "inputs": [
             {"name": c.name, "kind": c.kind, "dtype": c.dtype,
-             **({"categories": list(c.categories)} if c.is_categorical else {})}
+             **({"categories": list(c.categories)} if c.is_categorical else {}),
+             **_range(c.name, ranges or {})}
             for c in columns_from_meta(meta["input_columns"])
         ],
+        **({"parsing": parsing} if parsing else {}),
         "missing": {"categorical": MISSING_STRING, "numeric": "NaN"},
         "opset": {(imp.domain or "ai.onnx"): imp.version for imp in onx.opset_import},
         "model_sha256": sha256_bytes(chosen.onnx),
         "source_sha256": source_sha256,
     }
+
+
+def serving_inputs(provenance: str | Path | None, schema: str | Path | None,
+                   ) -> tuple[dict[str, Any] | None, dict[str, tuple[float | None, float | None]]]:
+    """The manifest's parsing record (from ingest's provenance.json) and numeric ranges (schema)."""
+    from traincycle.io import read_json
+    from traincycle.schema import load_schema
+
+    parsing = read_json(provenance).get("parsing") if provenance else None
+    ranges = {}
+    if schema:
+        for name, col in load_schema(schema).columns.items():
+            if col.min is not None or col.max is not None:
+                ranges[name] = (col.min, col.max)
+    return parsing, ranges
+
+
+def _range(name: str, ranges: dict[str, tuple[float | None, float | None]]) -> dict[str, float]:
+    low, high = ranges.get(name, (None, None))
+    return {k: v for k, v in (("min", low), ("max", high)) if v is not None}
 
 
 def source_hash(paths: list[Path]) -> str:

@@ -1,12 +1,15 @@
 """Score raw rows with an optimised model directory (model.onnx + manifest.json).
 
-Input is checked against the manifest's schema before any scoring: a missing column, a
-non-numeric value in a numeric column, a category never seen in training or an empty file is
-a one-line error naming the column and row. Large files stream in batches.
+New files are read the way ingest read the training source (the manifest's ``parsing``: the
+same delimiter, encoding, missing-value markers, snake_case names and cleaning, through
+:mod:`traincycle.parsing`), then checked and flagged by :func:`traincycle.inputs.screen`, the
+rule the service applies too. Large files stream in batches; output is written atomically with
+a ``flags`` column (see :mod:`traincycle.inputs`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from traincycle.errors import DataError
+from traincycle.inputs import InputSpec, PredictConfig, Screened, specs_from_manifest
 from traincycle.io import atomic_path, read_json, sha256_file
+from traincycle.parsing import ReadOptions
 
 BATCH_ROWS = 65_536
 FORMATS = (".csv", ".parquet")
@@ -31,21 +36,21 @@ class Predictor:
     version: str
 
     @property
-    def columns(self) -> list[Any]:
-        from traincycle.export import Column
+    def specs(self) -> list[InputSpec]:
+        return specs_from_manifest(self.manifest)
 
-        return [Column(c["name"], c["kind"], c["dtype"], tuple(c.get("categories", ())))
-                for c in self.manifest["inputs"]]
+    @property
+    def read_options(self) -> ReadOptions:
+        """How the training source was read (pandas' defaults for manifests that predate it)."""
+        return ReadOptions.from_record(self.manifest.get("parsing"))
 
     @property
     def classes(self) -> list[str]:
         return list(self.manifest["classes"])
 
-    def scores(self, df: pd.DataFrame) -> np.ndarray:
-        """Probabilities (or predictions) for rows already checked by :func:`check_rows`."""
-        from traincycle.export import to_feeds
-
-        return self.session.run([self.manifest["output"]], to_feeds(df, self.columns))[0]
+    def scores(self, screened: Screened) -> np.ndarray:
+        """Probabilities (or predictions) for screened rows."""
+        return self.session.run([self.manifest["output"]], screened.feeds)[0]
 
 
 def load_predictor(model_dir: str | Path) -> Predictor:
@@ -63,71 +68,37 @@ def load_predictor(model_dir: str | Path) -> Predictor:
     return Predictor(manifest, session(onnx_path.read_bytes()), digest[:12])
 
 
-def check_rows(df: pd.DataFrame, columns: list[Any], offset: int = 0, where: str = "input") -> pd.DataFrame:
-    """Validate and type raw rows against the schema; raise DataError naming column and row.
+def read_batches(path: str | Path, pred: Predictor, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+    """Stream a CSV or Parquet file in tidied batches, parsed as ingest parsed the source."""
+    from traincycle.parsing import csv_chunks, tidy
 
-    Rows are numbered from 0 in the input file (`offset` is the first row of this batch).
-    Missing values are allowed (the graph imputes them as the featurizer did).
-    """
-    out = {}
-    for col in columns:
-        if col.name not in df.columns:
-            raise DataError(f"{where}: column {col.name!r} is missing (expected {col.dtype})")
-        series = df[col.name]
-        if col.is_categorical:
-            numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-            if numeric and series.notna().any():
-                bad = int(np.flatnonzero(series.notna().to_numpy())[0])
-                raise DataError(f"{where}: column {col.name!r} row {offset + bad}: expected a "
-                                f"category (text), got number {series.iloc[bad]!r}")
-            text = series.astype("string")
-            unseen = text.notna() & ~text.isin(col.categories)
-            if unseen.any():
-                bad = int(np.flatnonzero(unseen.to_numpy())[0])
-                raise DataError(f"{where}: column {col.name!r} row {offset + bad}: unseen category "
-                                f"{text.iloc[bad]!r} (known: {', '.join(col.categories[:8])}"
-                                f"{', ...' if len(col.categories) > 8 else ''})")
-            out[col.name] = text
-        else:
-            numbers = _numeric(series)
-            bad_mask = series.notna().to_numpy() & numbers.isna().to_numpy()
-            if bad_mask.any():
-                bad = int(np.flatnonzero(bad_mask)[0])
-                raise DataError(f"{where}: column {col.name!r} row {offset + bad}: expected a number "
-                                f"({col.dtype}), got {series.iloc[bad]!r}")
-            out[col.name] = numbers
-    return pd.DataFrame(out, index=df.index)
+    path = check_input(path)
+    if path.suffix.lower() == ".csv":
+        text = [s.name for s in pred.specs if s.is_categorical]
+        batches: Iterator[pd.DataFrame] = csv_chunks(path, pred.read_options, batch_rows, text)
+    else:
+        batches = _parquet_batches(path, batch_rows)
+    for batch in batches:
+        yield tidy(batch, str(path))
 
 
-def _numeric(series: pd.Series) -> pd.Series:
-    if pd.api.types.is_bool_dtype(series):
-        return series.astype("float64")
-    if pd.api.types.is_numeric_dtype(series):
-        return series.astype("Float64").astype("float64")
-    return pd.to_numeric(series.astype("string").str.strip(), errors="coerce").astype("float64")
-
-
-def read_batches(
-    path: str | Path, columns: list[Any], batch_rows: int = BATCH_ROWS
-) -> Iterator[pd.DataFrame]:
-    """Stream a CSV or Parquet file in batches (categoricals read as text, never guessed)."""
+def check_input(path: str | Path) -> Path:
+    """An existing .csv or .parquet file, or a one-line error."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise DataError(f"{path}: expected a .csv or .parquet file")
-    if not path.exists():
+    if not path.is_file():
         raise DataError(f"{path}: file not found")
-    try:
-        if path.suffix.lower() == ".parquet":
-            import pyarrow.parquet as pq
+    return path
 
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
-                yield batch.to_pandas()
-        else:
-            text = {c.name: "string" for c in columns}
-            yield from pd.read_csv(path, chunksize=batch_rows, dtype=text, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty") from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+
+def _parquet_batches(path: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+            yield batch.to_pandas()
+    except (OSError, ValueError) as exc:
         raise DataError(f"{path}: not readable ({type(exc).__name__}: {exc})") from None
 
 
@@ -137,7 +108,10 @@ def count_rows(path: Path) -> int | None:
         return None
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(path).metadata.num_rows
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except (OSError, ValueError):  # unreadable: read_batches says so in one line
+        return None
 
 
 def result_frame(pred: Predictor, scores: np.ndarray) -> pd.DataFrame:
@@ -151,29 +125,48 @@ def result_frame(pred: Predictor, scores: np.ndarray) -> pd.DataFrame:
     return frame
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a predict run did: rows scored, rows flagged, flags per kind."""
+
+    rows: int
+    flagged: int
+    counts: Counter[str]
+
+    def summary(self) -> str:
+        from traincycle.inputs import summary
+
+        return summary(self.counts, self.flagged, self.rows)
+
+
 def predict_file(
     model_dir: str | Path, input_path: str | Path, output_path: str | Path,
-    batch_rows: int = BATCH_ROWS, progress: bool = False,
-) -> int:
-    """Score `input_path` into `output_path` (.csv or .parquet) atomically; return the row count."""
+    batch_rows: int = BATCH_ROWS, progress: bool = False, cfg: PredictConfig | None = None,
+) -> Outcome:
+    """Score `input_path` into `output_path` (.csv or .parquet) atomically."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from traincycle.inputs import frame_columns, screen
+
+    cfg = cfg or PredictConfig()
     pred = load_predictor(model_dir)
     output_path, input_path = Path(output_path), Path(input_path)
     if output_path.suffix.lower() not in FORMATS:
         raise DataError(f"{output_path}: output must end in .csv or .parquet")
-    columns = pred.columns
-    total = count_rows(input_path)
-    bar = _progress(total, progress)
-    rows = 0
+    specs = pred.specs
+    bar = _progress(count_rows(check_input(input_path)), progress)
+    rows, flagged, counts = 0, 0, Counter[str]()
     with atomic_path(output_path) as tmp:
         writer = None
-        for batch in read_batches(input_path, columns, batch_rows):
+        for batch in read_batches(input_path, pred, batch_rows):
             if batch.empty:
                 continue
-            checked = check_rows(batch, columns, rows, str(input_path))
-            frame = result_frame(pred, pred.scores(checked))
+            where = str(input_path)
+            screened = screen(frame_columns(batch, specs, rows, where), specs, cfg, len(batch),
+                              rows, where)
+            frame = result_frame(pred, pred.scores(screened))
+            frame["flags"] = pd.array(screened.flags, dtype="string")
             if output_path.suffix.lower() == ".csv":
                 frame.to_csv(tmp, mode="a", header=rows == 0, index=False)
             else:
@@ -181,13 +174,15 @@ def predict_file(
                 writer = writer or pq.ParquetWriter(tmp, table.schema, compression="zstd")
                 writer.write_table(table)
             rows += len(batch)
+            flagged += screened.flagged
+            counts.update(screened.counts)
             bar.update(len(batch))
         if writer is not None:
             writer.close()
         bar.close()
         if rows == 0:
             raise DataError(f"{input_path}: the file has no rows to score")
-    return rows
+    return Outcome(rows, flagged, counts)
 
 
 def _progress(total: int | None, enabled: bool) -> Any:

@@ -205,7 +205,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         return read_parquet(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
-    from traincycle.ingest import tidy
+    from traincycle.parsing import tidy
 
     try:
         df = pd.read_csv(path, skipinitialspace=True, na_values=["?"], low_memory=False)

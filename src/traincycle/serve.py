@@ -1,93 +1,224 @@
 """An HTTP scoring service over an optimised model directory (FastAPI + uvicorn, extra `serve`).
 
 ``POST /predict`` takes ``{"rows": [{column: value, ...}, ...]}`` and returns, per row, the
-label, class probabilities, the confidence (top probability) and a ``low_confidence`` flag,
-plus the model version (sha256 prefix of model.onnx). The request schema — and so the OpenAPI
-document — is built from the manifest: numbers for numeric columns, the training categories as
-an enum for categorical ones, null for missing. Bad requests get a 4xx with a message.
+label, class probabilities, the confidence (top probability), a ``low_confidence`` flag and the
+row's ``flags`` (missing value imputed, unknown category, out of the schema range, absent field:
+see :mod:`traincycle.inputs`, the rule `traincycle predict` applies too), plus the model version
+(sha256 prefix of model.onnx). Keys are the snake_case column names or the source's original
+ones; text is cleaned as ingest cleaned the source (the same missing-value markers).
+
+The body is parsed and checked by hand (orjson + :func:`traincycle.inputs.record_columns`), not
+by a pydantic model per request: that per-row Python was most of the latency. The OpenAPI
+document still describes the request exactly, from the manifest, and lists every status code:
+200, 400 (not JSON), 413 (body over the cap), 422 (valid JSON the model cannot take).
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: FastAPI and pydantic read the annotations of the
+# endpoint and of the response models defined inside functions below at run time
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from traincycle.errors import DataError
+from traincycle.inputs import PredictConfig
 
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 1_000_000
+JSON = "application/json"
 
 
-def row_model(manifest: dict[str, Any]) -> Any:
-    """A pydantic model of one raw row, derived from the manifest's input schema."""
-    from pydantic import ConfigDict, Field, create_model
-
-    fields: dict[str, Any] = {}
-    for i, col in enumerate(manifest["inputs"]):
+def row_schema(manifest: dict[str, Any], cfg: PredictConfig) -> dict[str, Any]:
+    """JSON schema of one raw row: numbers or null, text or null (an enum of the training
+    categories when unknown ones are refused); every field required unless absent ones are
+    imputed."""
+    props: dict[str, Any] = {}
+    for col in manifest["inputs"]:
         if col["kind"] == "categorical":
-            kind: Any = Literal[tuple(col["categories"])] if col["categories"] else str
+            cats = col.get("categories") or []
+            if cfg.unknown == "error" and cats:
+                prop: dict[str, Any] = {"enum": [*cats, None]}
+            else:
+                prop = {"type": ["string", "null"],
+                        "description": "known: " + ", ".join(cats[:20]) + (", ..." if len(cats) > 20 else "")}
         else:
-            kind = float
-        fields[f"c{i}"] = (kind | None, Field(default=None, alias=col["name"]))
-    return create_model("Row", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields)
+            prop = {"type": ["boolean", "null"] if col["dtype"] == "bool" else ["number", "null"]}
+            if cfg.unknown == "error":  # out-of-range values are refused: part of the contract
+                prop.update({key: col[k] for k, key in (("min", "minimum"), ("max", "maximum"))
+                             if k in col})
+        props[col["name"]] = prop
+    schema: dict[str, Any] = {"title": "Row", "type": "object", "properties": props,
+                              "additionalProperties": False}
+    if cfg.missing_columns == "error":
+        schema["required"] = list(props)
+    return schema
+
+
+def request_schema(manifest: dict[str, Any], cfg: PredictConfig, max_rows: int) -> dict[str, Any]:
+    """JSON schema of the /predict body."""
+    return {"title": "PredictRequest", "type": "object", "required": ["rows"],
+            "additionalProperties": False,
+            "properties": {"rows": {"type": "array", "minItems": 1, "maxItems": max_rows,
+                                    "items": row_schema(manifest, cfg)}}}
+
+
+def response_models(manifest: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """Every status code /predict answers, with its body's model (for the OpenAPI document)."""
+    from pydantic import BaseModel
+
+    class Error(BaseModel):
+        detail: str
+
+    if manifest["task"] == "regression":
+        class Prediction(BaseModel):
+            prediction: float
+            flags: list[str]
+    else:
+        class Prediction(BaseModel):  # type: ignore[no-redef]
+            label: str
+            probabilities: dict[str, float]
+            confidence: float
+            low_confidence: bool
+            flags: list[str]
+
+    class PredictResponse(BaseModel):
+        model_version: str
+        predictions: list[Prediction]
+
+    return {
+        200: {"model": PredictResponse, "description": "One prediction per row, in order."},
+        400: {"model": Error, "description": "The body is not valid JSON."},
+        413: {"model": Error, "description": "The body is larger than the service's cap."},
+        422: {"model": Error, "description": "Valid JSON the model cannot score: wrong shape, "
+                                             "unknown field, wrong type, refused value; names it."},
+    }
 
 
 def create_app(model_dir: str | Path, min_confidence: float = 0.5, max_rows: int = MAX_ROWS,
-               max_body_bytes: int = MAX_BODY_BYTES) -> Any:
+               max_body_bytes: int = MAX_BODY_BYTES, cfg: PredictConfig | None = None) -> Any:
     """The FastAPI application scoring with `model_dir` (model.onnx + manifest.json)."""
-    import pandas as pd
-    from fastapi import FastAPI, HTTPException
-    from pydantic import Field, create_model
+    from fastapi import FastAPI, Request, Response
+    from pydantic import BaseModel
 
-    from traincycle.predict import check_rows, load_predictor
+    from traincycle.inputs import record_columns, screen
+    from traincycle.parsing import na_strings
+    from traincycle.predict import load_predictor
 
+    cfg = cfg or PredictConfig()
     pred = load_predictor(model_dir)
-    manifest = pred.manifest
-    row = row_model(manifest)
-    request_model = create_model(
-        "PredictRequest", rows=(list[row], Field(min_length=1, max_length=max_rows)),
-    )
-    names = [c["name"] for c in manifest["inputs"]]
+    manifest, specs = pred.manifest, pred.specs
+    options = pred.read_options
+    names = {s.name: s.name for s in specs}
+    names.update({orig: snake for orig, snake in options.names.items() if snake in names})
+    missing = na_strings(options.na_values)
+    answer = _answerer(manifest, min_confidence)
+
     app = FastAPI(title="traincycle model", version=pred.version,
                   description=f"{manifest['family']} ({manifest['variant']}) predicting "
                               f"{manifest['target']!r}")
     app.add_middleware(BodyLimit, limit=max_body_bytes)
 
-    @app.get("/health")
+    class Health(BaseModel):
+        status: str
+        model_version: str
+        variant: str
+
+    @app.get("/health", response_model=Health)
     def health() -> dict[str, Any]:
         return {"status": "ok", "model_version": pred.version, "variant": manifest["variant"]}
 
-    def predict(request: Any) -> dict[str, Any]:
-        records = [r.model_dump(by_alias=True) for r in request.rows]  # type: ignore[attr-defined]
-        frame = pd.DataFrame.from_records(records, columns=names)
+    async def predict(request: Request) -> Response:
         try:
-            scores = pred.scores(check_rows(frame, pred.columns, where="request"))
+            records = parse_body(await request.body(), max_rows)
+            columns, absent = record_columns(records, specs, names, missing)
+            screened = screen(columns, specs, cfg, len(records), where="request", absent=absent)
+        except BadJSON as exc:
+            return _error(400, str(exc))
         except DataError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from None
-        return {"model_version": pred.version, "predictions": _predictions(manifest, scores,
-                                                                           min_confidence)}
+            return _error(422, str(exc))
+        scores = pred.scores(screened)
+        body = {"model_version": pred.version, "predictions": answer(scores, screened.flags)}
+        return Response(_dumps(body), media_type=JSON)
 
-    # the request model is built at run time, so the annotation is set here for FastAPI to read
-    predict.__annotations__["request"] = request_model
-    app.post("/predict")(predict)
+    app.post("/predict", responses=response_models(manifest), openapi_extra={"requestBody": {
+        "required": True, "content": {JSON: {"schema": request_schema(manifest, cfg, max_rows)}}}},
+    )(predict)
     return app
 
 
-def _predictions(manifest: dict[str, Any], scores: Any, min_confidence: float) -> list[dict[str, Any]]:
+class BadJSON(ValueError):
+    """The request body is not JSON at all (400, unlike a JSON body the model cannot take: 422)."""
+
+
+def parse_body(raw: bytes, max_rows: int) -> list[dict[str, Any]]:
+    """The rows of a /predict body, or BadJSON / DataError naming what is wrong."""
+    import orjson
+
+    try:
+        body = orjson.loads(raw)  # strict JSON: NaN and Infinity are not numbers here
+    except orjson.JSONDecodeError as exc:
+        raise BadJSON(f"request body is not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise DataError(f"request: expected an object {{\"rows\": [...]}}, got {_kind(body)}")
+    extra = sorted(set(body) - {"rows"})
+    if extra:
+        raise DataError(f"request: unknown field {extra[0]!r}; expected only \"rows\"")
+    rows = body.get("rows")
+    if not isinstance(rows, list):
+        raise DataError(f"request: \"rows\" must be a list of row objects, got {_kind(rows)}")
+    if not 1 <= len(rows) <= max_rows:
+        raise DataError(f"request: \"rows\" holds {len(rows)} rows; expected 1 to {max_rows}")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise DataError(f"request: row {i}: expected an object of fields, got {_kind(row)}")
+    return rows
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
+
+
+def _answerer(manifest: dict[str, Any], min_confidence: float) -> Any:
+    """scores + flags -> the per-row answers (built with plain Python: fast for small batches)."""
+    from traincycle.inputs import FLAG_SEPARATOR
+
+    def split(flags: str) -> list[str]:
+        return flags.split(FLAG_SEPARATOR) if flags else []
+
     if manifest["task"] == "regression":
-        return [{"prediction": float(v)} for v in scores.reshape(-1)]
+        def regression(scores: Any, flags: list[str]) -> list[dict[str, Any]]:
+            return [{"prediction": v, "flags": split(f)}
+                    for v, f in zip(scores.reshape(-1).tolist(), flags, strict=True)]
+
+        return regression
     classes = manifest["classes"]
-    out = []
-    for probs in scores.tolist():
-        top = max(range(len(probs)), key=probs.__getitem__)
-        out.append({
-            "label": classes[top],
-            "probabilities": {c: float(p) for c, p in zip(classes, probs, strict=True)},
-            "confidence": float(probs[top]),
-            "low_confidence": bool(probs[top] < min_confidence),
-        })
-    return out
+
+    def classification(scores: Any, flags: list[str]) -> list[dict[str, Any]]:
+        out = []
+        for probs, f in zip(scores.tolist(), flags, strict=True):
+            top = max(range(len(probs)), key=probs.__getitem__)
+            out.append({
+                "label": classes[top],
+                "probabilities": dict(zip(classes, probs, strict=True)),
+                "confidence": probs[top],
+                "low_confidence": probs[top] < min_confidence,
+                "flags": split(f),
+            })
+        return out
+
+    return classification
+
+
+def _dumps(body: Any) -> bytes:
+    import orjson
+
+    return orjson.dumps(body)
+
+
+def _error(status: int, detail: str) -> Any:
+    from fastapi import Response
+
+    return Response(json.dumps({"detail": detail}), status_code=status, media_type=JSON)
 
 
 class BodyLimit:
@@ -138,9 +269,9 @@ class BodyLimit:
 
 
 def serve(model_dir: str | Path, host: str, port: int, min_confidence: float, max_rows: int,
-          max_body_bytes: int) -> None:
+          max_body_bytes: int, cfg: PredictConfig | None = None) -> None:
     """Run the service with uvicorn until interrupted."""
     import uvicorn
 
-    app = create_app(model_dir, min_confidence, max_rows, max_body_bytes)
+    app = create_app(model_dir, min_confidence, max_rows, max_body_bytes, cfg)
     uvicorn.run(app, host=host, port=port, log_level="info")

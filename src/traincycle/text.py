@@ -94,7 +94,8 @@ class TextFeaturizeConfig:
 
 def ingest_text(data: DataConfig, cfg: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a CSV/Parquet/builtin table with a text column; keep the text and the label."""
-    from traincycle.ingest import check_target, read_source, snake_case
+    from traincycle.ingest import check_target, read_source
+    from traincycle.parsing import snake_case
 
     df, hashes = read_source(data.source, cfg)
     df = df.rename(columns={c: snake_case(c) for c in df.columns})

@@ -21,7 +21,7 @@ from traincycle.bias import BiasConfig, positive_label, summarize_groups
 from traincycle.config import DataConfig
 from traincycle.errors import DataError, GateFailed
 from traincycle.images import ImageChecks
-from traincycle.ingest import snake_case
+from traincycle.parsing import snake_case
 from traincycle.schema import Schema, Severity
 from traincycle.text import TextChecks
 

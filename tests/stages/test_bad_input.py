@@ -236,10 +236,10 @@ def optimized(tmp_path_factory):
     return write_optimized_model(tmp_path_factory.mktemp("optimized"))
 
 
-def predict(model: Path, rows: pd.DataFrame, tmp: Path) -> subprocess.CompletedProcess:
+def predict(model: Path, rows: pd.DataFrame, tmp: Path, *opts: str) -> subprocess.CompletedProcess:
     rows.to_csv(tmp / "rows.csv", index=False)
-    return subprocess.run([TRAINCYCLE, "predict", str(model), "rows.csv", "-o", "out.csv"], cwd=tmp,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run([TRAINCYCLE, "predict", str(model), "rows.csv", "-o", "out.csv", *opts],
+                          cwd=tmp, capture_output=True, text=True, timeout=120)
 
 
 def test_predict_unseen_category(tmp_path, optimized):
@@ -247,8 +247,12 @@ def test_predict_unseen_category(tmp_path, optimized):
     rows = rows.head(5).copy()
     rows["race"] = rows["race"].astype(str)
     rows.loc[2, "race"] = "Martian"
-    assert_user_error(predict(model, rows, tmp_path), "column 'race' row 2: unseen category 'Martian'")
+    assert_user_error(predict(model, rows, tmp_path, "--unknown", "error"),
+                      "column 'race' row 2: unseen category 'Martian'")
     assert not (tmp_path / "out.csv").exists()
+    flagged = predict(model, rows, tmp_path)  # the default policy scores and flags it
+    assert flagged.returncode == 0 and "flagged 1 of 5 rows" in flagged.stderr
+    assert pd.read_csv(tmp_path / "out.csv")["flags"][2] == "unknown_category:race"
 
 
 def test_predict_with_a_model_that_is_not_a_model(tmp_path, optimized):

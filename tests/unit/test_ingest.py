@@ -3,7 +3,8 @@ import pytest
 
 from traincycle.config import DataConfig
 from traincycle.errors import ConfigError, DataError
-from traincycle.ingest import IngestConfig, ingest, snake_case, tidy
+from traincycle.ingest import IngestConfig, ingest
+from traincycle.parsing import snake_case, tidy
 
 
 def data_for(path, **kw) -> DataConfig:

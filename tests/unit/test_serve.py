@@ -43,8 +43,9 @@ def server(model_dir):  # noqa: F811
 
 
 def records(rows, n: int) -> list[dict]:
-    out = rows.head(n).drop(columns="income").astype(object)
-    return out.where(out.notna(), None).to_dict(orient="records")
+    """Complete rows (the service requires every field) as JSON-ready dicts."""
+    out = rows.dropna().head(n).drop(columns="income").astype(object)
+    return out.to_dict(orient="records")
 
 
 def test_predict_health_openapi_and_bad_requests(server) -> None:
@@ -61,29 +62,78 @@ def test_predict_health_openapi_and_bad_requests(server) -> None:
         assert abs(sum(first["probabilities"].values()) - 1) < 1e-5
         assert first["confidence"] == max(first["probabilities"].values())
         assert first["low_confidence"] == (first["confidence"] < 0.9)
-        schema = client.get("/openapi.json").json()["components"]["schemas"]["Row"]["properties"]
-        assert "Martian" not in str(schema) and "Female" in str(schema["sex"])
+        assert first["flags"] == []
+        spec = client.get("/openapi.json").json()
+        operation = spec["paths"]["/predict"]["post"]
+        assert set(operation["responses"]) == {"200", "400", "413", "422"}
+        row = operation["requestBody"]["content"]["application/json"]["schema"]["properties"]["rows"]
+        assert row["items"]["properties"]["age"] == {"type": ["number", "null"]}
+        assert set(row["items"]["required"]) == {"age", "hours_per_week", "education", "sex", "race"}
+        one = records(rows, 1)[0]
         bad = [
-            ({"rows": [{**records(rows, 1)[0], "race": "Martian"}]}, 422),
-            ({"rows": [{**records(rows, 1)[0], "age": "old"}]}, 422),
-            ({"rows": [{**records(rows, 1)[0], "extra": 1}]}, 422),
-            ({"rows": []}, 422),
-            ({"rows": records(rows, 6)}, 422),  # over --max-rows
-            ({"rows": [{"pad": "x" * 5000}]}, 413),  # over the body cap
+            ({"rows": [{**one, "age": "old"}]}, 422, "field 'age': expected a number or null"),
+            ({"rows": [{**one, "hours_per_week": False}]}, 422, "got bool False"),
+            ({"rows": [{**one, "sex": 1}]}, 422, "field 'sex': expected a category"),
+            ({"rows": [{**one, "extra": 1}]}, 422, "unknown field 'extra'"),
+            ({"rows": [{k: v for k, v in one.items() if k != "race"}]}, 422,
+             "column 'race' is missing"),
+            ({"rows": [one, {k: v for k, v in one.items() if k != "race"}]}, 422,
+             "row 1: field 'race' is missing"),
+            ({"rows": []}, 422, "expected 1 to 5"),
+            ({"rows": records(rows, 6)}, 422, "expected 1 to 5"),  # over --max-rows
+            ({"rows": [1]}, 422, "row 0: expected an object"),
+            ({"rows": [one], "more": 1}, 422, "unknown field 'more'"),
+            ([one], 422, "expected an object"),
+            ({"rows": [{"pad": "x" * 5000}]}, 413, "over 4000 bytes"),  # over the body cap
         ]
-        for payload, code in bad:
+        for payload, code, needle in bad:
             got = client.post("/predict", json=payload)
             assert got.status_code == code, (payload, got.text)
-            assert got.json()["detail"]
-        assert client.post("/predict", content=b"not json",
-                           headers={"content-type": "application/json"}).status_code == 422
+            assert needle in got.json()["detail"], got.text
+        for raw in (b"not json", b'{"rows": [{"age": NaN}]}'):
+            got = client.post("/predict", content=raw, headers={"content-type": "application/json"})
+            assert got.status_code == 400 and "not valid JSON" in got.json()["detail"]
 
 
-def test_missing_values_are_accepted(server) -> None:
+def test_unknown_and_missing_values_are_scored_with_flags(server) -> None:
     url, rows = server
-    row = {**records(rows, 1)[0], "age": None, "education": None}
-    reply = httpx.post(f"{url}/predict", json={"rows": [row]}, timeout=10)
+    one = records(rows, 1)[0]
+    payload = {"rows": [
+        {**one, "age": None, "education": "?"},
+        {**one, "race": "Martian", "hours_per_week": 500},
+        {k: None for k in one},
+        one,
+    ]}
+    reply = httpx.post(f"{url}/predict", json=payload, timeout=10)
     assert reply.status_code == 200, reply.text
+    flags = [p["flags"] for p in reply.json()["predictions"]]
+    assert flags[0] == ["missing:age", "missing:education"]
+    assert flags[1] == ["out_of_range:hours_per_week", "unknown_category:race"]
+    assert len(flags[2]) == 5 and all(f.startswith("missing:") for f in flags[2])
+    assert flags[3] == []
+
+
+def test_original_header_names_are_accepted(model_dir, tmp_path: Path) -> None:  # noqa: F811
+    """Keys may be the source's own column names (the manifest's parsing.names), as in predict."""
+    import json
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from traincycle.serve import create_app
+
+    root, rows = model_dir
+    copy = tmp_path / "model"
+    shutil.copytree(root, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["parsing"]["names"]["Hours-per-week"] = "hours_per_week"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    one = records(rows, 1)[0]
+    renamed = {("Hours-per-week" if k == "hours_per_week" else k): v for k, v in one.items()}
+    with TestClient(create_app(copy)) as client:
+        a = client.post("/predict", json={"rows": [one]}).json()["predictions"]
+        b = client.post("/predict", json={"rows": [renamed]}).json()["predictions"]
+    assert a == b
 
 
 def test_cli_help_is_light(tmp_path: Path) -> None:

@@ -1,0 +1,291 @@
+"""A model's raw inputs: rows checked against the manifest, flagged, and turned into ONNX feeds.
+
+`traincycle predict` (CSV/Parquet batches) and `traincycle serve` (JSON rows) both end in
+:func:`screen`, so one rule decides what is scored, what is flagged and what is refused:
+
+* a missing value is scored as evaluate scores it (the graph imputes it) and flagged
+  ``missing:<column>``;
+* a category never seen in training (``unknown_category:<column>``) or a number outside the
+  schema's range (``out_of_range:<column>``) is scored the way evaluate scores it (unknown
+  categories fall into the encoder's infrequent/all-zero bucket, numbers are clipped) and
+  flagged, or refused with a one-line error under ``predict.unknown: error``;
+* an absent column is an error naming it, or, under ``predict.missing_columns: impute``, all
+  missing and flagged ``missing_column:<column>``;
+* a value of the wrong type (text in a numeric column, a number or a boolean where a category is
+  expected) is always an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from traincycle.errors import DataError
+
+FLAG_MISSING = "missing"
+FLAG_UNKNOWN = "unknown_category"
+FLAG_RANGE = "out_of_range"
+FLAG_ABSENT = "missing_column"
+FLAG_KINDS = (FLAG_MISSING, FLAG_UNKNOWN, FLAG_RANGE, FLAG_ABSENT)
+#: flags of one row are joined with this in predict's `flags` column
+FLAG_SEPARATOR = ";"
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictConfig:
+    """The `predict` section of params.yaml, read by `traincycle predict` and `traincycle serve`."""
+
+    #: unknown categories and numbers outside the schema range: flag (score and mark) | error
+    unknown: Literal["flag", "error"] = "flag"
+    #: a column absent from the input: error | impute (score as all missing, and mark)
+    missing_columns: Literal["error", "impute"] = "error"
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """One raw input column of a model directory's graph, as its manifest describes it."""
+
+    name: str
+    kind: str  # "numeric" or "categorical"
+    dtype: str
+    categories: tuple[str, ...] = ()
+    #: the schema's allowed range of a numeric column (None: unbounded)
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.kind == "categorical"
+
+
+def specs_from_manifest(manifest: Mapping[str, Any]) -> list[InputSpec]:
+    """The input columns listed in a manifest, in graph order."""
+    return [InputSpec(str(c["name"]), str(c["kind"]), str(c["dtype"]),
+                      tuple(str(v) for v in c.get("categories", ())), c.get("min"), c.get("max"))
+            for c in manifest["inputs"]]
+
+
+@dataclasses.dataclass
+class Screened:
+    """Rows ready for the graph: feeds, each row's flags ("" when none), and counts per kind."""
+
+    feeds: dict[str, np.ndarray]
+    flags: list[str]
+    counts: Counter[str]
+    rows: int
+
+    @property
+    def flagged(self) -> int:
+        """Rows carrying at least one flag."""
+        return sum(1 for f in self.flags if f)
+
+
+def screen(columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], cfg: PredictConfig,
+           rows: int, offset: int = 0, where: str = "input",
+           absent: Mapping[str, np.ndarray] | None = None) -> Screened:
+    """Check typed columns (float64 with NaN for numerics, object arrays of str/None for
+    categoricals) against `specs`; return the feeds and flags or raise a one-line DataError.
+
+    A column left out of `columns` is absent from every row; `absent` marks the rows where a
+    present column's field was not given (JSON rows). Rows are numbered from `offset` in
+    messages (the first row of this batch in the file).
+    """
+    feeds: dict[str, np.ndarray] = {}
+    marks: list[tuple[str, np.ndarray]] = []
+    for spec in specs:
+        values = columns.get(spec.name)
+        gone = np.ones(rows, dtype=bool) if values is None else (absent or {}).get(spec.name)
+        if gone is not None and gone.any():
+            _check_absent(gone, spec, cfg, offset, where)
+            marks.append((f"{FLAG_ABSENT}:{spec.name}", gone))
+        if values is None:
+            values = (np.full(rows, None, dtype=object) if spec.is_categorical
+                      else np.full(rows, np.nan))
+        if spec.is_categorical:
+            missing = np.equal(values, None)
+            unseen = ~missing & ~np.isin(values, spec.categories)
+            _judge(unseen, values, spec, cfg, offset, where, FLAG_UNKNOWN, marks)
+        else:
+            missing = np.isnan(values)
+            outside = np.zeros(rows, dtype=bool)
+            with np.errstate(invalid="ignore"):
+                if spec.low is not None:
+                    outside |= values < spec.low
+                if spec.high is not None:
+                    outside |= values > spec.high
+            _judge(outside, values, spec, cfg, offset, where, FLAG_RANGE, marks)
+        if gone is not None:
+            missing = missing & ~gone
+        if missing.any():
+            marks.append((f"{FLAG_MISSING}:{spec.name}", missing))
+        feeds[spec.name] = _feed(values, spec)
+    return Screened(feeds, _row_flags(marks, rows), _counts(marks), rows)
+
+
+def _check_absent(gone: np.ndarray, spec: InputSpec, cfg: PredictConfig, offset: int,
+                  where: str) -> None:
+    if cfg.missing_columns != "error":
+        return
+    expected = "a category" if spec.is_categorical else f"a number, {spec.dtype}"
+    hint = "params predict.missing_columns: impute scores it as missing"
+    if gone.all():
+        raise DataError(f"{where}: column {spec.name!r} is missing (expected {expected}); {hint}")
+    row = offset + int(np.flatnonzero(gone)[0])
+    raise DataError(f"{where}: row {row}: field {spec.name!r} is missing (expected {expected}, "
+                    f"or null); {hint}")
+
+
+def _judge(bad: np.ndarray, values: np.ndarray, spec: InputSpec, cfg: PredictConfig, offset: int,
+           where: str, kind: str, marks: list[tuple[str, np.ndarray]]) -> None:
+    if not bad.any():
+        return
+    if cfg.unknown == "flag":
+        marks.append((f"{kind}:{spec.name}", bad))
+        return
+    i = int(np.flatnonzero(bad)[0])
+    if kind == FLAG_UNKNOWN:
+        known = ", ".join(spec.categories[:8]) + (", ..." if len(spec.categories) > 8 else "")
+        what = f"unseen category {values[i]!r} (known: {known})"
+    else:
+        what = f"{float(values[i]):g} is outside the schema range [{spec.low}, {spec.high}]"
+    raise DataError(f"{where}: column {spec.name!r} row {offset + i}: {what}; params "
+                    "predict.unknown: flag scores such rows and marks them")
+
+
+def _feed(values: np.ndarray, spec: InputSpec) -> np.ndarray:
+    if spec.is_categorical:
+        from traincycle.export import MISSING_STRING
+
+        return np.where(np.equal(values, None), MISSING_STRING, values).astype(str).reshape(-1, 1)
+    return values.astype(np.float32).reshape(-1, 1)
+
+
+def _row_flags(marks: list[tuple[str, np.ndarray]], rows: int) -> list[str]:
+    if not marks:
+        return [""] * rows
+    hit = np.logical_or.reduce([m for _, m in marks])
+    flags = [""] * rows
+    for i in np.flatnonzero(hit).tolist():
+        flags[i] = FLAG_SEPARATOR.join(name for name, m in marks if m[i])
+    return flags
+
+
+def _counts(marks: list[tuple[str, np.ndarray]]) -> Counter[str]:
+    """Rows flagged per kind (a row with two missing columns counts once under `missing`)."""
+    counts: Counter[str] = Counter()
+    for kind in FLAG_KINDS:
+        masks = [m for name, m in marks if name.split(":", 1)[0] == kind]
+        if masks:
+            counts[kind] = int(np.logical_or.reduce(masks).sum())
+    return counts
+
+
+def summary(counts: Counter[str], flagged: int, rows: int) -> str:
+    """One line: how many rows were flagged, and why."""
+    share = flagged / rows if rows else 0.0
+    parts = ", ".join(f"{k} {counts[k]}" for k in FLAG_KINDS if counts.get(k))
+    return f"flagged {flagged} of {rows} rows ({share:.2%})" + (f": {parts}" if parts else "")
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def frame_columns(df: Any, specs: Sequence[InputSpec], offset: int = 0,
+                  where: str = "input") -> dict[str, np.ndarray]:
+    """Columns of a tidied pandas frame (predict), typed for :func:`screen`; absent ones left out.
+
+    Wrong types are errors naming column and row: text that is not a number in a numeric
+    column, numbers in a categorical one.
+    """
+    import pandas as pd
+
+    out: dict[str, np.ndarray] = {}
+    for spec in specs:
+        if spec.name not in df.columns:
+            continue
+        series = df[spec.name]
+        if spec.is_categorical:
+            numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+            if numeric and series.notna().any():
+                bad = int(np.flatnonzero(series.notna().to_numpy())[0])
+                raise DataError(f"{where}: column {spec.name!r} row {offset + bad}: expected a "
+                                f"category (text), got number {series.iloc[bad]!r}")
+            out[spec.name] = series.astype("string").to_numpy(dtype=object, na_value=None)
+        else:
+            numbers = _numbers(series)
+            bad_mask = series.notna().to_numpy() & np.isnan(numbers)
+            if bad_mask.any():
+                bad = int(np.flatnonzero(bad_mask)[0])
+                raise DataError(f"{where}: column {spec.name!r} row {offset + bad}: expected a "
+                                f"number ({spec.dtype}), got {series.iloc[bad]!r}")
+            out[spec.name] = numbers
+    return out
+
+
+def _numbers(series: Any) -> np.ndarray:
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        return series.to_numpy(dtype="float64", na_value=np.nan)
+    text = series.astype("string").str.strip()
+    return pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def record_columns(records: Sequence[Mapping[str, Any]], specs: Sequence[InputSpec],
+                   names: Mapping[str, str], missing: frozenset[str], where: str = "request",
+                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Columns of JSON rows (serve), typed for :func:`screen`, and where each field was absent.
+
+    Types are strict: numbers (never booleans) or null for numeric columns, true/false or null for
+    boolean ones, text or null for categorical ones. `names` maps every accepted key (snake_case or the
+    source's original name) to its column; text is cleaned as ingest cleans it (`missing` holds
+    the missing-value markers).
+    """
+    from traincycle.parsing import clean_text
+
+    n = len(records)
+    cells = {s.name: [None] * n for s in specs}
+    given = {s.name: np.zeros(n, dtype=bool) for s in specs}
+    by_name = {s.name: s for s in specs}
+    for i, record in enumerate(records):
+        for key, value in record.items():
+            column = names.get(key)
+            if column is None:
+                raise DataError(f"{where}: row {i}: unknown field {key!r}")
+            spec = by_name[column]
+            given[column][i] = True
+            if value is None:
+                continue
+            if spec.is_categorical:
+                if not isinstance(value, str):
+                    raise DataError(f"{where}: row {i}: field {key!r}: expected a category "
+                                    f"(text) or null, got {type(value).__name__} {value!r}")
+                cells[column][i] = clean_text(value, missing)
+            elif spec.dtype == "bool":
+                if not isinstance(value, bool):
+                    raise DataError(f"{where}: row {i}: field {key!r}: expected true, false or "
+                                    f"null, got {type(value).__name__} {value!r}")
+                cells[column][i] = float(value)
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                raise DataError(f"{where}: row {i}: field {key!r}: expected a number or null, "
+                                f"got {type(value).__name__} {value!r}")
+            else:
+                cells[column][i] = _to_float(value)
+    out: dict[str, np.ndarray] = {}
+    for spec in specs:
+        values = cells[spec.name]
+        out[spec.name] = (np.array(values, dtype=object) if spec.is_categorical else
+                          np.array([np.nan if v is None else v for v in values], dtype=np.float64))
+    return out, {name: ~mask for name, mask in given.items()}
+
+
+def _to_float(value: int | float) -> float:
+    """A JSON number as float; integers too large for a float become +-inf (out of any range)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
