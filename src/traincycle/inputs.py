@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -25,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from traincycle.errors import DataError
+from traincycle.export import MISSING_STRING
 
 FLAG_MISSING = "missing"
 FLAG_UNKNOWN = "unknown_category"
@@ -60,6 +62,11 @@ class InputSpec:
     @property
     def is_categorical(self) -> bool:
         return self.kind == "categorical"
+
+    @functools.cached_property
+    def known(self) -> np.ndarray:
+        """The training categories as a numpy string array (for vectorised membership tests)."""
+        return np.array(self.categories, dtype=str)
 
 
 def specs_from_manifest(manifest: Mapping[str, Any]) -> list[InputSpec]:
@@ -106,8 +113,9 @@ def screen(columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], cfg: P
             values = (np.full(rows, None, dtype=object) if spec.is_categorical
                       else np.full(rows, np.nan))
         if spec.is_categorical:
-            missing = np.equal(values, None)
-            unseen = ~missing & ~np.isin(values, spec.categories)
+            values = _text(values)
+            missing = values == MISSING_STRING
+            unseen = ~missing & ~np.isin(values, spec.known)
             _judge(unseen, values, spec, cfg, offset, where, FLAG_UNKNOWN, marks)
         else:
             missing = np.isnan(values)
@@ -149,19 +157,23 @@ def _judge(bad: np.ndarray, values: np.ndarray, spec: InputSpec, cfg: PredictCon
     i = int(np.flatnonzero(bad)[0])
     if kind == FLAG_UNKNOWN:
         known = ", ".join(spec.categories[:8]) + (", ..." if len(spec.categories) > 8 else "")
-        what = f"unseen category {values[i]!r} (known: {known})"
+        what = f"unseen category {str(values[i])!r} (known: {known})"
     else:
         what = f"{float(values[i]):g} is outside the schema range [{spec.low}, {spec.high}]"
     raise DataError(f"{where}: column {spec.name!r} row {offset + i}: {what}; params "
                     "predict.unknown: flag scores such rows and marks them")
 
 
+def _text(values: np.ndarray) -> np.ndarray:
+    """Text values as a numpy string array, missing (None) as the graph's empty string."""
+    return np.array([MISSING_STRING if v is None else v for v in values.tolist()], dtype=str)
+
+
 def _feed(values: np.ndarray, spec: InputSpec) -> np.ndarray:
     if spec.is_categorical:
-        from traincycle.export import MISSING_STRING
-
-        return np.where(np.equal(values, None), MISSING_STRING, values).astype(str).reshape(-1, 1)
-    return values.astype(np.float32).reshape(-1, 1)
+        return values.reshape(-1, 1)
+    with np.errstate(over="ignore"):  # beyond float32: +-inf, out of every range, clipped
+        return values.astype(np.float32).reshape(-1, 1)
 
 
 def _row_flags(marks: list[tuple[str, np.ndarray]], rows: int) -> list[str]:
@@ -235,54 +247,71 @@ def _numbers(series: Any) -> np.ndarray:
     return pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
+class _Absent:
+    """A field not given in a JSON row (unlike null: a missing value)."""
+
+
+ABSENT = _Absent()
+_TEXT = frozenset({str, type(None), _Absent})
+_BOOL = frozenset({bool, type(None), _Absent})
+_NUMBER = frozenset({int, float, type(None), _Absent})
+
+
 def record_columns(records: Sequence[Mapping[str, Any]], specs: Sequence[InputSpec],
                    names: Mapping[str, str], missing: frozenset[str], where: str = "request",
                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Columns of JSON rows (serve), typed for :func:`screen`, and where each field was absent.
 
     Types are strict: numbers (never booleans) or null for numeric columns, true/false or null for
-    boolean ones, text or null for categorical ones. `names` maps every accepted key (snake_case or the
-    source's original name) to its column; text is cleaned as ingest cleans it (`missing` holds
-    the missing-value markers).
+    boolean ones, text or null for categorical ones. `names` maps every accepted key (snake_case or
+    the source's original name) to its column; text is cleaned as ingest cleans it (`missing`
+    holds the missing-value markers). Works column by column: a 1,000-row request stays cheap.
     """
+    n = len(records)
+    keys: set[str] = set().union(*records) if n else set()
+    unknown = keys - names.keys()
+    if unknown:
+        row, key = next((i, k) for i, r in enumerate(records) for k in r if k not in names)
+        raise DataError(f"{where}: row {row}: unknown field {key!r}")
+    aliases: dict[str, list[str]] = {}
+    for key in sorted(keys):
+        aliases.setdefault(names[key], []).append(key)
+    out: dict[str, np.ndarray] = {}
+    absent: dict[str, np.ndarray] = {}
+    for spec in specs:
+        given = aliases.get(spec.name)
+        if not given:
+            continue  # absent from every row: screen applies the missing-columns rule
+        values = [r.get(given[0], ABSENT) for r in records]
+        for other in given[1:]:  # rows that used the other accepted name
+            values = [r.get(other, ABSENT) if v is ABSENT else v
+                      for v, r in zip(values, records, strict=True)]
+        types = set(map(type, values))
+        out[spec.name] = _typed(values, types, spec, given[0], missing, where)
+        if _Absent in types:
+            absent[spec.name] = np.fromiter((v is ABSENT for v in values), bool, n)
+    return out, absent
+
+
+def _typed(values: list[Any], types: set[type], spec: InputSpec, key: str, missing: frozenset[str],
+           where: str) -> np.ndarray:
     from traincycle.parsing import clean_text
 
-    n = len(records)
-    cells = {s.name: [None] * n for s in specs}
-    given = {s.name: np.zeros(n, dtype=bool) for s in specs}
-    by_name = {s.name: s for s in specs}
-    for i, record in enumerate(records):
-        for key, value in record.items():
-            column = names.get(key)
-            if column is None:
-                raise DataError(f"{where}: row {i}: unknown field {key!r}")
-            spec = by_name[column]
-            given[column][i] = True
-            if value is None:
-                continue
-            if spec.is_categorical:
-                if not isinstance(value, str):
-                    raise DataError(f"{where}: row {i}: field {key!r}: expected a category "
-                                    f"(text) or null, got {type(value).__name__} {value!r}")
-                cells[column][i] = clean_text(value, missing)
-            elif spec.dtype == "bool":
-                if not isinstance(value, bool):
-                    raise DataError(f"{where}: row {i}: field {key!r}: expected true, false or "
-                                    f"null, got {type(value).__name__} {value!r}")
-                cells[column][i] = float(value)
-            elif isinstance(value, bool) or not isinstance(value, int | float):
-                raise DataError(f"{where}: row {i}: field {key!r}: expected a number or null, "
-                                f"got {type(value).__name__} {value!r}")
-            else:
-                cells[column][i] = _to_float(value)
-    out: dict[str, np.ndarray] = {}
-    for spec in specs:
-        values = cells[spec.name]
-        out[spec.name] = (np.array(values, dtype=object) if spec.is_categorical else
-                          np.array([np.nan if v is None else v for v in values], dtype=np.float64))
-    return out, {name: ~mask for name, mask in given.items()}
-
-
+    allowed, expected = ((_TEXT, "a category (text) or null") if spec.is_categorical else
+                         (_BOOL, "true, false or null") if spec.dtype == "bool" else
+                         (_NUMBER, "a number or null"))
+    if not types <= allowed:
+        i, bad = next((i, v) for i, v in enumerate(values) if type(v) not in allowed)
+        raise DataError(f"{where}: row {i}: field {key!r}: expected {expected}, "
+                        f"got {type(bad).__name__} {bad!r}")
+    if spec.is_categorical:
+        return np.array([clean_text(v, missing) if type(v) is str else None for v in values],
+                        dtype=object)
+    numbers = [v if type(v) is not _Absent and v is not None else np.nan for v in values]
+    try:
+        return np.array(numbers, dtype=np.float64)
+    except OverflowError:  # an integer beyond float: +-inf, outside any range
+        return np.array([_to_float(v) for v in numbers], dtype=np.float64)
 def _to_float(value: int | float) -> float:
     """A JSON number as float; integers too large for a float become +-inf (out of any range)."""
     try:

@@ -180,6 +180,8 @@ def _kind(value: Any) -> str:
 
 def _answerer(manifest: dict[str, Any], min_confidence: float) -> Any:
     """scores + flags -> the per-row answers (built with plain Python: fast for small batches)."""
+    import numpy as np
+
     from traincycle.inputs import FLAG_SEPARATOR
 
     def split(flags: str) -> list[str]:
@@ -194,17 +196,13 @@ def _answerer(manifest: dict[str, Any], min_confidence: float) -> Any:
     classes = manifest["classes"]
 
     def classification(scores: Any, flags: list[str]) -> list[dict[str, Any]]:
-        out = []
-        for probs, f in zip(scores.tolist(), flags, strict=True):
-            top = max(range(len(probs)), key=probs.__getitem__)
-            out.append({
-                "label": classes[top],
-                "probabilities": dict(zip(classes, probs, strict=True)),
-                "confidence": probs[top],
-                "low_confidence": probs[top] < min_confidence,
-                "flags": split(f),
-            })
-        return out
+        top = scores.argmax(axis=1)
+        confidence = scores[np.arange(len(scores)), top].astype(np.float64).tolist()
+        labels = [classes[i] for i in top.tolist()]
+        return [{"label": label, "probabilities": dict(zip(classes, probs, strict=True)),
+                 "confidence": conf, "low_confidence": conf < min_confidence, "flags": split(f)}
+                for label, probs, conf, f in zip(labels, scores.astype(np.float64).tolist(),
+                                                  confidence, flags, strict=True)]
 
     return classification
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -11,6 +14,8 @@ import httpx
 import pytest
 from test_predict import model_dir  # noqa: F401 - the shared module-scoped fixture
 
+from traincycle.inputs import PredictConfig
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -18,14 +23,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def server(model_dir):  # noqa: F811
+@contextlib.contextmanager
+def running(app):
+    """`app` served by uvicorn on a free loopback port; yields the base URL."""
     import uvicorn
 
-    from traincycle.serve import create_app
-
-    root, rows = model_dir
-    app = create_app(root, min_confidence=0.9, max_rows=5, max_body_bytes=4000)
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -35,11 +37,20 @@ def server(model_dir):  # noqa: F811
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", rows
+        yield f"http://127.0.0.1:{port}"
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
         assert not thread.is_alive()
+
+
+@pytest.fixture
+def server(model_dir):  # noqa: F811
+    from traincycle.serve import create_app
+
+    root, rows = model_dir
+    with running(create_app(root, min_confidence=0.9, max_rows=5, max_body_bytes=4000)) as url:
+        yield url, rows
 
 
 def records(rows, n: int) -> list[dict]:
@@ -134,6 +145,25 @@ def test_original_header_names_are_accepted(model_dir, tmp_path: Path) -> None: 
         a = client.post("/predict", json={"rows": [one]}).json()["predictions"]
         b = client.post("/predict", json={"rows": [renamed]}).json()["predictions"]
     assert a == b
+
+
+@pytest.mark.parametrize("policy", [PredictConfig(),
+                                    PredictConfig(unknown="error", missing_columns="impute")])
+def test_schemathesis_finds_nothing(model_dir, tmp_path: Path, policy) -> None:  # noqa: F811
+    """Property-based tests generated from the service's own OpenAPI document, every check on:
+    valid requests are accepted, invalid ones refused with a documented 4xx, bodies conform."""
+    from traincycle.serve import create_app
+
+    root, _rows = model_dir
+    st = str(Path(sys.executable).parent / "st")
+    with running(create_app(root, max_rows=20, max_body_bytes=20_000, cfg=policy)) as url:
+        result = subprocess.run(
+            [st, "run", f"{url}/openapi.json", "--checks", "all", "--max-examples", "40",
+             "--seed", "7", "--generation-database", "none", "--workers", "1", "--no-color",
+             "--request-timeout", "10", "--report-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "No issues found" in result.stdout
 
 
 def test_cli_help_is_light(tmp_path: Path) -> None:
