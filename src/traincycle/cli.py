@@ -175,19 +175,28 @@ def predict(model_dir: str, input_path: str, output: str, batch_rows: int, param
 @click.option("--max-rows", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Most rows one request may carry.")
 @click.option("--max-body-bytes", type=click.IntRange(min=1), default=1_000_000, show_default=True)
+@click.option("--log", "log_path", default=".traincycle/requests.jsonl", show_default=True,
+              help="JSON-lines request log (no raw values); '' for none.")
+@click.option("--log-max-bytes", type=click.IntRange(min=1000), default=10_000_000, show_default=True,
+              help="Rotate the request log at this size.")
+@click.option("--log-backups", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Rotated request logs kept.")
 @policy_options
 def serve(model_dir: str, host: str, port: int, min_confidence: float, max_rows: int,
-          max_body_bytes: int, params_path: str | None, unknown: str | None,
-          missing_columns: str | None) -> None:
-    """Serve MODEL_DIR over HTTP: POST /predict, GET /health, OpenAPI at /docs (extra `serve`).
+          max_body_bytes: int, log_path: str, log_max_bytes: int, log_backups: int,
+          params_path: str | None, unknown: str | None, missing_columns: str | None) -> None:
+    """Serve MODEL_DIR over HTTP: POST /predict, GET /health, GET /metrics (Prometheus),
+    OpenAPI at /docs (extra `serve`).
 
     Rows are checked and flagged by the same rule as `traincycle predict`.
     """
     from traincycle.errors import report_errors
+    from traincycle.serve import LogConfig
     from traincycle.serve import serve as run_server
 
     def run() -> None:
         cfg = load_policy(params_path, unknown, missing_columns)
-        run_server(model_dir, host, port, min_confidence, max_rows, max_body_bytes, cfg)
+        log = LogConfig(log_path or None, log_max_bytes, log_backups)
+        run_server(model_dir, host, port, min_confidence, max_rows, max_body_bytes, cfg, log)
 
     report_errors(run)()

@@ -274,11 +274,13 @@ def model_weight_bytes(model_bytes: bytes) -> int:
 
 def manifest(chosen: Variant, featurizer: Any, model: Any, source_sha256: str,
              parsing: dict[str, Any] | None = None,
-             ranges: dict[str, tuple[float | None, float | None]] | None = None) -> dict[str, Any]:
+             ranges: Ranges | None = None,
+             data_version: str | None = None) -> dict[str, Any]:
     """The serving contract next to model.onnx: input schema, outputs, opsets and hashes.
 
     `parsing` is how ingest read the source (provenance.json's record), so predict and serve read
-    new rows alike; `ranges` are the schema's numeric (min, max), beyond which rows are flagged.
+    new rows alike; `ranges` are the schema's numeric (min, max), beyond which rows are flagged;
+    `data_version` names the source data (the service logs and reports it).
     """
     import onnx
 
@@ -302,6 +304,7 @@ def manifest(chosen: Variant, featurizer: Any, model: Any, source_sha256: str,
             for c in columns_from_meta(meta["input_columns"])
         ],
         **({"parsing": parsing} if parsing else {}),
+        **({"data_version": data_version} if data_version else {}),
         "missing": {"categorical": MISSING_STRING, "numeric": "NaN"},
         "opset": {(imp.domain or "ai.onnx"): imp.version for imp in onx.opset_import},
         "model_sha256": sha256_bytes(chosen.onnx),
@@ -309,22 +312,31 @@ def manifest(chosen: Variant, featurizer: Any, model: Any, source_sha256: str,
     }
 
 
+Ranges = dict[str, tuple[float | None, float | None]]
+
+
 def serving_inputs(provenance: str | Path | None, schema: str | Path | None,
-                   ) -> tuple[dict[str, Any] | None, dict[str, tuple[float | None, float | None]]]:
-    """The manifest's parsing record (from ingest's provenance.json) and numeric ranges (schema)."""
+                   ) -> tuple[dict[str, Any] | None, Ranges, str | None]:
+    """The manifest's parsing record and data version (from ingest's provenance.json: a hash of
+    the source files' hashes) and numeric ranges (schema)."""
+    import json
+
     from traincycle.io import read_json
     from traincycle.schema import load_schema
 
-    parsing = read_json(provenance).get("parsing") if provenance else None
+    record = read_json(provenance) if provenance else {}
+    parsing = record.get("parsing")
+    files = record.get("sha256")
+    version = sha256_bytes(json.dumps(files, sort_keys=True).encode())[:12] if files else None
     ranges = {}
     if schema:
         for name, col in load_schema(schema).columns.items():
             if col.min is not None or col.max is not None:
                 ranges[name] = (col.min, col.max)
-    return parsing, ranges
+    return parsing, ranges, version
 
 
-def _range(name: str, ranges: dict[str, tuple[float | None, float | None]]) -> dict[str, float]:
+def _range(name: str, ranges: Ranges) -> dict[str, float]:
     low, high = ranges.get(name, (None, None))
     return {k: v for k, v in (("min", low), ("max", high)) if v is not None}
 

@@ -16,6 +16,7 @@ document still describes the request exactly, from the manifest, and lists every
 # no `from __future__ import annotations`: FastAPI and pydantic read the annotations of the
 # endpoint and of the response models defined inside functions below at run time
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,15 @@ from traincycle.inputs import PredictConfig
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 1_000_000
 JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Where the request log goes (None: no log), its size cap and how many old files to keep."""
+
+    path: str | Path | None = None
+    max_bytes: int = 10_000_000
+    backups: int = 5
 
 
 def row_schema(manifest: dict[str, Any], cfg: PredictConfig) -> dict[str, Any]:
@@ -94,14 +104,22 @@ def response_models(manifest: dict[str, Any]) -> dict[int | str, dict[str, Any]]
 
 
 def create_app(model_dir: str | Path, min_confidence: float = 0.5, max_rows: int = MAX_ROWS,
-               max_body_bytes: int = MAX_BODY_BYTES, cfg: PredictConfig | None = None) -> Any:
-    """The FastAPI application scoring with `model_dir` (model.onnx + manifest.json)."""
+               max_body_bytes: int = MAX_BODY_BYTES, cfg: PredictConfig | None = None,
+               log: LogConfig | None = None) -> Any:
+    """The FastAPI application scoring with `model_dir` (model.onnx + manifest.json).
+
+    Every /predict call is counted in the Prometheus metrics (``GET /metrics``) and, when `log`
+    names a file, written to the JSON-lines request log.
+    """
+    import time
+
     from fastapi import FastAPI, Request, Response
     from pydantic import BaseModel
 
     from traincycle.inputs import record_columns, screen
     from traincycle.parsing import na_strings
     from traincycle.predict import load_predictor
+    from traincycle.telemetry import RequestLog, ServiceMetrics, request_record
 
     cfg = cfg or PredictConfig()
     pred = load_predictor(model_dir)
@@ -111,6 +129,10 @@ def create_app(model_dir: str | Path, min_confidence: float = 0.5, max_rows: int
     names.update({orig: snake for orig, snake in options.names.items() if snake in names})
     missing = na_strings(options.na_values)
     answer = _answerer(manifest, min_confidence)
+    data_version = manifest.get("data_version")
+    metrics = ServiceMetrics()
+    requests = (RequestLog(log.path, {"model_version": pred.version, "data_version": data_version},
+                           log.max_bytes, log.backups) if log and log.path else None)
 
     app = FastAPI(title="traincycle model", version=pred.version,
                   description=f"{manifest['family']} ({manifest['variant']}) predicting "
@@ -120,24 +142,51 @@ def create_app(model_dir: str | Path, min_confidence: float = 0.5, max_rows: int
     class Health(BaseModel):
         status: str
         model_version: str
+        data_version: str | None
         variant: str
 
     @app.get("/health", response_model=Health)
     def health() -> dict[str, Any]:
-        return {"status": "ok", "model_version": pred.version, "variant": manifest["variant"]}
+        return {"status": "ok", "model_version": pred.version, "data_version": data_version,
+                "variant": manifest["variant"]}
+
+    @app.get("/metrics", response_class=Response, responses={200: {
+        "description": "Prometheus text format: requests, latency, confidence, low-confidence "
+                       "and flagged rows.", "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    def prometheus() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    def record(status: int, start: float, raw: bytes, screened: Any = None,
+               confidence: list[float] | None = None) -> None:
+        seconds = time.perf_counter() - start
+        rows = screened.rows if screened is not None else 0
+        flagged = screened.flagged if screened is not None else 0
+        flags = {**screened.counts, "any": flagged} if flagged else None
+        metrics.observe(status, seconds, confidence, min_confidence, rows, flags)
+        if requests is not None:
+            requests.write(request_record(status, seconds, raw, confidence, min_confidence,
+                                          flagged, rows))
 
     async def predict(request: Request) -> Response:
+        start = time.perf_counter()
+        raw = await request.body()
         try:
-            records = parse_body(await request.body(), max_rows)
+            records = parse_body(raw, max_rows)
             columns, absent = record_columns(records, specs, names, missing)
             screened = screen(columns, specs, cfg, len(records), where="request", absent=absent)
         except BadJSON as exc:
+            record(400, start, raw)
             return _error(400, str(exc))
         except DataError as exc:
+            record(422, start, raw)
             return _error(422, str(exc))
         scores = pred.scores(screened)
-        body = {"model_version": pred.version, "predictions": answer(scores, screened.flags)}
-        return Response(_dumps(body), media_type=JSON)
+        predictions, confidence = answer(scores, screened.flags)
+        reply = Response(_dumps({"model_version": pred.version, "predictions": predictions}),
+                         media_type=JSON)
+        record(200, start, raw, screened, confidence)
+        return reply
 
     app.post("/predict", responses=response_models(manifest), openapi_extra={"requestBody": {
         "required": True, "content": {JSON: {"schema": request_schema(manifest, cfg, max_rows)}}}},
@@ -179,7 +228,7 @@ def _kind(value: Any) -> str:
 
 
 def _answerer(manifest: dict[str, Any], min_confidence: float) -> Any:
-    """scores + flags -> the per-row answers (built with plain Python: fast for small batches)."""
+    """scores + flags -> the per-row answers and each row's confidence (None for regression)."""
     import numpy as np
 
     from traincycle.inputs import FLAG_SEPARATOR
@@ -188,21 +237,21 @@ def _answerer(manifest: dict[str, Any], min_confidence: float) -> Any:
         return flags.split(FLAG_SEPARATOR) if flags else []
 
     if manifest["task"] == "regression":
-        def regression(scores: Any, flags: list[str]) -> list[dict[str, Any]]:
+        def regression(scores: Any, flags: list[str]) -> tuple[list[dict[str, Any]], None]:
             return [{"prediction": v, "flags": split(f)}
-                    for v, f in zip(scores.reshape(-1).tolist(), flags, strict=True)]
+                    for v, f in zip(scores.reshape(-1).tolist(), flags, strict=True)], None
 
         return regression
     classes = manifest["classes"]
 
-    def classification(scores: Any, flags: list[str]) -> list[dict[str, Any]]:
+    def classification(scores: Any, flags: list[str]) -> tuple[list[dict[str, Any]], list[float]]:
         top = scores.argmax(axis=1)
         confidence = scores[np.arange(len(scores)), top].astype(np.float64).tolist()
         labels = [classes[i] for i in top.tolist()]
         return [{"label": label, "probabilities": dict(zip(classes, probs, strict=True)),
                  "confidence": conf, "low_confidence": conf < min_confidence, "flags": split(f)}
                 for label, probs, conf, f in zip(labels, scores.astype(np.float64).tolist(),
-                                                  confidence, flags, strict=True)]
+                                                  confidence, flags, strict=True)], confidence
 
     return classification
 
@@ -267,9 +316,9 @@ class BodyLimit:
 
 
 def serve(model_dir: str | Path, host: str, port: int, min_confidence: float, max_rows: int,
-          max_body_bytes: int, cfg: PredictConfig | None = None) -> None:
+          max_body_bytes: int, cfg: PredictConfig | None = None, log: LogConfig | None = None) -> None:
     """Run the service with uvicorn until interrupted."""
     import uvicorn
 
-    app = create_app(model_dir, min_confidence, max_rows, max_body_bytes, cfg)
+    app = create_app(model_dir, min_confidence, max_rows, max_body_bytes, cfg, log)
     uvicorn.run(app, host=host, port=port, log_level="info")

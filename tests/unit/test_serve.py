@@ -45,11 +45,13 @@ def running(app):
 
 
 @pytest.fixture
-def server(model_dir):  # noqa: F811
-    from traincycle.serve import create_app
+def server(model_dir, tmp_path):  # noqa: F811
+    from traincycle.serve import LogConfig, create_app
 
     root, rows = model_dir
-    with running(create_app(root, min_confidence=0.9, max_rows=5, max_body_bytes=4000)) as url:
+    log = LogConfig(tmp_path / "logs" / "requests.jsonl", max_bytes=1000, backups=2)
+    with running(create_app(root, min_confidence=0.9, max_rows=5, max_body_bytes=4000,
+                            log=log)) as url:
         yield url, rows
 
 
@@ -122,6 +124,43 @@ def test_unknown_and_missing_values_are_scored_with_flags(server) -> None:
     assert flags[1] == ["out_of_range:hours_per_week", "unknown_category:race"]
     assert len(flags[2]) == 5 and all(f.startswith("missing:") for f in flags[2])
     assert flags[3] == []
+
+
+def test_request_log_and_prometheus_metrics(server, tmp_path: Path) -> None:
+    import json
+
+    url, rows = server
+    good = {"rows": records(rows, 3)}
+    with httpx.Client(base_url=url, timeout=10) as client:
+        for _ in range(12):
+            assert client.post("/predict", json=good).status_code == 200
+        assert client.post("/predict", json={"rows": [{"age": "Bachelors"}]}).status_code == 422
+        odd = {**records(rows, 1)[0], "race": "Martian"}
+        assert client.post("/predict", json={"rows": [odd]}).status_code == 200
+        scraped = client.get("/metrics")
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+    text = scraped.text
+    assert 'traincycle_requests_total{status="200"} 13.0' in text
+    assert 'traincycle_requests_total{status="422"} 1.0' in text
+    assert "traincycle_rows_total 37.0" in text
+    assert "traincycle_confidence_count 37.0" in text
+    assert "traincycle_request_latency_seconds_bucket" in text
+    assert 'traincycle_flagged_rows_total{kind="unknown_category"} 1.0' in text
+    assert "traincycle_low_confidence_rows_total" in text
+    logs = sorted((tmp_path / "logs").iterdir())
+    assert [p.name for p in logs] == ["requests.jsonl", "requests.jsonl.1", "requests.jsonl.2"]
+    assert all(p.stat().st_size <= 1000 for p in logs)  # capped and rotated, 2 backups kept
+    lines = [json.loads(line) for p in reversed(logs) for line in p.read_text().splitlines()]
+    last = lines[-1]
+    assert set(last) == {"time", "model_version", "data_version", "status", "latency_ms", "rows",
+                         "input_sha256", "confidence_mean", "confidence_min", "low_confidence",
+                         "any_low_confidence", "flagged"}
+    assert last["rows"] == 1 and last["flagged"] == 1 and last["status"] == 200
+    assert lines[-2]["status"] == 422 and lines[-2]["rows"] == 0
+    every = "".join(p.read_text() for p in logs)
+    assert "Bachelors" not in every and "Martian" not in every  # never raw values
+    hashes = {line["input_sha256"] for line in lines if line["status"] == 200 and line["rows"] == 3}
+    assert len(hashes) == 1  # the same body, the same hash
 
 
 def test_original_header_names_are_accepted(model_dir, tmp_path: Path) -> None:  # noqa: F811
