@@ -200,3 +200,41 @@ def serve(model_dir: str, host: str, port: int, min_confidence: float, max_rows:
         run_server(model_dir, host, port, min_confidence, max_rows, max_body_bytes, cfg, log)
 
     report_errors(run)()
+
+
+@main.command()
+@click.argument("current", type=click.Path(dir_okay=False))
+@click.option("-o", "--out-dir", default="reports/monitor", show_default=True,
+              type=click.Path(file_okay=False), help="Where drift.json and drift.html go.")
+@click.option("--model", "model_dir", default="models/optimized", show_default=True,
+              type=click.Path(file_okay=False), help="Model directory: parsing, schema, scores.")
+@click.option("--reference", default="data/interim/train.parquet", show_default=True,
+              type=click.Path(dir_okay=False), help="The raw training split to compare with.")
+@click.option("--params", "params_path", default="params.yaml", show_default=True,
+              type=click.Path(dir_okay=False), help="params.yaml: the `monitor` thresholds and `seed`.")
+def monitor(current: str, out_dir: str, model_dir: str, reference: str, params_path: str) -> None:
+    """Drift of CURRENT (new raw rows, .csv/.parquet, or predict's output) from the training split.
+
+    Per column PSI, KS / chi-square and Wasserstein, plus prediction drift and the share of rows
+    flagged unknown or out of range. Exit 3 naming the drifted columns when any passes the
+    params `monitor` thresholds.
+    """
+    from traincycle.errors import report_errors
+
+    def run() -> Any:
+        from pathlib import Path
+
+        from traincycle.config import load_section, read_params, read_seed
+        from traincycle.drift import MonitorConfig
+        from traincycle.monitor import run_monitor
+
+        has_params = Path(params_path).is_file()
+        cfg = load_section(params_path, "monitor", MonitorConfig) if has_params else MonitorConfig()
+        seed = read_seed(read_params(params_path)) if has_params else 42
+        return run_monitor(current, model_dir, reference, out_dir, cfg, seed)
+
+    report = report_errors(run)()
+    warned = [n for n, f in report["columns"].items() if f["severity"] == "warning"]
+    click.echo(f"monitor: no drift over the thresholds ({len(report['columns'])} columns, prediction "
+               f"psi {report['prediction']['psi']:.3f}"
+               + (f"; warnings: {', '.join(warned)}" if warned else "") + f"); report: {out_dir}/drift.html")

@@ -39,6 +39,7 @@ SECTIONS = (
     "optimize",
     "tune",
     "predict",
+    "monitor",
 )
 
 Task = Literal["binary", "multiclass", "regression"]

@@ -193,3 +193,12 @@ def test_raw_rows_in_the_source_format_score_as_in_the_pipeline(repo, tmp_path):
             assert auc == pytest.approx(recorded["variants"][recorded["chosen"]]["val_metric"], abs=1e-6)
         missing = raw.drop(columns=target).isna().any(axis=1).to_numpy()
         assert ((scored["flags"] != "") >= missing).all()  # every row with a missing value is flagged
+
+
+def test_monitor_passes_the_unshifted_test_split(repo, tmp_path):
+    """`traincycle monitor` on the test split (the same population as train) finds no drift."""
+    result = sh("traincycle", "monitor", "data/interim/test.parquet", "-o", str(tmp_path), cwd=repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "drift.json").read_text())
+    assert report["drifted"] == [] and report["prediction"]["severity"] != "critical"
+    assert (tmp_path / "drift.html").read_text().startswith("<!doctype html>")
