@@ -34,7 +34,8 @@ LEAVES = {"traincycle", "traincycle.errors", "traincycle.config", "traincycle.io
 #: An entry must match a cycle exactly: a grown cycle fails, and so does a fixed one left here.
 KNOWN_CYCLES: list[frozenset[str]] = [
     frozenset(
-        f"traincycle.{m}" for m in ("bias", "featurize", "images", "ingest", "schema", "text", "validate")
+        # bias and schema left it when the source parsing moved to the leaf module parsing.py
+        f"traincycle.{m}" for m in ("featurize", "images", "ingest", "text", "validate")
     ),
 ]
 
