@@ -238,3 +238,31 @@ def monitor(current: str, out_dir: str, model_dir: str, reference: str, params_p
     click.echo(f"monitor: no drift over the thresholds ({len(report['columns'])} columns, prediction "
                f"psi {report['prediction']['psi']:.3f}"
                + (f"; warnings: {', '.join(warned)}" if warned else "") + f"); report: {out_dir}/drift.html")
+
+
+@main.command("select")
+@click.argument("pool", type=click.Path(dir_okay=False))
+@click.option("-k", "count", type=click.IntRange(min=1), required=True, help="Rows to pick.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the rows to label (.csv or .parquet).")
+@click.option("--model", "model_dir", default="models/optimized", show_default=True,
+              type=click.Path(file_okay=False))
+@click.option("--strategy", type=click.Choice(["least_confident", "margin", "entropy"]),
+              default="margin", show_default=True, help="How uncertainty is measured.")
+@click.option("--diverse", is_flag=True,
+              help="Spread the picks: farthest-first among the 10*k most uncertain rows.")
+def select_command(pool: str, count: int, output: str, model_dir: str, strategy: str,
+                   diverse: bool) -> None:
+    """Pick the rows of POOL (unlabelled raw rows) the model is least sure of, to label next."""
+    from traincycle.errors import report_errors
+
+    def run() -> Any:
+        from traincycle.selection import select_rows, write_selection
+
+        frame = select_rows(model_dir, pool, count, strategy, diverse)  # type: ignore[arg-type]
+        write_selection(frame, output, model_dir)
+        return frame
+
+    frame = report_errors(run)()
+    click.echo(f"selected {len(frame)} rows ({strategy}{', diverse' if diverse else ''}; mean "
+               f"uncertainty {frame['uncertainty'].mean():.3f}) into {output}")
