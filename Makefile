@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install repro test test-all lint bench
+.PHONY: help install repro test test-all lint bench image image-tools
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,3 +42,16 @@ report: install ## Markdown review comment vs main (BASE=rev to change): metric/
 
 bench: install ## Benchmarks: one table per measure with ratios (QUICK=1: a few minutes; README=1: rewrite the tables of docs/performance.md)
 	cd benchmarks && python run.py $(if $(QUICK),--quick) $(if $(README),--readme)
+
+IMAGE ?= traincycle-serve
+BASE_IMAGE ?= localhost/traincycle-base:bookworm
+
+image-tools: ## Install podman, runc and debootstrap (Debian packages) when missing
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null \
+		|| { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman runc debootstrap; }
+
+image: image-tools ## Service image (Dockerfile) with podman, from a local Debian base: nothing pulled from a registry
+	@test -f models/optimized/manifest.json || { echo "make image: models/optimized/manifest.json missing; run dvc repro first" >&2; exit 2; }
+	bash docker/base.sh $(BASE_IMAGE)
+	podman build --isolation=chroot --build-arg BASE=$(BASE_IMAGE) -t $(IMAGE) .
+	@podman image inspect $(IMAGE) --format 'image $(IMAGE): {{.Size}} bytes'
