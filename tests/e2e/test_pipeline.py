@@ -172,7 +172,7 @@ def test_raw_rows_in_the_source_format_score_as_in_the_pipeline(repo, tmp_path):
     from traincycle.optimize import raw_rows, session
 
     manifest = json.loads((repo / "models/optimized/manifest.json").read_text())
-    recorded = json.loads((repo / "metrics/optimize.json").read_text())
+    recorded = json.loads((repo / "reports/optimize.json").read_text())  # the full optimize report
     target, positive = manifest["target"], manifest["positive_label"]
     header = [orig for orig, snake in manifest["parsing"]["names"].items() if snake != target]
     onnx = session((repo / "models/optimized/model.onnx").read_bytes())
