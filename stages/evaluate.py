@@ -56,15 +56,7 @@ def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, da
     setup, origin = read_json(Path(model_dir) / "model.json"), read_json(provenance)
     quality = read_json(data_quality) if data_quality and Path(data_quality).exists() else None
     raw_test = read_parquet(raw)
-    inputs = [c["name"] for c in meta.get("input_columns", [])]
-    png = None
-    if meta.get("modality") in ("image", "text"):
-        from traincycle.media import evaluate_media
-
-        ev, png = evaluate_media(model, read_parquet(processed), raw_test, meta, data, problem, cfg, seed)
-    else:
-        ev = evaluate(model, read_parquet(processed), raw_test, data, problem, cfg, seed, inputs,
-                      processed, raw)
+    ev = evaluate(model, read_parquet(processed), raw_test, data, problem, cfg, seed, meta, processed, raw)
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     entry = ledger_entry(raw_test, model_dir, read_params(params_path), ev.metrics, problem, now)
     for line in ledger.record(ledger_path or ledger.default_path(), entry, cfg.test_budget):
@@ -75,7 +67,7 @@ def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, da
     fairness.enforce(ev.gate)  # critical gate: exit 3 before any output is written
     text = card.render_card(read_section(params_path), ev.metrics, ev.gate, ev.slices, ev.importance,
                             setup, origin, quality, list(data.sensitive))
-    write_plots(ev.plots, plots_dir, {"worst_images.png": png} if png else None)
+    write_plots(ev.plots, plots_dir, ev.files)
     write_parquet(ev.errors, errors_path)
     write_parquet(ev.predictions, predictions_path)
     write_json(ev.slices, slices_path)

@@ -4,9 +4,10 @@ import click
 
 from traincycle.config import load_stage_config
 from traincycle.errors import report_errors
-from traincycle.featurize import SPLITS, FeaturizeConfig, featurize, save_featurizer
+from traincycle.featurize import SPLITS, FeaturizeConfig, save_featurizer
 from traincycle.headline import write_reports
 from traincycle.io import read_parquet, write_parquet
+from traincycle.modalities import modality
 
 
 @click.command()
@@ -31,7 +32,7 @@ def main(
 ) -> None:
     data, seed, cfg = load_stage_config(params_path, "featurize", FeaturizeConfig)
     parts = {split: read_parquet(f"{in_dir}/{split}.parquet") for split in SPLITS}
-    featurizer, processed, issues, report = featurize(parts, data, cfg, seed)
+    featurizer, processed, issues, report = modality(data.modality).featurize(parts, data, cfg, seed)
     for split, frame in processed.items():
         write_parquet(frame, f"{out_dir}/{split}.parquet")
     save_featurizer(featurizer, featurizer_path, meta_path)

@@ -4,8 +4,9 @@ import click
 
 from traincycle.config import load_stage_config
 from traincycle.errors import report_errors
-from traincycle.ingest import IngestConfig, ingest
+from traincycle.ingest import IngestConfig
 from traincycle.io import write_json, write_parquet
+from traincycle.modalities import modality
 
 
 @click.command()
@@ -15,7 +16,7 @@ from traincycle.io import write_json, write_parquet
 @report_errors
 def main(params_path: str, out_path: str, provenance_path: str) -> None:
     data, _, cfg = load_stage_config(params_path, "ingest", IngestConfig)
-    df, provenance = ingest(data, cfg)
+    df, provenance = modality(data.modality).ingest(data, cfg)
     write_parquet(df, out_path)
     write_json(provenance, provenance_path)
     click.echo(f"ingest: {provenance['rows']} rows x {provenance['columns']} columns from {data.source}")

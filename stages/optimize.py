@@ -46,13 +46,8 @@ def main(params_path: str, featurizer_path: str, model_dir: str, processed_dir: 
     _data, seed, cfg = load_stage_config(params_path, "optimize", OptimizeConfig)
     fz, model = load_featurizer(featurizer_path), load_model(model_dir)
     native = [Path(model_dir), Path(featurizer_path), Path(featurizer_path).with_suffix(".json")]
-    if fz.meta.get("modality") in ("image", "text"):
-        return optimize_media_stage(fz, model, native, processed_dir, interim_dir, out_dir,
-                                    (details_path, metrics_path), timings, cfg, seed)
-    inp = Inputs(fz, model, read_parquet(f"{processed_dir}/val.parquet"),
-                 read_parquet(f"{interim_dir}/val.parquet"),
-                 read_parquet(f"{processed_dir}/train.parquet"),
-                 read_parquet(f"{interim_dir}/train.parquet"))
+    inp = Inputs(fz, model, *(read_parquet(f"{d}/{s}.parquet") for s in ("val", "train")
+                              for d in (processed_dir, interim_dir)))
     variants, chosen, native_metric = optimize(inp, cfg, seed)
     metrics = report(variants, chosen, native_metric, model.task, artifact_bytes(native))
     with atomic_dir(out_dir) as tmp:
@@ -66,29 +61,6 @@ def main(params_path: str, featurizer_path: str, model_dir: str, processed_dir: 
     click.echo(f"optimize: shipped {chosen.name} ({len(chosen.onnx)} bytes, {metrics['metric']} "
                f"delta {chosen.figures['metric_delta']:+.4f}, batch-1 latency "
                f"{latency[chosen.name]['batch1_vs_native']:.2f}x native)"
-               + (f"; dropped: {', '.join(dropped)}" if dropped else ""))
-
-
-def optimize_media_stage(fz, model, native, processed_dir, interim_dir, out_dir, report_paths, timings,
-                         cfg, seed) -> None:
-    """Images and text: float ONNX over raw input + int8 variants, the same gate and outputs."""
-    from traincycle.io import atomic_dir
-    from traincycle.media import media_latency, media_manifest, optimize_media
-
-    parts = {f"{kind}_{split}": read_parquet(f"{d}/{split}.parquet")
-             for kind, d in (("p", processed_dir), ("raw", interim_dir)) for split in ("train", "val")}
-    variants, chosen, native_metric = optimize_media(
-        fz, model, parts["p_val"], parts["raw_val"], parts["p_train"], parts["raw_train"], cfg, seed)
-    metrics = report(variants, chosen, native_metric, model.task, artifact_bytes(native))
-    with atomic_dir(out_dir) as tmp:
-        write_bytes(chosen.onnx, tmp / MODEL_FILE)
-        write_json(media_manifest(chosen, fz, model, source_hash(native)), tmp / MANIFEST_FILE)
-    write_reports("optimize", metrics, *report_paths)
-    write_json({"latency": media_latency(variants, fz, model, parts["p_val"], parts["raw_val"],
-                                         cfg.latency_rows)}, timings)
-    dropped = [f"{v.name} ({v.verdict['reason']})" for v in variants if not v.verdict["accepted"]]
-    click.echo(f"optimize: shipped {chosen.name} ({len(chosen.onnx)} bytes, {metrics['metric']} "
-               f"delta {chosen.figures['metric_delta']:+.4f})"
                + (f"; dropped: {', '.join(dropped)}" if dropped else ""))
 
 

@@ -8,6 +8,7 @@ from traincycle.config import load_stage_config
 from traincycle.errors import report_errors
 from traincycle.headline import write_reports
 from traincycle.io import read_json, read_parquet, write_json
+from traincycle.modalities import of_featurizer
 from traincycle.train import TrainConfig, check_config, log_curves, train
 
 
@@ -42,13 +43,9 @@ def main(
     check_config(data, cfg)  # before reading data or training
     meta = read_json(meta_path)
     started = time.perf_counter()
-    vectorizer = None
-    if meta.get("modality") == "text":  # TF-IDF fitted by featurize, saved next to its meta
-        from traincycle.featurize import load_featurizer
-
-        vectorizer = load_featurizer(meta_path).pipeline
+    extras = of_featurizer(meta).fit_inputs(meta_path)  # e.g. the TF-IDF featurize fitted (text)
     model, fitted, report = train(read_parquet(train_path), read_parquet(val_path), meta, data, cfg, seed,
-                                  vectorizer)
+                                  **extras)
     seconds = time.perf_counter() - started
     log_curves(fitted.curves, live_dir)  # first: the one write that can fail (dvclive asks git)
     save_model(model, model_dir)

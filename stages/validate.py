@@ -8,6 +8,7 @@ from traincycle.config import load_stage_config
 from traincycle.errors import report_errors
 from traincycle.headline import write_reports
 from traincycle.io import atomic_dir, read_parquet, write_json
+from traincycle.modalities import modality
 from traincycle.schema import load_schema
 from traincycle.validate import (
     ValidateConfig,
@@ -17,7 +18,6 @@ from traincycle.validate import (
     gate,
     quality_metrics,
     render_html,
-    validate_frame,
 )
 
 
@@ -37,7 +37,7 @@ def main(params_path, data_path, schema_path, report_path, docs_dir, metrics_pat
     data, _, cfg = load_stage_config(params_path, "validate", ValidateConfig)
     schema = load_schema(schema_path)
     df = read_parquet(data_path)
-    outcomes, summaries = validate_frame(df, schema, data, cfg)
+    outcomes, summaries = modality(data.modality).check(df, schema, data, cfg)
     gate(outcomes)  # before any write: a failed gate leaves no outputs
     report = build_report(df, outcomes, summaries)
     write_json(report, report_path)

@@ -111,7 +111,7 @@ def write_tiny_artifacts(root: Path, family: str = "logistic", **featurize: obje
     """Write a tiny pipeline's artifacts as the stages would (models/, data/interim, processed)."""
     from traincycle.io import write_json, write_parquet
     from traincycle.models import save_model
-    from traincycle.models.storage import dump_skops
+    from traincycle.storage import dump_skops
 
     fz, model, processed, raw = tiny_pipeline(family, **featurize)
     for split in ("train", "val", "test"):

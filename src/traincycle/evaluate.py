@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +121,8 @@ class Evaluation:
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     #: per-row test predictions (reports/predictions.parquet), for paired comparisons
     predictions: pd.DataFrame | None = None
+    #: extra files for the plots directory (name -> bytes), e.g. the worst-images grid
+    files: dict[str, bytes] = dataclasses.field(default_factory=dict)
 
 
 def check_problem(problem: ProblemConfig, task: str) -> None:
@@ -173,23 +174,6 @@ def targets(processed: pd.DataFrame, target: str, task: str, n_classes: int, whe
     return values.astype(np.int64)
 
 
-def score_function(
-    metric: str, task: str, y: np.ndarray, model: Any
-) -> Callable[[np.ndarray], float]:
-    """Higher-is-better score of the model on feature rows for `metric` (errors negated)."""
-    sign = -1.0 if metric in m.LOWER_IS_BETTER else 1.0
-
-    def score(X: np.ndarray) -> float:
-        if task == "regression":
-            proba, pred = None, model.predict(X)
-        else:
-            proba = model.predict_proba(X)
-            pred = proba.argmax(axis=1)
-        return sign * float(m.score_all(m.ones(len(y)), y, proba, pred, task, (metric,))[metric][0])
-
-    return score
-
-
 def favourable_class(data: DataConfig, classes: list[str]) -> int:
     """Index of the favourable outcome: data.positive_label, else the last class."""
     if data.positive_label is not None and data.positive_label in classes:
@@ -199,7 +183,7 @@ def favourable_class(data: DataConfig, classes: list[str]) -> int:
 
 def evaluate(
     model: Any, processed: pd.DataFrame, raw: pd.DataFrame, data: DataConfig,
-    problem: ProblemConfig, cfg: EvaluateConfig, seed: int, input_columns: list[str] | None = None,
+    problem: ProblemConfig, cfg: EvaluateConfig, seed: int, meta: dict[str, Any],
     processed_path: str = "processed test", raw_path: str = "raw test",
 ) -> Evaluation:
     """Score `model` on the test split and gather everything the stage writes.
@@ -209,10 +193,12 @@ def evaluate(
         processed: featurize output for test: row_id, features, encoded target.
         raw: the interim test split (raw columns, for groups, slices and error rows).
         data, problem, cfg, seed: the params sections evaluate reads.
-        input_columns: raw columns the features were made from (to group one-hot features).
+        meta: featurizer.json; its modality says how to slice, explain and show the rows.
     """
     from traincycle import fairness, slices
+    from traincycle.modalities import of_featurizer
 
+    modality = of_featurizer(meta)
     task = data.task
     check_problem(problem, task)
     if model.task != task:
@@ -236,71 +222,45 @@ def evaluate(
         if cfg.bootstrap else {}
     clock.lap("bootstrap")
 
-    sensitive = tuple(c for c in data.sensitive if c in raw.columns)
-    groups = fairness.group_columns(raw, sensitive, cfg.fairness.intersection)
-    favourable = None if task == "regression" else favourable_class(data, classes)
-    per_group, differences = fairness.group_report(
-        groups, y, pred, task, favourable, cfg.fairness.min_group_size
-    )
-    gate = fairness.judge(differences, cfg.fairness) if task != "regression" else {
-        "status": "not applicable", "severity": cfg.fairness.severity, "findings": [],
-    }
+    per_group: dict[str, Any] = {}
+    differences: dict[str, Any] = {}
+    gate = {"status": "not applicable", "severity": cfg.fairness.severity, "findings": []}
+    if modality.FAIRNESS:
+        sensitive = tuple(c for c in data.sensitive if c in raw.columns)
+        groups = fairness.group_columns(raw, sensitive, cfg.fairness.intersection)
+        favourable = None if task == "regression" else favourable_class(data, classes)
+        per_group, differences = fairness.group_report(
+            groups, y, pred, task, favourable, cfg.fairness.min_group_size
+        )
+        if task != "regression":
+            gate = fairness.judge(differences, cfg.fairness)
     clock.lap("fairness")
 
-    raw_features = [c for c in raw.columns if c not in (data.target, *data.id_columns)]
+    sliced, shown = modality.evaluation_inputs(raw, processed, meta, data)
     if task == "regression":
         slice_score, slice_metric, higher = np.abs(y - pred), "mae", False
     else:
         slice_score, slice_metric, higher = (y == pred).astype(np.float64), "accuracy", True
     slice_report = slices.slice_table(
-        raw, raw_features, slice_score, slice_metric, higher, cfg.slice_bins, cfg.min_slice_rows,
-        cfg.worst_slices,
+        sliced, list(sliced.columns), slice_score, slice_metric, higher, cfg.slice_bins,
+        cfg.min_slice_rows, cfg.worst_slices,
     )
     errors = slices.worst_rows(
-        raw, processed[ROW_ID].to_numpy(), y, proba, pred, task, classes, data.target, cfg.error_rows
+        shown, processed[ROW_ID].to_numpy(), y, proba, pred, task, classes, data.target, cfg.error_rows
     )
     clock.lap("slices")
 
-    importance = explain_model(model, X, y, task, problem.metric, input_columns, cfg, seed)
+    importance, chart = modality.explain(model, X, y, meta, problem.metric, cfg, seed)
     clock.lap("explain")
 
     metrics = metrics_report(
         task, len(y), point, ci, problem, cfg, per_group, differences, gate,
         m.class_report(y, pred, classes) if task != "regression" else None,
     )
-    plot_data = plot_records(y, proba, pred, task, classes, metrics, importance, cfg, seed)
+    plot_data = plot_records(y, proba, pred, task, classes, metrics, chart, cfg, seed)
     rows = predictions_frame(processed[ROW_ID].to_numpy(), y, proba, pred)
-    return Evaluation(metrics, plot_data, errors, slice_report, importance, gate, clock.laps, rows)
-
-
-def explain_model(
-    model: Any, X: np.ndarray, y: np.ndarray, task: str, metric: str,
-    input_columns: list[str] | None, cfg: EvaluateConfig, seed: int,
-) -> dict[str, Any]:
-    """Permutation importance (headline metric) and mean |SHAP| per raw column."""
-    from traincycle import explain
-
-    rng = np.random.default_rng(seed)
-    groups = explain.feature_groups(list(model.feature_names), input_columns or [])
-    rows = explain.sample_rows(len(X), cfg.explain_rows, rng)
-    perm = explain.permutation_importance(
-        score_function(metric, task, y[rows], model), X[rows], groups, cfg.permutation_repeats, seed
-    )
-    out: dict[str, Any] = {
-        "permutation": {
-            "metric": metric, "rows": len(rows), "repeats": cfg.permutation_repeats,
-            "importance": dict(sorted(perm.items(), key=lambda kv: (-kv[1]["mean"], kv[0]))),
-        },
-    }
-    if cfg.shap_rows:
-        shap_rows = explain.sample_rows(len(X), cfg.shap_rows, rng)
-        background = X[explain.sample_rows(len(X), cfg.shap_background, rng)]
-        shap_mean, how = explain.shap_by_column(model, X[shap_rows], background, groups, seed)
-        out["shap"] = {
-            **how, "rows": len(shap_rows),
-            "mean_abs": dict(sorted(shap_mean.items(), key=lambda kv: (-kv[1], kv[0]))),
-        }
-    return out
+    files = modality.evaluation_files(raw, y, proba, pred, classes)
+    return Evaluation(metrics, plot_data, errors, slice_report, importance, gate, clock.laps, rows, files)
 
 
 def metrics_report(
@@ -341,7 +301,7 @@ def metrics_report(
 
 def plot_records(
     y: np.ndarray, proba: np.ndarray | None, pred: np.ndarray, task: str, classes: list[str],
-    metrics: dict[str, Any], importance: dict[str, Any], cfg: EvaluateConfig, seed: int,
+    metrics: dict[str, Any], importance: dict[str, float], cfg: EvaluateConfig, seed: int,
 ) -> dict[str, list[dict[str, Any]]]:
     """Plot data files (name -> records) for `dvc plots`."""
     from traincycle import plots
@@ -361,8 +321,7 @@ def plot_records(
         out["calibration.json"] = plots.calibration_records(y, proba, cfg.calibration_bins)
         out["per_class.json"] = plots.class_bar_records(metrics["per_class"])
     out["per_group.json"] = plots.group_bar_records(metrics["per_group"])
-    perm = {k: v["mean"] for k, v in importance["permutation"]["importance"].items()}
-    out["importance.json"] = plots.importance_records(perm)
+    out["importance.json"] = plots.importance_records(importance)
     return out
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-#: families whose native object shap.TreeExplainer reads exactly
+from traincycle import metrics as m
 
 
 def raw_column(feature: str, inputs: list[str]) -> str:
@@ -146,3 +146,48 @@ def _one_output(values: np.ndarray, k: int) -> np.ndarray:
 def grouped_shap(values: np.ndarray, groups: dict[str, list[int]]) -> dict[str, float]:
     """Mean |SHAP| per raw column (a column's features summed per row first: SHAP is additive)."""
     return {name: float(np.abs(values[:, cols].sum(axis=1)).mean()) for name, cols in groups.items()}
+
+
+def score_function(
+    metric: str, task: str, y: np.ndarray, model: Any
+) -> Callable[[np.ndarray], float]:
+    """Higher-is-better score of the model on feature rows for `metric` (errors negated)."""
+    sign = -1.0 if metric in m.LOWER_IS_BETTER else 1.0
+
+    def score(X: np.ndarray) -> float:
+        if task == "regression":
+            proba, pred = None, model.predict(X)
+        else:
+            proba = model.predict_proba(X)
+            pred = proba.argmax(axis=1)
+        return sign * float(m.score_all(m.ones(len(y)), y, proba, pred, task, (metric,))[metric][0])
+
+    return score
+
+
+def explain_model(
+    model: Any, X: np.ndarray, y: np.ndarray, task: str, metric: str,
+    input_columns: list[str] | None, cfg: Any, seed: int,
+) -> dict[str, Any]:
+    """Permutation importance (headline metric) and mean |SHAP| per raw column."""
+    rng = np.random.default_rng(seed)
+    groups = feature_groups(list(model.feature_names), input_columns or [])
+    rows = sample_rows(len(X), cfg.explain_rows, rng)
+    perm = permutation_importance(
+        score_function(metric, task, y[rows], model), X[rows], groups, cfg.permutation_repeats, seed
+    )
+    out: dict[str, Any] = {
+        "permutation": {
+            "metric": metric, "rows": len(rows), "repeats": cfg.permutation_repeats,
+            "importance": dict(sorted(perm.items(), key=lambda kv: (-kv[1]["mean"], kv[0]))),
+        },
+    }
+    if cfg.shap_rows:
+        shap_rows = sample_rows(len(X), cfg.shap_rows, rng)
+        background = X[sample_rows(len(X), cfg.shap_background, rng)]
+        shap_mean, how = shap_by_column(model, X[shap_rows], background, groups, seed)
+        out["shap"] = {
+            **how, "rows": len(shap_rows),
+            "mean_abs": dict(sorted(shap_mean.items(), key=lambda kv: (-kv[1], kv[0]))),
+        }
+    return out

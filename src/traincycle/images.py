@@ -16,47 +16,25 @@ sub-folders (PNG/JPEG/BMP/GIF via Pillow, ``pip install traincycle[image]``), a 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from traincycle.config import DataConfig, check_range
+from traincycle.config import DataConfig
 from traincycle.errors import ConfigError, DataError
 from traincycle.io import sha256_bytes, sha256_file
 
 if TYPE_CHECKING:
-    from traincycle.validate import Outcome
+    from traincycle.validate import ImageChecks, Outcome
 
 PIXELS = "pixels"
 FILE = "file"
 SHAPE_COLUMNS = ("height", "width", "channels")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 LISTED = 5
-
-
-@dataclasses.dataclass(frozen=True)
-class ImageChecks:
-    """validate.image: limits of the image gate."""
-
-    #: pixel values must lie in [min_value, max_value] (255 for 8-bit images, 16 for digits)
-    min_value: float = 0.0
-    max_value: float = 255.0
-    channels: tuple[int, ...] = (1, 3)
-    #: every class needs at least this many images
-    min_class_count: int = 10
-    #: smallest class count / largest class count
-    min_class_ratio: float = 0.5
-    class_balance_severity: Literal["critical", "warning"] = "warning"
-
-    def __post_init__(self) -> None:
-        if self.max_value <= self.min_value:
-            raise ConfigError("params validate.image.max_value: expected a value above min_value")
-        check_range("validate.image.min_class_count", self.min_class_count, 1)
-        check_range("validate.image.min_class_ratio", self.min_class_ratio, 0.0, 1.0)
 
 
 # ----------------------------------------------------------------------------- ingest

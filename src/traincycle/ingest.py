@@ -128,15 +128,7 @@ def check_target(df: pd.DataFrame, data: DataConfig, source: str) -> None:
 
 
 def ingest(data: DataConfig, cfg: IngestConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read, tidy and check the source; return the table and its provenance record."""
-    if data.modality == "image":
-        from traincycle.images import ingest_images
-
-        return ingest_images(data, cfg.max_rows)
-    if data.modality == "text":
-        from traincycle.text import ingest_text
-
-        return ingest_text(data, cfg)
+    """Read, tidy and check a table; return it and its provenance record."""
     df, hashes = read_source(data.source, cfg)
     original = list(df.columns)
     df = tidy(df, data.source)

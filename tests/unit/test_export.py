@@ -7,7 +7,9 @@ import onnx
 import pytest
 
 from traincycle import export
-from traincycle.optimize import float_onnx, native_scores, raw_rows, session
+from traincycle.featurize import raw_rows
+from traincycle.modalities import tabular
+from traincycle.optimize import session
 
 from conftest import tiny_pipeline
 
@@ -24,7 +26,7 @@ def test_svm_is_refused_with_a_clear_message() -> None:
 
 
 def exported(fz, model) -> bytes:
-    return float_onnx(fz, model)
+    return tabular.export_onnx(fz, model)
 
 
 def onnx_scores(onx: bytes, fz, processed, raw) -> np.ndarray:
@@ -37,7 +39,7 @@ def onnx_scores(onx: bytes, fz, processed, raw) -> np.ndarray:
 def test_export_matches_native_model_on_raw_rows(family: str) -> None:
     fz, model, processed, raw = tiny_pipeline(family)
     onx = exported(fz, model)
-    native = native_scores(model, processed["val"][model.feature_names])
+    native = model.scores(processed["val"][model.feature_names])
     scores = onnx_scores(onx, fz, processed["val"], raw["val"])
     assert scores.shape == native.shape == (len(processed["val"]), 2)
     assert np.abs(scores - native).max() < 1e-4, family
@@ -60,7 +62,7 @@ def test_export_is_byte_stable_with_sorted_opsets(family: str) -> None:
 def test_onehot_ordinal_and_flag_imputer_export_with_rare_and_missing_values() -> None:
     for settings in ({"encoding": "ordinal"}, {"missing_numeric": "flag", "scaling": "standard"}):
         fz, model, processed, raw = tiny_pipeline("logistic", **settings)
-        native = native_scores(model, processed["val"][model.feature_names])
+        native = model.scores(processed["val"][model.feature_names])
         scores = onnx_scores(exported(fz, model), fz, processed["val"], raw["val"])
         assert np.abs(scores - native).max() < 1e-4, settings
 
@@ -95,7 +97,7 @@ def test_regression_export_outputs_prediction() -> None:
     model, _f, _r = train(processed["train"], processed["val"], fz.meta, data,
                           build(TrainConfig, {"model": "linear"}, "train"), 0)
     columns = export.columns_from_meta(fz.meta["input_columns"])
-    onx = float_onnx(fz, model)
+    onx = tabular.export_onnx(fz, model)
     got = session(onx).run([export.PREDICTION], export.to_feeds(raw_rows(processed["val"], raw["val"], "val"),
                                                                 columns))[0]
     np.testing.assert_allclose(got.ravel(), model.predict(processed["val"][model.feature_names]), rtol=1e-4)

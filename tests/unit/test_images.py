@@ -8,7 +8,6 @@ import pytest
 
 from traincycle.config import DataConfig
 from traincycle.images import (
-    ImageChecks,
     check_images,
     fit_normalizer,
     image_frame,
@@ -16,7 +15,7 @@ from traincycle.images import (
     read_folder,
 )
 from traincycle.split import row_keys
-from traincycle.validate import gate
+from traincycle.validate import ImageChecks, gate
 
 DATA = DataConfig(source="builtin:digits", target="label", task="binary", modality="image")
 
@@ -132,16 +131,16 @@ def test_cnn_learns_round_trips_and_augments_only_in_training(tmp_path):
 
 def test_cnn_onnx_takes_raw_pixels_and_matches(tmp_path):
     from traincycle.featurize import Featurizer
-    from traincycle.media import export_media
+    from traincycle.modalities import image
     from traincycle.optimize import session
 
     model, _, scaler, images, X, _ = fitted_cnn(epochs=2)
     meta = {"modality": "image", "image_shape": [8, 8, 1]}
-    onx = export_media(Featurizer(scaler, meta), model)
+    onx = image.export_onnx(Featurizer(scaler, meta), model)
     raw = images.reshape(len(images), -1).astype(np.float32)
     out = session(onx).run(["probabilities"], {"pixels": raw})[0]
     assert np.abs(out - model.predict_proba(X)).max() < 1e-4
-    assert export_media(Featurizer(scaler, meta), model) == onx  # byte-stable
+    assert image.export_onnx(Featurizer(scaler, meta), model) == onx  # byte-stable
 
 
 def test_pixel_matrix_stacks_rows():

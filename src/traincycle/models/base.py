@@ -78,6 +78,12 @@ class Model:
             return np.asarray(self._family().predict_values(self.native, self.as_matrix(X)), dtype=np.float64)
         return self.predict_proba(X).argmax(axis=1)
 
+    def scores(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """What the exported graph outputs: probabilities, or an ``[N, 1]`` column of values."""
+        if self.task == "regression":
+            return self.predict(X).reshape(-1, 1)
+        return self.predict_proba(X)
+
     def as_matrix(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """float32 features in ``feature_names`` order (DataFrames are matched by column name)."""
         if getattr(self._family(), "INPUT", "features") == "text":
@@ -152,7 +158,7 @@ def balanced_weights(y: np.ndarray) -> np.ndarray:
 
 def save_sklearn(native: Any, directory: Path) -> dict[str, Any]:
     """Write a scikit-learn estimator as model.skops (trusted-type list on load)."""
-    from traincycle.models.storage import dump_skops
+    from traincycle.storage import dump_skops
 
     dump_skops(native, directory / SKOPS_FILE)
     return {"weights": SKOPS_FILE}
@@ -160,7 +166,7 @@ def save_sklearn(native: Any, directory: Path) -> dict[str, Any]:
 
 def load_sklearn(directory: Path, meta: dict[str, Any]) -> Any:
     """Load model.skops, refusing types outside the trusted list."""
-    from traincycle.models.storage import load_skops
+    from traincycle.storage import load_skops
 
     return load_skops(directory / meta.get("weights", SKOPS_FILE))
 
