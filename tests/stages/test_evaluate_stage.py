@@ -55,7 +55,7 @@ def build_workspace(root: Path, family: str) -> dict[str, str]:
     processed = featurize(test)
     # featurize may drop rows: evaluate must join on row_id, not on position
     processed.iloc[5:].to_parquet(paths["processed"], index=False)
-    meta = {"feature_names": features, "input_columns": [{"name": c} for c in NUMERIC + CATEGORICAL],
+    meta = {"modality": "tabular", "feature_names": features, "input_columns": [{"name": c} for c in NUMERIC + CATEGORICAL],
             "classes": CLASSES, "positive_label": ">50K", "task": "binary", "target": "income"}
     paths["meta"].write_text(json.dumps(meta))
     paths["provenance"].write_text(json.dumps({"source": "fixture", "rows": 300, "columns": 6}))
@@ -263,7 +263,8 @@ def test_regression_model(tmp_path):
     save_model(model, paths["model"])
     test.to_parquet(paths["raw"], index=False)
     regress(test).to_parquet(paths["processed"], index=False)
-    paths["meta"].write_text(json.dumps({"input_columns": [{"name": c} for c in ("age", *CATEGORICAL)]}))
+    paths["meta"].write_text(json.dumps({"modality": "tabular",
+                                         "input_columns": [{"name": c} for c in ("age", *CATEGORICAL)]}))
     paths["provenance"].write_text("{}")
     params = write_params(
         tmp_path / "params.yaml",
@@ -313,7 +314,7 @@ def test_multiclass_model(tmp_path):
     save_model(model, paths["model"])
     test.to_parquet(paths["raw"], index=False)
     encode(test).to_parquet(paths["processed"], index=False)
-    paths["meta"].write_text(json.dumps({"input_columns": []}))
+    paths["meta"].write_text(json.dumps({"modality": "tabular", "input_columns": []}))
     paths["provenance"].write_text("{}")
     params = write_params(
         tmp_path / "params.yaml",
