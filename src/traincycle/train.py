@@ -12,6 +12,7 @@ import pandas as pd
 from traincycle import baselines
 from traincycle.config import DataConfig
 from traincycle.errors import ConfigError, DataError, UserError
+from traincycle.modalities import modality
 from traincycle.models import FAMILIES, check_task, family_module, fit_model
 from traincycle.models.base import Fit, FitSpec, Model, main_metric, score
 from traincycle.models.boosting import XGBoostConfig
@@ -198,7 +199,7 @@ def train(
     if cfg.model == AUTO:
         report["candidates"] = {f: s[metric] for f, (_, _, s) in fits.items()}
     simple = None
-    if meta.get("modality", "tabular") == "tabular" and not text:
+    if modality(data.modality).SIMPLE_BASELINE and not text:
         family = baselines.SIMPLE[data.task]
         simple = ((lambda: fits[family][2]) if family in fits else
                   lambda: score(data.task, y_val, outputs(fit_model(

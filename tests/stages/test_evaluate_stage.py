@@ -55,7 +55,8 @@ def build_workspace(root: Path, family: str) -> dict[str, str]:
     processed = featurize(test)
     # featurize may drop rows: evaluate must join on row_id, not on position
     processed.iloc[5:].to_parquet(paths["processed"], index=False)
-    meta = {"modality": "tabular", "feature_names": features, "input_columns": [{"name": c} for c in NUMERIC + CATEGORICAL],
+    meta = {"modality": "tabular", "feature_names": features,
+            "input_columns": [{"name": c} for c in NUMERIC + CATEGORICAL],
             "classes": CLASSES, "positive_label": ">50K", "task": "binary", "target": "income"}
     paths["meta"].write_text(json.dumps(meta))
     paths["provenance"].write_text(json.dumps({"source": "fixture", "rows": 300, "columns": 6}))

@@ -30,6 +30,8 @@ class Modality(Protocol):
     NAME: str
     #: whether evaluate's fairness gate applies (sensitive columns exist for this data type)
     FAIRNESS: bool
+    #: whether train also scores the simple family (logistic / ridge) on its features as a baseline
+    SIMPLE_BASELINE: bool
 
     def ingest(self, data: DataConfig, cfg: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
         """Read the source into the raw table and its provenance record."""

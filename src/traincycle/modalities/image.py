@@ -21,6 +21,8 @@ from traincycle.modalities.shared import class_frame, fit_inputs, model_scores
 from traincycle.validate import require_rows
 
 NAME = "image"
+#: whether train also scores the simple family (logistic / ridge) as a baseline
+SIMPLE_BASELINE = False
 FAIRNESS = False
 WORST_IMAGES = "worst_images.png"
 

@@ -20,6 +20,8 @@ from traincycle.modalities.shared import fit_inputs
 from traincycle.validate import validate_frame
 
 NAME = "tabular"
+#: whether train also scores the simple family (logistic / ridge) as a baseline
+SIMPLE_BASELINE = True
 FAIRNESS = True
 
 __all__ = ["FAIRNESS", "NAME", "check", "evaluation_files", "evaluation_inputs", "explain", "export_onnx",

@@ -21,6 +21,8 @@ from traincycle.text import check_texts, featurize_text, ingest_text
 from traincycle.validate import require_rows
 
 NAME = "text"
+#: whether train also scores the simple family (logistic / ridge) as a baseline
+SIMPLE_BASELINE = False
 FAIRNESS = False
 
 __all__ = ["FAIRNESS", "NAME", "check", "evaluation_files", "evaluation_inputs", "explain", "export_onnx",
