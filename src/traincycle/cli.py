@@ -28,13 +28,20 @@ def main(debug: bool) -> None:
 @click.option("--cols", type=click.IntRange(min=1), default=14, show_default=True,
               help="Feature columns (Adult-like mix; beyond 14, extra numeric columns).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--wide", is_flag=True,
+              help="Only float columns g0..gN (like gene expression) and a multi-class target `label`.")
+@click.option("--classes", type=click.IntRange(min=2), default=4, show_default=True,
+              help="Classes of the --wide target.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Parquet file.")
-def synth(rows: int, cols: int, seed: int, output: str) -> None:
-    """Write seeded synthetic Adult-like data (target `income`) for scale tests."""
+def synth(rows: int, cols: int, seed: int, wide: bool, classes: int, output: str) -> None:
+    """Write seeded synthetic data for scale tests: Adult-like (target `income`) or --wide."""
     from traincycle.errors import report_errors
-    from traincycle.synth import write_synthetic
+    from traincycle.synth import write_synthetic, write_wide
 
-    report_errors(write_synthetic)(output, rows, cols, seed)
+    if wide:
+        report_errors(write_wide)(output, rows, cols, classes, seed)
+    else:
+        report_errors(write_synthetic)(output, rows, cols, seed)
     click.echo(f"wrote {rows} rows x {cols} feature columns to {output}")
 
 

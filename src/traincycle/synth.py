@@ -1,4 +1,8 @@
-"""Seeded synthetic Adult-like data of any size, for scale benchmarks and tests."""
+"""Seeded synthetic data of any size, for scale benchmarks and tests.
+
+Two shapes: Adult-like (a mix of numeric and categorical columns, target `income`) and wide
+(many float columns like a gene-expression table, a multi-class target `label`).
+"""
 
 from __future__ import annotations
 
@@ -50,6 +54,38 @@ def synth_chunk(rows: int, extra_cols: int, rng: np.random.Generator) -> pd.Data
     positive = rng.random(rows) < 1 / (1 + np.exp(-logit.to_numpy(dtype=float)))
     df["income"] = pd.Categorical.from_codes(positive.astype(int), categories=["<=50K", ">50K"])
     return df
+
+
+WIDE_TARGET = "label"
+#: columns of a wide table that carry the class signal (the rest is noise)
+WIDE_INFORMATIVE = 20
+
+
+def wide_frame(rows: int, cols: int, classes: int = 4, seed: int = 0) -> pd.DataFrame:
+    """`rows` x `cols` float columns g0000, g0001, ... and a `classes`-class target `label`.
+
+    Log-normal-ish expression levels; the first few columns shift with the class, so a linear
+    model can learn it even when columns far outnumber rows.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.arange(rows) % classes  # every class present, even at a few rows
+    rng.shuffle(labels)
+    values = rng.normal(size=(rows, cols))
+    informative = min(WIDE_INFORMATIVE, cols)
+    shifts = rng.normal(scale=2.0, size=(classes, informative))
+    values[:, :informative] += shifts[labels]
+    width = len(str(cols - 1))
+    df = pd.DataFrame(np.exp(values / 4), columns=[f"g{i:0{width}d}" for i in range(cols)])
+    df[WIDE_TARGET] = pd.Categorical.from_codes(labels, categories=[f"class_{k}" for k in range(classes)])
+    return df
+
+
+def write_wide(path: str | Path, rows: int, cols: int, classes: int = 4, seed: int = 0) -> Path:
+    """Write a wide synthetic table (see `wide_frame`) to Parquet."""
+    from traincycle.io import write_parquet
+
+    write_parquet(wide_frame(rows, cols, classes, seed), path)
+    return Path(path)
 
 
 def write_synthetic(path: str | Path, rows: int, cols: int = 14, seed: int = 0) -> Path:

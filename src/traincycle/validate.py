@@ -1,29 +1,35 @@
 """Data quality and bias gate: the schema and bias limits as a Great Expectations suite.
 
 `build_checks` turns a :class:`~traincycle.schema.Schema` and the bias limits into plain
-`Check` records (no GX needed), `run_checks` runs them with GX 1.x on an ephemeral context
-(one pandas dataframe batch for the data, one per sensitive column for its group summary),
-and `gate` fails on critical results. Great Expectations is imported only inside `run_checks`.
+`Check` records (no GX needed), `evaluate_checks` runs them with GX 1.x on an ephemeral context
+(one pandas dataframe batch for the data, one per sensitive column for its group summary, one
+per check kind for the column profile table, so the number of GX expectations does not grow
+with the number of columns), and `gate` fails on critical results. Great Expectations is
+imported only inside `run_checks`.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import html
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from traincycle.bias import BiasConfig, positive_label, summarize_groups
+from traincycle.column_profile import Observation, observe, profiled
 from traincycle.config import DataConfig, check_range
 from traincycle.errors import ConfigError, DataError, GateFailed
 from traincycle.parsing import snake_case
 from traincycle.schema import Schema, Severity
 
 DATA_BATCH = "data"
+BIAS_PREFIX = "bias:"
+#: batches of the column profile table, one per check kind (see `evaluate_checks`)
+PROFILE_PREFIX = "profile:"
 #: GX dtype names per schema dtype; category and str are matched by type name (OfType)
 TYPE_LISTS = {
     "integer": [
@@ -167,7 +173,7 @@ def bias_checks(
     """Checks on each sensitive column's group summary (see `bias.summarize_groups`)."""
     checks = []
     for col in sensitive:
-        batch = f"bias:{col}"
+        batch = f"{BIAS_PREFIX}{col}"
         specs = [
             ("group_share", "row_share", {"min_value": cfg.min_group_share}),
             ("label_rate_ratio", "label_rate_ratio", {"min_value": cfg.min_label_rate_ratio}),
@@ -210,16 +216,22 @@ def _context() -> Any:
     return gx.get_context(project_config=config, mode="ephemeral")
 
 
-def run_checks(checks: list[Check], batches: Mapping[str, pd.DataFrame]) -> list[Outcome]:
-    """Run the checks with Great Expectations, one suite and dataframe batch per batch name."""
+def run_checks(
+    checks: list[Check], batches: Mapping[str, pd.DataFrame], complete: Iterable[str] = ()
+) -> list[Outcome]:
+    """Run the checks with Great Expectations, one suite and dataframe batch per batch name.
+
+    Batches named in `complete` get GX's COMPLETE result format (every unexpected index).
+    """
     import great_expectations as gx
 
+    complete = set(complete)
     context = _context()
     source = context.data_sources.add_pandas("traincycle")
     by_name: dict[str, Any] = {}
-    for batch, frame, group in gx_batches(checks, batches):
+    for batch in dict.fromkeys(c.batch for c in checks):
         suite = gx.ExpectationSuite(name=f"traincycle:{batch}")
-        for check in group:
+        for check in (c for c in checks if c.batch == batch):
             cls = getattr(gx.expectations, check.expectation)
             suite.add_expectation(cls(**check.kwargs, severity=check.severity, meta={"name": check.name}))
         suite = context.suites.add(suite)
@@ -228,7 +240,8 @@ def run_checks(checks: list[Check], batches: Mapping[str, pd.DataFrame]) -> list
             data=source.add_dataframe_asset(batch).add_batch_definition_whole_dataframe(batch),
         )
         result = context.validation_definitions.add(definition).run(
-            batch_parameters={"dataframe": frame}, result_format="SUMMARY"
+            batch_parameters={"dataframe": batches[batch]},
+            result_format="COMPLETE" if batch in complete else "SUMMARY",
         )
         for res in result.results:
             by_name[res.expectation_config.meta["name"]] = res
@@ -236,6 +249,8 @@ def run_checks(checks: list[Check], batches: Mapping[str, pd.DataFrame]) -> list
     for check in checks:
         res = by_name[check.name]
         observed = {k: res.result[k] for k in OBSERVED_KEYS if k in res.result}
+        if check.batch in complete:
+            observed["unexpected_index_list"] = res.result.get("unexpected_index_list") or []
         if check.kind == "nulls":
             observed.pop("partial_unexpected_list", None)  # a list of None says nothing
         if check.kind == "labels" and observed.get("observed_value") is None:
@@ -245,37 +260,79 @@ def run_checks(checks: list[Check], batches: Mapping[str, pd.DataFrame]) -> list
         error = _error_message(res.exception_info or {})
         if error:
             observed["error"] = error
-        if check.batch != DATA_BATCH:
+        if check.batch.startswith(BIAS_PREFIX):
             observed.update(_group_observation(check, batches[check.batch]))
         outcomes.append(Outcome(check, bool(res.success), observed))
     return outcomes
 
 
-def gx_batches(
-    checks: list[Check], batches: Mapping[str, pd.DataFrame]
-) -> list[tuple[str, pd.DataFrame, list[Check]]]:
-    """(GX batch name, frame, checks) per batch; some value checks get a float64 copy.
+def evaluate_checks(checks: list[Check], batches: Mapping[str, pd.DataFrame]) -> list[Outcome]:
+    """Every check's outcome, with a number of GX expectations that does not grow with columns.
 
-    GX compares values in bulk only for int64/float64 columns and calls Python once per row for
-    any other numeric dtype (float32, int32, nullable Int64: minutes at 10M rows), so range and
-    finite checks on those columns run on a float64 copy of just those columns (same values).
+    Column checks GX would run once per column are profiled in bulk (`column_profile`) and the
+    profile table is checked with one GX expectation per check kind; dtype checks run once per
+    distinct (dtype, expected types) pair on one representative column. The rest (table
+    columns, labels, bias summaries, checks the profile cannot compute) run as they are.
     """
-    out = []
-    for batch in dict.fromkeys(c.batch for c in checks):
-        frame, plain, upcast = batches[batch], [], []
-        for check in (c for c in checks if c.batch == batch):
-            # text in a numeric column stays with GX, whose dtype check reports it
-            slow = check.kind in ("range", "finite") and frame[check.column].dtype not in (int, float) \
-                and pd.api.types.is_numeric_dtype(frame[check.column].dtype)
-            (upcast if slow else plain).append(check)
-        out.append((batch, frame, plain))
-        if upcast:
-            columns = list(dict.fromkeys(c.column for c in upcast))
-            copy = pd.DataFrame(
-                {c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in columns}, index=frame.index
-            )
-            out.append((f"{batch}:float64", copy, upcast))
-    return out
+    frame = batches[DATA_BATCH]
+    dtypes = frame.dtypes.to_dict()
+    bulk = [c for c in checks if c.batch == DATA_BATCH and profiled(c, dtypes)]
+    in_bulk = {c.name for c in bulk}
+    copies = _dtype_copies([c for c in checks if c.kind == "dtype" and c.batch == DATA_BATCH], dtypes)
+    direct = [c for c in checks if c.name not in in_bulk and c.name not in copies]
+    observations = observe(bulk, frame)
+    verdicts, profile_batches = _profile_checks(bulk, observations)
+    ran = {o.check.name: o for o in run_checks(direct + verdicts, {**batches, **profile_batches},
+                                                 complete=profile_batches)}
+    # GX lists each unexpected row of the profile table as {index name: check name, column: value}
+    failing = {row["check"] for v in verdicts for row in ran[v.name].observed["unexpected_index_list"]}
+    outcomes = []
+    for check in checks:
+        if check.name in copies:
+            twin = ran[copies[check.name]]
+            outcomes.append(Outcome(check, twin.success, copy.deepcopy(twin.observed)))
+        elif check.name in in_bulk:
+            outcomes.append(Outcome(check, check.name not in failing, observations[check.name].observed))
+        else:
+            outcomes.append(ran[check.name])
+    return outcomes
+
+
+def _profile_checks(
+    bulk: list[Check], observations: Mapping[str, Observation]
+) -> tuple[list[Check], dict[str, pd.DataFrame]]:
+    """One GX expectation per check kind on the profile table: every check's violations are 0."""
+    checks, frames = [], {}
+    for kind in dict.fromkeys(c.kind for c in bulk):
+        names = [c.name for c in bulk if c.kind == kind]
+        batch = f"{PROFILE_PREFIX}{kind}"
+        frames[batch] = pd.DataFrame(
+            {"violations": [observations[n].violations for n in names]}, index=pd.Index(names, name="check")
+        )
+        kwargs = {"column": "violations", "min_value": 0, "max_value": 0}
+        expectation = "ExpectColumnValuesToBeBetween"
+        checks.append(Check(batch, "profile", None, expectation, kwargs, "critical", batch))
+    return checks, frames
+
+
+def _dtype_copies(checks: list[Check], dtypes: Mapping[str, Any]) -> dict[str, str]:
+    """Dtype checks whose result equals another's: same column dtype, same expected types.
+
+    Maps each such check's name to its representative's. Object columns are checked value by
+    value, so each keeps its own check.
+    """
+    first: dict[tuple, str] = {}
+    copies = {}
+    for check in checks:
+        if check.column not in dtypes or pd.api.types.is_object_dtype(dtypes[check.column]):
+            continue
+        options = repr(sorted((k, v) for k, v in check.kwargs.items() if k != "column"))
+        key = (str(dtypes[check.column]), check.expectation, options)
+        if key in first:
+            copies[check.name] = first[key]
+        else:
+            first[key] = check.name
+    return copies
 
 
 def _error_message(info: Mapping[str, Any]) -> str | None:
@@ -310,8 +367,8 @@ def validate_frame(
     require_rows(df)
     summaries = group_summaries(df, data, schema.target or data.target)
     checks = schema_checks(schema, df.columns) + bias_checks(data.sensitive, summaries, cfg.bias)
-    batches = {DATA_BATCH: df, **{f"bias:{c}": s for c, s in summaries.items()}}
-    return run_checks(checks, batches), summaries
+    batches = {DATA_BATCH: df, **{f"{BIAS_PREFIX}{c}": s for c, s in summaries.items()}}
+    return evaluate_checks(checks, batches), summaries
 
 
 def failed(outcomes: Iterable[Outcome], severity: Severity) -> list[Outcome]:
