@@ -54,13 +54,17 @@ def schema() -> None:
 @click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="YAML file to write.")
 @click.option("--target", default=None, help="Label column; its values become the schema's labels.")
-def schema_infer(data_path: str, output: str, target: str | None) -> None:
+@click.option("--group-min", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Draft runs of at least this many same-typed numbered columns (g1, g2, ...) "
+                   "as one pattern entry (g*); 0 lists every column.")
+def schema_infer(data_path: str, output: str, target: str | None, group_min: int) -> None:
     """Draft a schema from DATA (.parquet or .csv): observed dtypes, ranges, categories, nulls."""
     from traincycle.errors import report_errors
     from traincycle.schema import draft_schema_file
 
-    columns = report_errors(draft_schema_file)(data_path, output, target)
-    click.echo(f"wrote a schema of {columns} columns to {output}; review it before committing")
+    columns, entries = report_errors(draft_schema_file)(data_path, output, target, group_min)
+    grouped = f" in {entries} entries" if entries != columns else ""
+    click.echo(f"wrote a schema of {columns} columns{grouped} to {output}; review it before committing")
 
 
 @main.command()

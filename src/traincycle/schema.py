@@ -4,12 +4,19 @@ A schema names every column with its dtype, the largest share of missing values 
 a numeric range or a set of allowed values, and the label values of the target. Each check
 carries a severity: ``critical`` fails the pipeline, ``warning`` is reported and the run goes on.
 `infer_schema` writes a first draft from data for a person to review and commit.
+
+A wide table's columns can share one entry: a key with glob characters (``g*``) is a pattern
+that applies to every data column it matches (and not named on its own), with an optional
+``count`` of the columns it must match; `resolve` expands them against the data's columns.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import math
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,6 +63,8 @@ class ColumnSchema:
     values: tuple[str, ...] | None = None
     #: per-kind severity overrides for this column, e.g. {range: warning}
     severity: dict[str, Severity] = dataclasses.field(default_factory=dict)
+    #: for a pattern entry (``g*``): how many data columns it must match (None = any number)
+    count: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_null_share <= 1.0:
@@ -95,6 +104,41 @@ class Schema:
             raise ConfigError(f"target: {self.target!r} is not one of the columns")
         if self.labels is not None and self.target is None:
             raise ConfigError("labels: needs a target column")
+        if self.target is not None and is_pattern(self.target):
+            raise ConfigError(f"target: {self.target!r} must name one column, not a pattern")
+        for name, column in self.columns.items():
+            if column.count is not None and not is_pattern(name):
+                raise ConfigError(f"columns.{name}: count is only for patterns such as 'g*'")
+            if column.count is not None and column.count < 1:
+                raise ConfigError(f"columns.{name}: count: expected at least 1, got {column.count}")
+
+    def resolve(self, data_columns: Iterable[str]) -> tuple[Schema, dict[str, list[str]]]:
+        """This schema with each pattern replaced by the data columns it matches, and the matches.
+
+        A column named on its own keeps its entry; otherwise the first pattern (in file order)
+        that matches it applies. Members take the pattern's place in the column order.
+        """
+        data_columns = [str(c) for c in data_columns]
+        named = {n for n in self.columns if not is_pattern(n)}
+        matches: dict[str, list[str]] = {n: [] for n in self.columns if is_pattern(n)}
+        for column in data_columns:
+            if column in named:
+                continue
+            pattern = next((p for p in matches if fnmatch.fnmatchcase(column, p)), None)
+            if pattern is not None:
+                matches[pattern].append(column)
+        if not matches:
+            return self, {}
+        columns: dict[str, ColumnSchema] = {}
+        for name, column in self.columns.items():
+            if name in matches:
+                member = dataclasses.replace(column, count=None)
+                columns.update({m: member for m in matches[name]})
+            else:
+                columns[name] = column
+        if not columns:  # no data column matched: keep the schema checkable (the count check reports it)
+            return self, matches
+        return dataclasses.replace(self, columns=columns), matches
 
     def severity_of(self, kind: str, column: str | None = None) -> Severity:
         """The severity of a check: the column's override, else the schema default."""
@@ -136,6 +180,11 @@ def load_schema(path: str | Path) -> Schema:
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
     return parse_schema(values, str(path))
+
+
+def is_pattern(name: str) -> bool:
+    """True for a schema key with glob characters (``*``, ``?``, ``[``): an entry for many columns."""
+    return any(ch in name for ch in "*?[")
 
 
 def dtype_kind(series: pd.Series) -> DType:
@@ -196,6 +245,60 @@ def infer_schema(df: pd.DataFrame, target: str | None = None) -> tuple[Schema, d
     return Schema(columns=columns, target=target, labels=labels), observed
 
 
+#: a run of at least this many same-typed columns named prefix + number is drafted as one pattern
+GROUP_MIN_RUN = 10
+_NUMBERED = re.compile(r"^(.*\D)\d+$")
+
+
+def group_columns(
+    schema: Schema, observed: dict[str, dict], min_run: int = GROUP_MIN_RUN
+) -> tuple[Schema, dict[str, dict]]:
+    """Replace runs of same-typed columns named prefix + number (g0001, g0002, ...) by patterns.
+
+    A run becomes ``prefix*`` with the widest limits of its members (largest null allowance,
+    smallest min, largest max, all values) and a `count`, when the pattern matches exactly that
+    run. The target is never grouped. `min_run` 0 keeps every column on its own.
+    """
+    names = list(schema.columns)
+    runs: list[tuple[tuple[str, str] | None, list[str]]] = []
+    for name in names:
+        match = _NUMBERED.match(name)
+        key = (match.group(1), schema.columns[name].dtype) if match and name != schema.target else None
+        if runs and key is not None and runs[-1][0] == key:
+            runs[-1][1].append(name)
+        else:
+            runs.append((key, [name]))
+    columns: dict[str, ColumnSchema] = {}
+    seen: dict[str, dict] = {}
+    for key, members in runs:
+        pattern = f"{key[0]}*" if key is not None else None
+        if (
+            pattern is None or min_run <= 0 or len(members) < min_run
+            or sum(fnmatch.fnmatchcase(n, pattern) for n in names) != len(members)
+        ):
+            columns.update((n, schema.columns[n]) for n in members)
+            seen.update((n, observed[n]) for n in members if n in observed)
+            continue
+        columns[pattern] = _widest([schema.columns[n] for n in members])
+        shares = [observed[n]["null_share"] for n in members if "null_share" in observed.get(n, {})]
+        seen[pattern] = {"columns": len(members), **({"null_share": max(shares)} if shares else {})}
+    return dataclasses.replace(schema, columns=columns), seen
+
+
+def _widest(members: list[ColumnSchema]) -> ColumnSchema:
+    """One entry whose limits admit every member's observed values."""
+    lows = [m.min for m in members if m.min is not None]
+    highs = [m.max for m in members if m.max is not None]
+    values = None
+    if all(m.values is not None for m in members):
+        values = tuple(sorted({v for m in members for v in m.values}))
+    return ColumnSchema(
+        dtype=members[0].dtype, max_null_share=max(m.max_null_share for m in members),
+        min=min(lows) if lows else None, max=max(highs) if highs else None, values=values,
+        count=len(members),
+    )
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a Parquet or CSV file for schema inference (CSV text columns become categories)."""
     from traincycle.io import read_parquet
@@ -224,6 +327,9 @@ HEADER = """\
 #   min, max        allowed numeric range (drafted as the observed range)
 #   values          allowed values of a category/string column
 #   severity        per-check overrides, e.g. {{range: warning}}; checks: {kinds}
+# A key with * ? [ is a pattern (e.g. g*): it applies to every data column it matches that is
+# not named on its own; `count` is how many columns it must match (drafted for runs of
+# same-typed numbered columns, with the widest limits of the run).
 # Severity: critical fails the pipeline (exit 3), warning is reported and the run goes on.
 # Numeric columns are also checked for infinities (check `finite`); NaN counts as missing.
 """
@@ -259,8 +365,12 @@ def render_schema(schema: Schema, observed: dict[str, dict] | None = None, sourc
     for name, col in schema.columns.items():
         seen = observed.get(name, {})
         lines.append(f"  {_yaml_value(name)}:")
+        if col.count is not None:
+            lines.append(f"    count: {col.count}    # columns this pattern must match")
         lines.append(f"    dtype: {col.dtype}")
         note = f"    # observed {seen['null_share']:.4f}" if "null_share" in seen else ""
+        if "columns" in seen and note:
+            note += " (largest in the group)"
         lines.append(f"    max_null_share: {_yaml_value(col.max_null_share)}{note}")
         for key in ("min", "max"):
             value = getattr(col, key)
@@ -275,10 +385,16 @@ def render_schema(schema: Schema, observed: dict[str, dict] | None = None, sourc
     return "\n".join(lines) + "\n"
 
 
-def draft_schema_file(data_path: str | Path, output: str | Path, target: str | None = None) -> int:
-    """Infer a schema from a data file and write it as commented YAML; return the column count."""
+def draft_schema_file(
+    data_path: str | Path, output: str | Path, target: str | None = None, group_min: int = GROUP_MIN_RUN
+) -> tuple[int, int]:
+    """Infer a schema from a data file and write it as commented YAML.
+
+    Returns the number of data columns and of schema entries (patterns cover many columns).
+    """
     from traincycle.io import write_text
 
     schema, observed = infer_schema(read_table(data_path), target)
-    write_text(render_schema(schema, observed, source=str(data_path)), output)
-    return len(schema.columns)
+    grouped, observed = group_columns(schema, observed, group_min)
+    write_text(render_schema(grouped, observed, source=str(data_path)), output)
+    return len(schema.columns), len(grouped.columns)

@@ -28,6 +28,8 @@ from traincycle.schema import Schema, Severity
 
 DATA_BATCH = "data"
 BIAS_PREFIX = "bias:"
+#: batches listing the columns each schema pattern matched
+GROUP_PREFIX = "group:"
 #: batches of the column profile table, one per check kind (see `evaluate_checks`)
 PROFILE_PREFIX = "profile:"
 #: GX dtype names per schema dtype; category and str are matched by type name (OfType)
@@ -165,6 +167,24 @@ def schema_checks(schema: Schema, columns: Iterable[str]) -> list[Check]:
             {"column": schema.target, "value_set": list(schema.labels)}, schema.severity.labels,
         ))
     return checks
+
+
+def group_checks(schema: Schema, matches: Mapping[str, list[str]]) -> list[Check]:
+    """For each pattern with a `count`: it matches that many data columns (see `Schema.resolve`)."""
+    checks = []
+    for pattern in matches:
+        count = schema.columns[pattern].count
+        if count is not None:
+            checks.append(Check(
+                f"columns:{pattern}", "columns", None, "ExpectTableRowCountToEqual", {"value": count},
+                schema.severity.columns, f"{GROUP_PREFIX}{pattern}",
+            ))
+    return checks
+
+
+def group_batches(matches: Mapping[str, list[str]]) -> dict[str, pd.DataFrame]:
+    """One small batch per pattern: the data columns it matched, one per row."""
+    return {f"{GROUP_PREFIX}{p}": pd.DataFrame({"column": members}) for p, members in matches.items()}
 
 
 def bias_checks(
@@ -366,8 +386,13 @@ def validate_frame(
     """Run every schema and bias check on `df`; return the outcomes and group summaries."""
     require_rows(df)
     summaries = group_summaries(df, data, schema.target or data.target)
-    checks = schema_checks(schema, df.columns) + bias_checks(data.sensitive, summaries, cfg.bias)
-    batches = {DATA_BATCH: df, **{f"{BIAS_PREFIX}{c}": s for c, s in summaries.items()}}
+    resolved, matches = schema.resolve(df.columns)
+    checks = [
+        *schema_checks(resolved, df.columns), *group_checks(schema, matches),
+        *bias_checks(data.sensitive, summaries, cfg.bias),
+    ]
+    batches = {DATA_BATCH: df, **group_batches(matches)}
+    batches.update({f"{BIAS_PREFIX}{c}": s for c, s in summaries.items()})
     return evaluate_checks(checks, batches), summaries
 
 
