@@ -3,6 +3,7 @@
 import click
 
 from traincycle.config import load_stage_config
+from traincycle.datasource import check_watched
 from traincycle.errors import report_errors
 from traincycle.ingest import IngestConfig
 from traincycle.io import write_json, write_parquet
@@ -16,6 +17,7 @@ from traincycle.modalities import modality
 @report_errors
 def main(params_path: str, out_path: str, provenance_path: str) -> None:
     data, _, cfg = load_stage_config(params_path, "ingest", IngestConfig)
+    check_watched(data)  # data.path, what DVC watches, must cover data.source
     df, provenance = modality(data.modality).ingest(data, cfg)
     write_parquet(df, out_path)
     write_json(provenance, provenance_path)

@@ -51,10 +51,14 @@ class DataConfig:
     """What the data is: where it comes from, what to predict, who it is about."""
 
     source: str = "builtin:adult"
+    #: what DVC watches for data.source (an ingest dep in dvc.yaml): the file or a folder holding
+    #: it, the URL itself, or the package folder of built-in data (checked by datasource.py)
+    path: str | None = None
     target: str = "income"
     task: Task = "binary"
-    #: label counted as the positive/favourable outcome (binary tasks); None: the last sorted label
-    positive_label: str | None = None
+    #: label counted as the positive/favourable outcome (binary tasks), as written in the data
+    #: (1, true or "yes"); kept as the text labels have after ingest. None: the last sorted label
+    positive_label: str | int | bool | None = None
     sensitive: tuple[str, ...] = ()
     id_columns: tuple[str, ...] = ()
     modality: Modality = "tabular"
@@ -66,6 +70,9 @@ class DataConfig:
             raise ConfigError("params data.source: expected a builtin:NAME, a file path or a URL")
         if not self.target.strip():
             raise ConfigError("params data.target: expected the name of the label column")
+        if self.positive_label is not None and not isinstance(self.positive_label, str):
+            # ingest turns class labels into text: 1 -> "1", true -> "True" (pandas' spelling)
+            object.__setattr__(self, "positive_label", str(self.positive_label))
         overlap = set(self.id_columns) & ({self.target} | set(self.sensitive))
         if overlap:
             raise ConfigError(

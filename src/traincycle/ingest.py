@@ -11,11 +11,10 @@ from typing import Any
 import pandas as pd
 
 from traincycle.config import DataConfig, check_range
+from traincycle.datasource import is_remote
 from traincycle.errors import ConfigError, DataError
 from traincycle.io import sha256_bytes, sha256_file
 from traincycle.parsing import parse_csv, parsing_record, tidy
-
-REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +49,7 @@ def read_source(source: str, cfg: IngestConfig) -> tuple[pd.DataFrame, dict[str,
         return df, {fname: sha256_bytes(blob) for fname, blob in files.items()}
     name = source.rsplit("/", 1)[-1]
     is_parquet = name.lower().endswith((".parquet", ".pq"))
-    if source.startswith(REMOTE_PREFIXES):
+    if is_remote(source):
         raw = _read_remote(source)
         df = _parse_parquet(io.BytesIO(raw), source) if is_parquet else parse_csv(raw, source, cfg)
         return df, {name: sha256_bytes(raw)}
@@ -127,6 +126,15 @@ def check_target(df: pd.DataFrame, data: DataConfig, source: str) -> None:
             )
 
 
+def label_text(labels: pd.Series) -> pd.Series:
+    """Class labels as text categories; 0/1 read as floats (a missing label) stay "0"/"1"."""
+    if pd.api.types.is_float_dtype(labels):
+        present = labels.dropna()
+        if (present == present.round()).all():
+            labels = labels.astype("Int64")
+    return labels.astype("string").astype("category")
+
+
 def ingest(data: DataConfig, cfg: IngestConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read, tidy and check a table; return it and its provenance record."""
     df, hashes = read_source(data.source, cfg)
@@ -136,7 +144,7 @@ def ingest(data: DataConfig, cfg: IngestConfig) -> tuple[pd.DataFrame, dict[str,
         df = df.iloc[: cfg.max_rows].reset_index(drop=True)
     check_target(df, data, data.source)
     if data.task != "regression":
-        df[data.target] = df[data.target].astype("string").astype("category")
+        df[data.target] = label_text(df[data.target])
     provenance = {
         "source": data.source,
         "sha256": hashes,

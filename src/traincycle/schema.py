@@ -398,3 +398,26 @@ def draft_schema_file(
     grouped, observed = group_columns(schema, observed, group_min)
     write_text(render_schema(grouped, observed, source=str(data_path)), output)
     return len(schema.columns), len(grouped.columns)
+
+
+def check_describes(
+    schema: Schema, columns: Iterable[str], target: str, schema_path: str | Path, data_path: str | Path
+) -> None:
+    """Raise DataError when `schema` is for other data: its target absent or most columns missing.
+
+    A schema that fits but for a few columns is left to the checks (they name each column); one
+    written for another table (the committed Adult schema against the user's own CSV) gets one
+    line naming the command that drafts a schema for this data.
+    """
+    present = set(columns)
+    missing = [c for c in schema.columns if c not in present and "*" not in c]  # not patterns
+    if schema.target is not None and schema.target != target:
+        why = f"its target is {schema.target!r}, params data.target is {target!r}"
+    elif len(missing) * 2 > len(schema.columns):
+        why = f"{len(missing)} of its {len(schema.columns)} columns are absent"
+    else:
+        return
+    raise DataError(
+        f"{schema_path} does not describe this data ({why}); draft a schema for it with "
+        f"`traincycle schema infer {data_path} --target {target} -o {schema_path}`, review it and commit it"
+    )

@@ -24,7 +24,7 @@ from traincycle.column_profile import Observation, observe, profiled
 from traincycle.config import DataConfig, check_range
 from traincycle.errors import ConfigError, DataError, GateFailed
 from traincycle.parsing import snake_case
-from traincycle.schema import Schema, Severity
+from traincycle.schema import Schema, Severity, check_describes
 
 DATA_BATCH = "data"
 BIAS_PREFIX = "bias:"
@@ -381,10 +381,12 @@ def require_rows(df: pd.DataFrame) -> None:
 
 
 def validate_frame(
-    df: pd.DataFrame, schema: Schema, data: DataConfig, cfg: ValidateConfig
+    df: pd.DataFrame, schema: Schema, data: DataConfig, cfg: ValidateConfig,
+    paths: tuple[str, str] = ("schema.yaml", "data/raw/dataset.parquet"),
 ) -> tuple[list[Outcome], dict[str, pd.DataFrame]]:
     """Run every schema and bias check on `df`; return the outcomes and group summaries."""
     require_rows(df)
+    check_describes(schema, df.columns, data.target, *paths)
     summaries = group_summaries(df, data, schema.target or data.target)
     resolved, matches = schema.resolve(df.columns)
     checks = [

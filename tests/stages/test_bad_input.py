@@ -38,6 +38,9 @@ def run_in(cwd: Path, stage: str) -> subprocess.CompletedProcess:
 def params(tmp: Path, **sections: object) -> None:
     """params.yaml = the project's, with whole sections replaced or merged (dicts merge one level)."""
     base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    data = sections.get("data")
+    if isinstance(data, dict) and "source" in data and "path" not in data:
+        sections["data"] = {**data, "path": data["source"]}  # what DVC watches, as a user sets it
     for name, value in sections.items():
         if isinstance(value, dict) and isinstance(base.get(name), dict):
             base[name] = {**base[name], **value}
