@@ -38,7 +38,7 @@ def test_path_covering_the_source_is_accepted(source, path):
     ("https://example.org/t.csv", "data/t.csv", "expected the URL itself"),
 ])
 def test_path_not_covering_the_source_is_one_clear_error(source, path, needle):
-    with pytest.raises(ConfigError, match="params data.path") as err:
+    with pytest.raises(ConfigError, match=r"params data\.path") as err:
         check_watched(DataConfig(source=source, path=path))
     assert needle in str(err.value) and "\n" not in str(err.value)
 
@@ -50,7 +50,7 @@ def test_positive_label_as_written_in_the_data(written, label):
 
 
 def test_positive_label_rejects_a_list():
-    with pytest.raises(ConfigError, match="params data.positive_label"):
+    with pytest.raises(ConfigError, match=r"params data\.positive_label"):
         build(DataConfig, {"source": "x.csv", "target": "y", "positive_label": [1]}, "data")
 
 
