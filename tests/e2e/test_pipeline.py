@@ -22,8 +22,8 @@ SHRINK = {
     "evaluate.bootstrap": 50,
     "evaluate.explain_rows": 100,
 }
-COPY = ["dvc.yaml", "params.yaml", "tune.yaml", "schema.yaml", "stages", "src", ".dvc/config", ".dvcignore",
-        ".gitignore"]
+COPY = ["dvc.yaml", "params.yaml", "tune.yaml", "schema.yaml", "stages", "src", ".dvc/config",
+        ".dvc/.gitignore", ".dvcignore", ".gitignore"]
 
 
 def shrink(params: dict, overrides: dict) -> dict:
