@@ -10,6 +10,7 @@ from traincycle.config import load_section, load_stage_config, read_params
 from traincycle.errors import report_errors
 from traincycle.headline import write_reports
 from traincycle.io import read_json, read_parquet, write_json, write_parquet, write_text
+from traincycle.provenance import data_version
 
 
 @click.command()
@@ -53,7 +54,8 @@ def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, da
     check_problem(problem, data.task)
     model, meta = load_model(model_dir), read_json(featurizer_meta)
     # every input is read before the look at test, so a missing file never costs a ledger entry
-    setup, origin = read_json(Path(model_dir) / "model.json"), read_json(provenance)
+    setup, record = read_json(Path(model_dir) / "model.json"), read_json(provenance)
+    origin = {**record, **data_version(record, read_params(params_path))}
     quality = read_json(data_quality) if data_quality and Path(data_quality).exists() else None
     raw_test = read_parquet(raw)
     ev = evaluate(model, read_parquet(processed), raw_test, data, problem, cfg, seed, meta, processed, raw)

@@ -8,6 +8,7 @@ from traincycle.errors import report_errors
 from traincycle.ingest import IngestConfig
 from traincycle.io import write_json, write_parquet
 from traincycle.modalities import modality
+from traincycle.provenance import stamp_raw
 
 
 @click.command()
@@ -20,7 +21,7 @@ def main(params_path: str, out_path: str, provenance_path: str) -> None:
     check_watched(data)  # data.path, what DVC watches, must cover data.source
     df, provenance = modality(data.modality).ingest(data, cfg)
     write_parquet(df, out_path)
-    write_json(provenance, provenance_path)
+    write_json(stamp_raw(provenance, out_path), provenance_path)
     click.echo(f"ingest: {provenance['rows']} rows x {provenance['columns']} columns from {data.source}")
 
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import click
 
-from traincycle.config import load_stage_config
+from traincycle.config import load_stage_config, read_params
 from traincycle.errors import report_errors
 from traincycle.headline import write_reports
-from traincycle.io import read_parquet, write_bytes, write_json
+from traincycle.io import read_json, read_parquet, write_bytes, write_json
 from traincycle.optimize import (
     MANIFEST_FILE,
     MODEL_FILE,
@@ -21,6 +21,7 @@ from traincycle.optimize import (
     source_hash,
     time_variants,
 )
+from traincycle.provenance import data_version
 
 
 @click.command()
@@ -45,6 +46,7 @@ def main(params_path: str, featurizer_path: str, model_dir: str, processed_dir: 
 
     _data, seed, cfg = load_stage_config(params_path, "optimize", OptimizeConfig)
     fz, model = load_featurizer(featurizer_path), load_model(model_dir)
+    version = data_version(read_json(provenance) if provenance else {}, read_params(params_path))
     native = [Path(model_dir), Path(featurizer_path), Path(featurizer_path).with_suffix(".json")]
     inp = Inputs(fz, model, *(read_parquet(f"{d}/{s}.parquet") for s in ("val", "train")
                               for d in (processed_dir, interim_dir)))
@@ -52,8 +54,8 @@ def main(params_path: str, featurizer_path: str, model_dir: str, processed_dir: 
     metrics = report(variants, chosen, native_metric, model.task, artifact_bytes(native))
     with atomic_dir(out_dir) as tmp:
         write_bytes(chosen.onnx, tmp / MODEL_FILE)
-        write_json(manifest(chosen, fz, model, source_hash(native), *serving_inputs(provenance, schema_path)),
-                   tmp / MANIFEST_FILE)
+        served = manifest(chosen, fz, model, source_hash(native), *serving_inputs(provenance, schema_path))
+        write_json({**served, "data": version}, tmp / MANIFEST_FILE)
     write_reports("optimize", metrics, details_path, metrics_path)
     latency = time_variants(variants, inp, cfg)
     write_json({"latency": latency}, timings)

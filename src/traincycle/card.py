@@ -76,8 +76,8 @@ def render_card(
 
     out += ["## Data", ""]
     if provenance:
-        keep = [k for k in ("source", "sha256", "rows", "columns", "license", "citation")
-                if k in provenance]
+        keep = [k for k in ("source", "sha256", "source_sha256", "raw_sha256", "params_sha256", "rows",
+                            "columns", "license", "citation") if k in provenance]
         out += [*_table(["field", "value"], [[k, provenance[k]] for k in keep]), ""]
     else:
         out += ["No provenance record was found.", ""]

@@ -29,6 +29,14 @@ def is_remote(source: str) -> bool:
     return source.startswith(REMOTE_PREFIXES)
 
 
+def remote_hint(source: str) -> str:
+    """What to check when a URL cannot be read (one clause for a one-line error)."""
+    if source.startswith("s3://"):
+        return ("check the URL, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and, for an S3-compatible "
+                "store, AWS_ENDPOINT_URL (s3:// needs pip install -e '.[s3]')")
+    return "check the URL, the network and any credentials it needs"
+
+
 def _norm(path: str) -> str:
     return posixpath.normpath(path.replace("\\", "/"))
 

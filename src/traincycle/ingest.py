@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from traincycle.config import DataConfig, check_range
-from traincycle.datasource import is_remote
+from traincycle.datasource import is_remote, remote_hint
 from traincycle.errors import ConfigError, DataError
 from traincycle.io import sha256_bytes, sha256_file
 from traincycle.parsing import parse_csv, parsing_record, tidy
@@ -66,7 +66,10 @@ def _read_remote(source: str) -> bytes:
         with fsspec.open(source, "rb") as fh:
             return fh.read()
     except Exception as exc:  # network and auth errors vary by filesystem
-        raise DataError(f"{source}: cannot read ({type(exc).__name__}: {exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise DataError(
+            f"{source}: cannot read ({type(exc).__name__}: {first}); {remote_hint(source)}"
+        ) from None
 
 
 def _local_file(source: str) -> Path:
