@@ -134,7 +134,7 @@ def test_card_manifest_and_health_name_the_data_version(project):
     card = (project / "reports/model_card.md").read_text()
     assert all(f"| {key} | {value} |" in card for key, value in version.items()), card
     health = TestClient(create_app(project / "models/optimized")).get("/health").json()
-    assert health["data_version"] == raw[:12] and len(health["model_version"]) == 12
+    assert health["data_version"] == manifest["data_version"] and len(health["model_version"]) == 12
     found = sh("git", "log", "--format=%s", "-S", raw[:12], "--", "reports/model_card.md", cwd=project)
     assert found.stdout.strip() == "my data"  # the README's way to find the commit
 
