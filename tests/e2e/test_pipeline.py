@@ -169,7 +169,8 @@ def test_raw_rows_in_the_source_format_score_as_in_the_pipeline(repo, tmp_path):
     from sklearn.metrics import roc_auc_score
 
     from traincycle.export import columns_from_meta, to_feeds
-    from traincycle.optimize import raw_rows, session
+    from traincycle.featurize import raw_rows
+    from traincycle.optimize import session
 
     manifest = json.loads((repo / "models/optimized/manifest.json").read_text())
     recorded = json.loads((repo / "reports/optimize.json").read_text())  # the full optimize report
