@@ -111,7 +111,7 @@ def test_walkthrough_trains_on_the_csv_with_an_integer_target(project):
     meta = json.loads((project / "models/featurizer.json").read_text())
     assert meta["positive_label"] == "1"  # params positive_label: 1, as written in the CSV
     evaluate = json.loads((project / "metrics/evaluate.json").read_text())
-    assert evaluate["metrics"]["roc_auc"] > 0.7
+    assert evaluate["test"]["roc_auc"] > 0.7
     status = sh("dvc", "status", cwd=project)
     assert "up to date" in status.stdout, status.stdout
 
@@ -145,7 +145,7 @@ def test_committed_adult_schema_names_the_infer_command(project, tmp_path):
     adult.write_bytes((ROOT / "schema.yaml").read_bytes())
     result = sh("python", str(ROOT / "stages/validate.py"), "--data", "data/raw/dataset.parquet",
                 "--schema", str(adult), "--report", str(tmp_path / "r.json"), "--docs", str(tmp_path / "d"),
-                "--metrics", str(tmp_path / "m.json"), cwd=project)
+                "--metrics", str(tmp_path / "m.json"), "--details", str(tmp_path / "q.json"), cwd=project)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert "does not describe this data (its target is 'income'" in lines[0]
