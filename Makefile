@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install repro test test-all lint bench image image-tools
+.PHONY: help install repro test test-all lint bench image image-tools system-deps
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,10 +26,16 @@ install: $(VENV)/.installed ## Create .venv and install traincycle with its dev 
 repro: install ## Set up, then run the whole pipeline on the built-in data (dvc repro)
 	dvc repro
 
-test: $(VENV)/.installed-extras ## Set up (with the image/text extras), then run the fast test suite
+# Debian packages the tests run for real: the PostgreSQL server (shared tune studies); as root,
+# non-interactive, skipped when already there
+system-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
+test: system-deps $(VENV)/.installed-extras ## Set up (with the image/text extras), then run the fast test suite
 	python -m pytest -q
 
-test-all: $(VENV)/.installed-extras ## Run every test, the slow end-to-end ones too
+test-all: system-deps $(VENV)/.installed-extras ## Run every test, the slow end-to-end ones too
 	python -m pytest -q -m ''
 
 lint: install ## ruff check

@@ -73,7 +73,8 @@ def schema_infer(data_path: str, output: str, target: str | None, group_min: int
                    "rerunning resumes up to this number.")
 @click.option("--study", default=None, help="Study name (default: tune.study); also names the experiments.")
 @click.option("--storage", default=None,
-              help="Optuna RDB storage URL (default: tune.storage or sqlite:///.traincycle/optuna.db).")
+              help="Optuna RDB storage URL (default: tune.storage or sqlite:///.traincycle/optuna.db); "
+                   "workers on one postgresql://user@host/db URL share the study.")
 @click.option("--verify-best", is_flag=True,
               help="Rerun the best trial's params as a forced experiment and confirm the metric.")
 def tune(trials: int | None, study: str | None, storage: str | None, verify_best: bool) -> None:

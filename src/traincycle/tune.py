@@ -94,8 +94,10 @@ class TuneConfig:
     #: FILE:KEY of a validation metric, never one computed on the test split
     metric: str = "metrics/train.json:roc_auc"
     direction: Literal["maximize", "minimize"] = "maximize"
-    #: SQLAlchemy URL; null: sqlite:///.traincycle/optuna.db
+    #: SQLAlchemy URL; null: sqlite:///.traincycle/optuna.db; postgresql://... shares the study
     storage: str | None = None
+    #: seconds between a running trial's heartbeats; one silent for 3 beats is failed and retried
+    heartbeat: int = 30
     #: dvclive TSV of the per-step validation metric, recorded as intermediate values (or null)
     curve: str | None = None
     space: dict[str, SpaceParam] = dataclasses.field(default_factory=dict)
@@ -105,6 +107,7 @@ class TuneConfig:
             raise ConfigError(f"params tune.study: {self.study!r}: use letters, digits, '_', '-', '.'")
         check_range("tune.trials", self.trials, 1)
         check_range("tune.startup_trials", self.startup_trials, 0)
+        check_range("tune.heartbeat", self.heartbeat, 1)
         if not self.space:
             raise ConfigError("params tune.space: declare at least one param to search")
         if self.sampler == "grid":
@@ -312,14 +315,16 @@ class Objective:
         return value
 
 
-def open_study(name: str, storage: str, direction: str, sampler: Any) -> Any:
+def open_study(name: str, storage: str, direction: str, sampler: Any, heartbeat: int = 30) -> Any:
     """Create or resume study `name` in `storage`; refuse a direction change."""
     import optuna
 
+    from traincycle.studydb import open_storage
+
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(
-        study_name=name, storage=storage, sampler=sampler, direction=direction,
-        pruner=optuna.pruners.NopPruner(), load_if_exists=True,
+        study_name=name, storage=open_storage(storage, heartbeat), sampler=sampler,
+        direction=direction, pruner=optuna.pruners.NopPruner(), load_if_exists=True,
     )
     if study.direction.name.lower() != direction:
         raise ConfigError(
@@ -329,14 +334,6 @@ def open_study(name: str, storage: str, direction: str, sampler: Any) -> Any:
     return study
 
 
-def finished(study: Any) -> int:
-    """Trials that ran to an end (complete, failed or pruned); crashed RUNNING ones don't count."""
-    import optuna
-
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED)
-    return sum(1 for t in study.get_trials(deepcopy=False) if t.state in done)
-
-
 def run_study(
     cfg: TuneConfig, seed: int, *, total: int, storage: str, objective: Objective
 ) -> Any:
@@ -344,18 +341,24 @@ def run_study(
 
     The sampler is seeded with `seed` plus the number of trials already stored, so a resumed
     study neither repeats the first session's random draws nor depends on how it was split
-    into sessions beyond that count.
+    into sessions beyond that count. Other workers may share the study (same storage URL):
+    their running trials count toward `total` too (see `traincycle.studydb`).
     """
     import optuna
 
-    probe = open_study(cfg.study, storage, cfg.direction, optuna.samplers.RandomSampler(seed=seed))
+    from traincycle.studydb import StopAtTotal, adopt_orphans, finished
+
+    probe = open_study(cfg.study, storage, cfg.direction, optuna.samplers.RandomSampler(seed=seed),
+                       cfg.heartbeat)
     already = len(probe.get_trials(deepcopy=False))
-    study = open_study(cfg.study, storage, cfg.direction, make_sampler(cfg, seed + already))
+    study = open_study(cfg.study, storage, cfg.direction, make_sampler(cfg, seed + already), cfg.heartbeat)
+    adopt_orphans(study, cfg.heartbeat)
     todo = total - finished(study)
     if cfg.sampler == "grid":
         todo = min(todo, _grid_size(cfg) - finished(study))
     if todo > 0:
-        study.optimize(objective, n_trials=todo, catch=(UserError, json.JSONDecodeError))
+        study.optimize(objective, n_trials=todo, catch=(UserError, json.JSONDecodeError),
+                       callbacks=[StopAtTotal(total)])
     return study
 
 
