@@ -97,17 +97,15 @@ def experiments(repo: Path) -> dict[str, dict]:
     return out
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory) -> Path:
-    """A committed one-stage toy project on branch main, reproduced once."""
-    repo = tmp_path_factory.mktemp("toy") / "repo"
+def make_toy(repo: Path, params: dict, tune: dict, train: str = TOY_TRAIN) -> Path:
+    """A committed toy project on branch main at `repo`, reproduced once."""
     (repo / "data").mkdir(parents=True)
     (repo / "data" / "test.csv").write_text("x\n1\n")
-    (repo / "train.py").write_text(TOY_TRAIN)
+    (repo / "train.py").write_text(train)
     (repo / "evaluate.py").write_text(TOY_EVALUATE)
     (repo / "dvc.yaml").write_text(TOY_DVC)
-    (repo / "params.yaml").write_text(yaml.safe_dump(TOY_PARAMS, sort_keys=False))
-    (repo / "tune.yaml").write_text(yaml.safe_dump(TOY_TUNE, sort_keys=False))
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (repo / "tune.yaml").write_text(yaml.safe_dump(tune, sort_keys=False))
     (repo / ".gitignore").write_text(".traincycle/\n")
     ok(sh("git", "init", "-q", "-b", "main", cwd=repo))
     ok(sh("dvc", "init", "-q", cwd=repo))
@@ -125,6 +123,12 @@ def ledger_entries(repo: Path) -> list[dict]:
 
 def looks(repo: Path) -> int:
     return len(ledger_entries(repo))
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory) -> Path:
+    """A committed one-stage toy project on branch main, reproduced once."""
+    return make_toy(tmp_path_factory.mktemp("toy") / "repo", TOY_PARAMS, TOY_TUNE)
 
 
 def test_queued_sweep_runs_and_shows_up(toy):

@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 from pgserver import free_port, postgres_server
-from test_experiments import TOY_DVC, TOY_EVALUATE, TOY_PARAMS, TOY_TRAIN, TRAINCYCLE, git_commit, ok
+from test_experiments import TOY_PARAMS, TOY_TRAIN, TOY_TUNE, TRAINCYCLE, make_toy, ok
 from test_pipeline import sh
 
 TOTAL = 4
@@ -36,22 +35,8 @@ def database():
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    repo = tmp_path_factory.mktemp("shared") / "repo"
-    (repo / "data").mkdir(parents=True)
-    (repo / "data" / "test.csv").write_text("x\n1\n")
-    (repo / "train.py").write_text(SLOW_TRAIN)
-    (repo / "evaluate.py").write_text(TOY_EVALUATE)
-    (repo / "dvc.yaml").write_text(TOY_DVC)
-    params = {**TOY_PARAMS, "tune": {**TOY_PARAMS["tune"], "study": "shared", "sampler": "random",
-                                     "heartbeat": HEARTBEAT}}
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (repo / ".gitignore").write_text(".traincycle/\n")
-    ok(sh("git", "init", "-q", "-b", "main", cwd=repo))
-    ok(sh("dvc", "init", "-q", cwd=repo))
-    ok(sh("dvc", "config", "core.analytics", "false", cwd=repo))
-    ok(sh("dvc", "repro", cwd=repo))
-    git_commit(repo, "toy baseline")
-    return repo
+    tune = {"tune": {**TOY_TUNE["tune"], "study": "shared", "sampler": "random", "heartbeat": HEARTBEAT}}
+    return make_toy(tmp_path_factory.mktemp("shared") / "repo", TOY_PARAMS, tune, SLOW_TRAIN)
 
 
 def start_worker(repo: Path, url: str, log: Path) -> subprocess.Popen:
