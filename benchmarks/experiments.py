@@ -1,9 +1,11 @@
-"""Experiments: 4 queued experiments with `dvc queue start -j 2` vs 4 `dvc exp run` one after another.
+"""Experiments: 4 queued experiments with `dvc queue start -j 2` vs 4 `dvc exp run` one after another;
+`traincycle tune --jobs 2` (pinned trials) vs `--jobs 1` on the same 4 random draws.
 
 Both sets start from the same committed baseline in one temporary copy with shrunk params, and
 each set uses its own parameter values so DVC's run cache cannot replay the other set's results.
 The queued wall time runs from `dvc queue start` until the queue is empty; queueing itself is
-timed apart.
+timed apart. The two tune studies use the random sampler with the same seed, so they try the same
+hyperparameters; with `--jobs 2` each trial runs on its own core with `n_jobs` 1.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 from harness import copy_project, load_params, measure, table
 
 PARAM = "train.xgboost.reg_lambda"
 SEQUENTIAL = (1.1, 1.2, 1.3, 1.4)
 QUEUED = (2.1, 2.2, 2.3, 2.4)
+TUNE = {"tune": {"study": "jobs1", "trials": 4, "sampler": "random", "metric": "metrics/train.json:val.roc_auc",
+                 "space": {PARAM: {"type": "float", "low": 3.0, "high": 9.0}}}}
 
 
 def shrunk_params(rows: int) -> dict:
@@ -67,6 +73,11 @@ def main(quick: bool) -> list[dict[str, object]]:
         queued = time.perf_counter() - start
         if "Failed" in status or status.count("Success") < len(QUEUED):
             raise SystemExit(f"a queued experiment did not succeed:\n{status}")
+        (repo / "tune.yaml").write_text(yaml.safe_dump(TUNE))
+        ok(["git", "add", "tune.yaml"], repo)
+        ok([*git, "commit", "-qm", "tune settings"], repo)
+        tune1 = ok(["traincycle", "tune", "--study", "jobs1", "--jobs", "1"], repo)
+        tune2 = ok(["traincycle", "tune", "--study", "jobs2", "--jobs", "2"], repo)
         shown = measure(["dvc", "exp", "ls", "--name-only"], repo).output.split()
         if len(shown) < len(SEQUENTIAL) + len(QUEUED):
             raise SystemExit(f"expected {len(SEQUENTIAL) + len(QUEUED)} experiments, found: {shown}")
@@ -77,6 +88,10 @@ def main(quick: bool) -> list[dict[str, object]]:
          "per exp s": queued / 4, "ratio": queued / sequential},
         {"measure": "4 experiments: queue incl. `dvc exp run --queue` x4", "seconds": queued + enqueue,
          "per exp s": (queued + enqueue) / 4, "ratio": (queued + enqueue) / sequential},
+        {"measure": "tune, 4 trials: `--jobs 1` (baseline)", "seconds": tune1, "per exp s": tune1 / 4,
+         "ratio": 1.0},
+        {"measure": "tune, 4 trials: `--jobs 2`, pinned", "seconds": tune2, "per exp s": tune2 / 4,
+         "ratio": tune2 / tune1},
     ]
 
 

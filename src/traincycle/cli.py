@@ -77,13 +77,15 @@ def schema_infer(data_path: str, output: str, target: str | None, group_min: int
                    "workers on one postgresql://user@host/db URL share the study.")
 @click.option("--verify-best", is_flag=True,
               help="Rerun the best trial's params as a forced experiment and confirm the metric.")
-def tune(trials: int | None, study: str | None, storage: str | None, verify_best: bool) -> None:
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Trials at once, each pinned to its share of the cores (at most one per core).")
+def tune(trials: int | None, study: str | None, storage: str | None, verify_best: bool, jobs: int) -> None:
     """Search `tune.space` with Optuna; every trial is a `dvc exp run` (see `dvc exp show`)."""
     from traincycle.errors import report_errors
     from traincycle.tune import tune_project
 
     report_errors(tune_project)(trials=trials, study=study, storage=storage,
-                                verify_best=verify_best, echo=click.echo)
+                                verify_best=verify_best, jobs=jobs, echo=click.echo)
 
 
 @main.command()

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ from traincycle.errors import ConfigError, DataError, UserError, one_line
 
 #: experiment names DVC accepts (git ref components; no spaces, no `..`, no leading dash)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+#: what DVC prints when another DVC process holds the repository lock
+LOCK_BUSY = "Unable to acquire lock"
+LOCK_RETRIES = 60
+LOCK_WAIT_S = 0.5
 
 
 class ExperimentFailed(UserError):
@@ -86,10 +91,25 @@ def dvc_env() -> dict[str, str]:
     return env
 
 
-def dvc(*args: str, cwd: str | Path = ".", check: bool = True) -> subprocess.CompletedProcess:
-    """Run `dvc <args>` in `cwd`, capturing output; raise ExperimentFailed on failure."""
+def dvc(
+    *args: str, cwd: str | Path = ".", check: bool = True, cores: Sequence[int] = ()
+) -> subprocess.CompletedProcess:
+    """Run `dvc <args>` in `cwd`, capturing output; raise ExperimentFailed on failure.
+
+    With `cores`, the command runs pinned to them with BLAS/OpenMP threads limited to match.
+    DVC holds the repository lock while it sets an experiment up; a parallel trial that meets
+    it waits and retries instead of failing.
+    """
+    from traincycle.pinning import child_env, pinned
+
+    env = child_env(dvc_env(), len(cores)) if cores else dvc_env()
     # POSIX subprocess looks `dvc` up on env's PATH, so the project's dvc wins
-    result = subprocess.run(["dvc", *args], cwd=cwd, env=dvc_env(), capture_output=True, text=True)
+    command = pinned(["dvc", *args], cores)
+    for attempt in range(LOCK_RETRIES + 1):
+        result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+        if result.returncode == 0 or LOCK_BUSY not in result.stderr or attempt == LOCK_RETRIES:
+            break
+        time.sleep(LOCK_WAIT_S * (1 + attempt % 3))
     if check and result.returncode != 0:
         command = " ".join(args[:2])
         raise ExperimentFailed(f"dvc {command} failed: {last_error(result.stderr + result.stdout)}")
@@ -117,13 +137,14 @@ def run_experiment(
     targets: Sequence[str] = (),
     downstream: bool = False,
     single: bool = False,
+    cores: Sequence[int] = (),
 ) -> str:
     """Run `dvc exp run --name NAME -S ...` and return the experiment's commit sha.
 
     `temp` runs it in a copy under .dvc/tmp (the workspace stays untouched and every trial
     starts from the same baseline); `force` reruns the stages even if DVC has them cached
     (with `targets` and `downstream`: only those stages and the ones after them; with `single`:
-    only the targets themselves).
+    only the targets themselves); `cores`: pinned to those cores (see `dvc`).
     """
     if not NAME_PATTERN.match(name):
         raise ConfigError(f"experiment name {name!r}: use letters, digits, '_', '-' and '.'")
@@ -136,7 +157,7 @@ def run_experiment(
         args.append("--downstream")
     if single:
         args.append("--single-item")
-    result = dvc(*args, *targets, cwd=cwd, check=False)
+    result = dvc(*args, *targets, cwd=cwd, check=False, cores=cores)
     if result.returncode != 0:
         raise ExperimentFailed(
             f"experiment {name} failed: {last_error(result.stderr + result.stdout)}"

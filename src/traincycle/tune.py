@@ -25,6 +25,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +34,7 @@ import yaml
 from traincycle.config import check_range, load_section, read_params, read_seed
 from traincycle.errors import ConfigError, DataError, GateFailed, UserError
 from traincycle.experiment import format_value, lookup
+from traincycle.pinning import SlotPool
 
 DEFAULT_STORAGE_PATH = ".traincycle/optuna.db"
 #: the search settings: outside params.yaml, so they stay out of the experiment table
@@ -232,15 +234,17 @@ def grid_space(space: Mapping[str, SpaceParam]) -> dict[str, list[Any]]:
     return grid
 
 
-def make_sampler(cfg: TuneConfig, seed: int) -> Any:
-    """The configured Optuna sampler, seeded."""
+def make_sampler(cfg: TuneConfig, seed: int, jobs: int = 1) -> Any:
+    """The configured Optuna sampler, seeded (TPE as a constant liar when trials run at once)."""
     import optuna
 
     if cfg.sampler == "grid":
         return optuna.samplers.GridSampler(grid_space(cfg.space), seed=seed)
     if cfg.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=cfg.startup_trials)
+    # constant liar: running trials count as bad, so parallel trials do not all pick one spot
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=cfg.startup_trials,
+                                      constant_liar=jobs > 1)
 
 
 def default_storage(root: str | Path = ".") -> str:
@@ -268,7 +272,8 @@ def thin(points: list[tuple[int, float]], limit: int = MAX_CURVE_POINTS) -> list
     return kept if kept[-1] == points[-1] else [*kept, points[-1]]
 
 
-Runner = Callable[[str, Mapping[str, Any]], str]
+#: (experiment name, overrides, cores to pin it to or ()) -> the experiment's commit
+Runner = Callable[[str, Mapping[str, Any], tuple[int, ...]], str]
 Reader = Callable[[str, str], str]
 
 
@@ -286,6 +291,10 @@ class Objective:
     echo: Callable[[str], None] = print
     #: commit the trials branch from (recorded so --verify-best can tell a code change apart)
     baseline: str | None = None
+    #: slots of cores for trials running at once (--jobs); None: one trial at a time, unpinned
+    slots: SlotPool | None = None
+    #: thread-param overrides for a slot of n cores (the fitted family's THREADS hook)
+    threads: Callable[[int], dict[str, int]] = lambda _cores: {}
 
     def __call__(self, trial: Any) -> float:
         values = suggest(trial, self.space)
@@ -297,7 +306,11 @@ class Objective:
         self.echo(f"trial {trial.number}: dvc exp run --name {name} {shown}")
         start = time.perf_counter()
         try:
-            rev = self.run(name, values)
+            with self.slots.slot() if self.slots else nullcontext(()) as cores:
+                pins = self.threads(len(cores)) if cores else {}
+                if pins:  # recorded: --verify-best reruns the trial with the same thread counts
+                    trial.set_user_attr("threads", pins)
+                rev = self.run(name, {**values, **pins}, cores)
             trial.set_user_attr("rev", rev)
             doc = json.loads(self.read(rev, self.metric_path))
             value = lookup(doc, self.metric_key, f"{self.metric_path} of {name}")
@@ -335,9 +348,9 @@ def open_study(name: str, storage: str, direction: str, sampler: Any, heartbeat:
 
 
 def run_study(
-    cfg: TuneConfig, seed: int, *, total: int, storage: str, objective: Objective
+    cfg: TuneConfig, seed: int, *, total: int, storage: str, objective: Objective, jobs: int = 1
 ) -> Any:
-    """Run trials until the study holds `total` finished ones; return the study.
+    """Run trials (`jobs` at once) until the study holds `total` finished ones; return the study.
 
     The sampler is seeded with `seed` plus the number of trials already stored, so a resumed
     study neither repeats the first session's random draws nor depends on how it was split
@@ -351,14 +364,15 @@ def run_study(
     probe = open_study(cfg.study, storage, cfg.direction, optuna.samplers.RandomSampler(seed=seed),
                        cfg.heartbeat)
     already = len(probe.get_trials(deepcopy=False))
-    study = open_study(cfg.study, storage, cfg.direction, make_sampler(cfg, seed + already), cfg.heartbeat)
+    study = open_study(cfg.study, storage, cfg.direction, make_sampler(cfg, seed + already, jobs),
+                       cfg.heartbeat)
     adopt_orphans(study, cfg.heartbeat)
     todo = total - finished(study)
     if cfg.sampler == "grid":
         todo = min(todo, _grid_size(cfg) - finished(study))
     if todo > 0:
-        study.optimize(objective, n_trials=todo, catch=(UserError, json.JSONDecodeError),
-                       callbacks=[StopAtTotal(total)])
+        study.optimize(objective, n_trials=todo, n_jobs=min(jobs, todo),
+                       catch=(UserError, json.JSONDecodeError), callbacks=[StopAtTotal(total)])
     return study
 
 
@@ -506,10 +520,10 @@ def verify(
     if best is None:
         raise UserError(f"study {study.study_name!r} has no complete trial to verify")
     name = f"{objective.study_name}-verify-{best['number']}"
-    rev = force_run(name, best["params"])
+    trial = study.get_trials(deepcopy=False)[best["number"]]
+    rev = force_run(name, {**best["params"], **trial.user_attrs.get("threads", {})}, ())
     doc = json.loads(objective.read(rev, objective.metric_path))
     again = lookup(doc, objective.metric_key, f"{objective.metric_path} of {name}")
-    trial = study.get_trials(deepcopy=False)[best["number"]]
     same_base = baseline is None or trial.user_attrs.get("baseline") in (None, baseline)
     if again != best["value"] and same_base:
         raise GateFailed(
@@ -535,6 +549,7 @@ def tune_project(
     study: str | None = None,
     storage: str | None = None,
     verify_best: bool = False,
+    jobs: int = 1,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """`traincycle tune`: check the config, run/resume the study, write the summary, verify."""
@@ -558,11 +573,16 @@ def tune_project(
     objective = Objective(
         study_name=cfg.study, space=cfg.space, metric_path=metric_path, metric_key=metric_key,
         # only up to the metric's stage: a trial never reaches evaluate (the test split)
-        curve=cfg.curve, run=lambda name, values: run_experiment(name, values, targets=(stage,)),
+        curve=cfg.curve,
+        run=lambda name, values, cores: run_experiment(name, values, targets=(stage,), cores=cores),
         read=lambda rev, path: read_at_rev(rev, path), echo=echo, baseline=baseline,
+        **parallel(jobs, params, echo),
     )
     echo(f"study {cfg.study!r} in {url}: {cfg.sampler} sampler, {cfg.direction} {cfg.metric}")
-    result = run_study(cfg, seed, total=cfg.trials, storage=url, objective=objective)
+    if jobs > 1:
+        shown = " | ".join(",".join(map(str, slot)) for slot in objective.slots.cores)
+        echo(f"{jobs} trials at once, pinned to cores {shown}; each trial's thread params set to its share")
+    result = run_study(cfg, seed, total=cfg.trials, storage=url, objective=objective, jobs=jobs)
     out_dir = Path(OUTPUT_DIR) / cfg.study
     summary = write_summary(result, cfg, out_dir)
     echo("")
@@ -581,10 +601,33 @@ def tune_project(
         name, stored, again = verify(
             result, objective, cfg.direction, baseline=baseline,
             # the metric's stage forced (a real retrain, not a run-cache restore), nothing after it
-            force_run=lambda n, values: run_experiment(n, values, force=True, targets=(stage,),
-                                                       single=True),
+            force_run=lambda n, values, cores: run_experiment(n, values, force=True, targets=(stage,),
+                                                              single=True, cores=cores),
         )
         verdict = "identical" if again == stored else "differs (the code changed since that trial)"
         echo(f"verify: {name} reran the best params: {metric_key} = {again!r} vs {stored!r}: {verdict}")
         summary["verified"] = {"experiment": name, "value": again, "identical": again == stored}
     return summary
+
+
+def parallel(jobs: int, params: Mapping[str, Any], echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Objective fields for `jobs` trials at once: core slots and the fitted families' thread params.
+
+    One job runs unpinned with the params as they are (the study reproduces a plain
+    `dvc exp run`); more split this process's cores into disjoint slots (see `pinning`).
+    """
+    if jobs == 1:
+        return {}
+    from traincycle.config import build
+    from traincycle.models import family_module
+    from traincycle.pinning import available_cores, core_slots, thread_overrides
+    from traincycle.train import SECTION, TrainConfig
+
+    slots = core_slots(jobs, available_cores())
+    try:
+        train = build(TrainConfig, params.get("train") or {}, "train")
+    except ConfigError as exc:  # not traincycle's train stage: pin the cores, leave its params alone
+        echo(f"warning: no thread params pinned ({exc}); trials are still pinned to their cores")
+        return {"slots": SlotPool(slots)}
+    sections = {f"train.{SECTION[f]}": family_module(f) for f in train.families()}
+    return {"slots": SlotPool(slots), "threads": lambda n: thread_overrides(sections, n)}

@@ -27,7 +27,8 @@ import json, math, os, yaml
 p = yaml.safe_load(open("params.yaml"))["train"]
 score = 0.9 - 0.01 * abs(p["depth"] - 6) - 0.02 * abs(math.log10(p["lr"] / 0.1)) + 0.005 * (p["kind"] == "b")
 os.makedirs("metrics", exist_ok=True); os.makedirs("dvclive/plots/metrics/val", exist_ok=True)
-json.dump({"val": {"roc_auc": round(score, 6)}}, open("metrics/train.json", "w"))
+run = {"cores": len(os.sched_getaffinity(0)), "omp_threads": int(os.environ.get("OMP_NUM_THREADS", "0"))}
+json.dump({"val": {"roc_auc": round(score, 6)}, "run": run}, open("metrics/train.json", "w"))
 with open("dvclive/plots/metrics/val/roc_auc.tsv", "w") as f:
     f.write("step\\troc_auc\\n" + "".join(f"{i}\\t{score - 0.01 * (9 - i):.6f}\\n" for i in range(10)))
 '''
@@ -181,6 +182,21 @@ def test_tune_trials_are_experiments_resume_and_verify(toy):
     assert (toy / ".traincycle" / "optuna.db").exists()
     # every trial (and the verify run) stopped at train: not one new score on the test split
     assert looks(toy) == before
+
+
+def test_parallel_trials_run_pinned_to_their_cores(toy):
+    import os
+
+    jobs = min(2, len(os.sched_getaffinity(0)))
+    out = ok(sh(TRAINCYCLE, "tune", "--trials", "4", "--jobs", str(jobs), "--study", "par", cwd=toy))
+    assert "best: trial" in out
+    trials = {n: e for n, e in experiments(toy).items() if n.startswith("par-trial-")}
+    assert sorted(trials) == [f"par-trial-{i}" for i in range(4)]
+    for trial in trials.values():  # each trial ran on its own share: one core, one BLAS thread
+        run = trial["metrics"]["metrics/train.json"]["run"]
+        assert run == ({"cores": 1, "omp_threads": 1} if jobs == 2 else run)
+    with pytest.raises(AssertionError):  # more jobs than cores cannot be disjoint: refused
+        ok(sh(TRAINCYCLE, "tune", "--jobs", "64", "--study", "par", cwd=toy))
 
 
 def test_tune_refuses_a_test_metric(toy, tmp_path):

@@ -136,9 +136,12 @@ class FakeDvc:
         self.files: dict[tuple[str, str], str] = {}
         self.runs: list[str] = []
         self.fail_on = fail_on
+        self.cores: dict[str, tuple[int, ...]] = {}
+        self.values: dict[str, dict] = {}
 
-    def run(self, name, values):
+    def run(self, name, values, cores=()):
         self.runs.append(name)
+        self.cores[name], self.values[name] = cores, dict(values)
         if int(name.rsplit("-", 1)[1]) in self.fail_on and "trial" in name:
             raise ExperimentFailed(f"experiment {name} failed: error: params train: bad")
         score = 0.9 - 0.01 * abs(values["train.xgboost.max_depth"] - 6) - abs(
@@ -235,8 +238,8 @@ def test_verify_best_confirms_or_fails(tmp_path):
     name, stored, again = verify(study, obj, "maximize", force_run=fake.run, baseline="abc")
     assert name.startswith("s-verify-") and stored == again
 
-    def drifting(name, values):
-        rev = fake.run(name, values)
+    def drifting(name, values, cores):
+        rev = fake.run(name, values, cores)
         fake.files[rev, "metrics/train.json"] = json.dumps({"roc_auc": 0.1})
         return rev
 
@@ -244,6 +247,57 @@ def test_verify_best_confirms_or_fails(tmp_path):
         verify(study, obj, "maximize", force_run=drifting, baseline="abc")
     # a different baseline commit may legitimately change the metric: reported, not failed
     assert verify(study, obj, "maximize", force_run=drifting, baseline="other")[2] == 0.1
+
+
+def test_parallel_trials_get_disjoint_slots_and_their_thread_share(tmp_path):
+    import threading
+    import time as clock
+
+    from traincycle.pinning import SlotPool
+
+    fake, busy, seen = FakeDvc(), set(), []
+    guard = threading.Lock()
+
+    def run(name, values, cores):
+        with guard:  # no two running trials may share a core
+            assert not busy & set(cores), (busy, cores)
+            busy.update(cores)
+            seen.append(len(busy))
+        clock.sleep(0.05)
+        with guard:
+            busy.difference_update(cores)
+        return fake.run(name, values, cores)
+
+    obj = Objective("p", config().space, "metrics/train.json", "roc_auc", None, run, fake.read,
+                    lambda _: None, slots=SlotPool([(0,), (1,)]),
+                    threads=lambda n: {"train.xgboost.n_jobs": n})
+    cfg = config(study="p", sampler="tpe", startup_trials=2)
+    storage = f"sqlite:///{tmp_path / 'p.db'}"
+    study = run_study(cfg, 5, total=4, storage=storage, objective=obj, jobs=2)
+    assert sorted(t.state.name for t in study.trials) == ["COMPLETE"] * 4
+    assert max(seen) == 2, "the two slots never ran at once"
+    assert {fake.cores[n] for n in fake.runs} == {(0,), (1,)}
+    assert all(fake.values[n]["train.xgboost.n_jobs"] == 1 for n in fake.runs)
+    assert all(t.user_attrs["threads"] == {"train.xgboost.n_jobs": 1} for t in study.trials)
+    # --verify-best reruns the best trial with the thread count it ran with
+    name, stored, again = verify(study, obj, "maximize", force_run=fake.run, baseline="abc")
+    assert fake.values[name]["train.xgboost.n_jobs"] == 1 and again == stored
+
+
+def test_core_slots_and_thread_overrides():
+    from types import SimpleNamespace
+
+    from traincycle.pinning import child_env, core_slots, pinned, thread_overrides
+
+    assert core_slots(2, [0, 1]) == [(0,), (1,)]
+    assert core_slots(3, [0, 1, 2, 3, 4, 5, 6]) == [(0, 1, 2), (3, 4), (5, 6)]
+    with pytest.raises(ConfigError, match="--jobs 3: this machine gives 2 core"):
+        core_slots(3, [0, 1])
+    sections = {"train.xgboost": SimpleNamespace(THREADS="n_jobs"), "train.logistic": SimpleNamespace()}
+    assert thread_overrides(sections, 2) == {"train.xgboost.n_jobs": 2}
+    assert child_env({"A": "1"}, 3)["OMP_NUM_THREADS"] == "3"
+    assert pinned(["dvc", "exp"], (0, 1))[-4:] == ["--cpu-list", "0,1", "dvc", "exp"]
+    assert pinned(["dvc"], ()) == ["dvc"]
 
 
 def test_last_error_and_lookup_name_the_problem():

@@ -19,6 +19,8 @@ from traincycle.models.base import Fit, FitSpec, balanced_weights
 TASKS = ("binary", "multiclass", "regression")
 #: fewer train rows than this makes this family's fit unreliable (fit diagnosis)
 MIN_TRAIN_ROWS = 1000
+#: the params key setting its thread count (tune --jobs pins it to a trial's cores)
+THREADS = "n_jobs"
 WEIGHTS = "model.ubj"
 #: eval metrics per task; the last one drives early stopping
 EVAL_METRICS = {

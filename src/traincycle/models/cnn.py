@@ -30,6 +30,8 @@ TASKS = ("binary", "multiclass")
 #: the data modality this family needs (families without it take any float features)
 MODALITY = "image"
 WEIGHTS = "model.safetensors"
+#: the params key setting its thread count (tune --jobs pins it to a trial's cores)
+THREADS = "num_threads"
 #: int8 quantisation covers the conv layers too
 INT8_OPS = ("MatMul", "Gemm", "Conv")
 

@@ -14,6 +14,8 @@ from traincycle.models.base import Fit, FitSpec, load_sklearn, save_sklearn, skl
 TASKS = ("binary", "multiclass", "regression")
 #: fewer train rows than this makes this family's fit unreliable (fit diagnosis)
 MIN_TRAIN_ROWS = 200
+#: the params key setting its thread count (tune --jobs pins it to a trial's cores)
+THREADS = "n_jobs"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,6 +20,8 @@ from traincycle.trainer import TrainerConfig
 TASKS = ("binary", "multiclass", "regression")
 #: fewer train rows than this makes this family's fit unreliable (fit diagnosis)
 MIN_TRAIN_ROWS = 5000
+#: the params key setting its thread count (tune --jobs pins it to a trial's cores)
+THREADS = "num_threads"
 WEIGHTS = "model.safetensors"
 
 
