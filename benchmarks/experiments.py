@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 import yaml
-
 from harness import copy_project, load_params, measure, table
 
 PARAM = "train.xgboost.reg_lambda"
 SEQUENTIAL = (1.1, 1.2, 1.3, 1.4)
 QUEUED = (2.1, 2.2, 2.3, 2.4)
-TUNE = {"tune": {"study": "jobs1", "trials": 4, "sampler": "random", "metric": "metrics/train.json:val.roc_auc",
+TUNE = {"tune": {"study": "jobs1", "trials": 4, "sampler": "random", "pruner": "none",
+                 "metric": "metrics/train.json:val.roc_auc",
                  "space": {PARAM: {"type": "float", "low": 3.0, "high": 9.0}}}}
 
 

@@ -9,6 +9,7 @@ from traincycle.errors import report_errors
 from traincycle.headline import write_reports
 from traincycle.io import read_json, read_parquet, write_json
 from traincycle.modalities import of_featurizer
+from traincycle.pruning import reporter
 from traincycle.train import TrainConfig, check_config, log_curves, train
 
 
@@ -45,7 +46,7 @@ def main(
     started = time.perf_counter()
     extras = of_featurizer(meta).fit_inputs(meta_path)  # e.g. the TF-IDF featurize fitted (text)
     model, fitted, report = train(read_parquet(train_path), read_parquet(val_path), meta, data, cfg, seed,
-                                  **extras)
+                                  progress=reporter(), **extras)  # reporter: only inside a tune trial
     seconds = time.perf_counter() - started
     log_curves(fitted.curves, live_dir)  # first: the one write that can fail (dvclive asks git)
     save_model(model, model_dir)

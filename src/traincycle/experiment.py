@@ -92,17 +92,22 @@ def dvc_env() -> dict[str, str]:
 
 
 def dvc(
-    *args: str, cwd: str | Path = ".", check: bool = True, cores: Sequence[int] = ()
+    *args: str,
+    cwd: str | Path = ".",
+    check: bool = True,
+    cores: Sequence[int] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run `dvc <args>` in `cwd`, capturing output; raise ExperimentFailed on failure.
 
-    With `cores`, the command runs pinned to them with BLAS/OpenMP threads limited to match.
+    With `cores`, the command runs pinned to them with BLAS/OpenMP threads limited to match;
+    `environ` adds variables to its environment.
     DVC holds the repository lock while it sets an experiment up; a parallel trial that meets
     it waits and retries instead of failing.
     """
     from traincycle.pinning import child_env, pinned
 
-    env = child_env(dvc_env(), len(cores)) if cores else dvc_env()
+    env = {**(child_env(dvc_env(), len(cores)) if cores else dvc_env()), **(environ or {})}
     # POSIX subprocess looks `dvc` up on env's PATH, so the project's dvc wins
     command = pinned(["dvc", *args], cores)
     for attempt in range(LOCK_RETRIES + 1):
@@ -138,13 +143,14 @@ def run_experiment(
     downstream: bool = False,
     single: bool = False,
     cores: Sequence[int] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> str:
     """Run `dvc exp run --name NAME -S ...` and return the experiment's commit sha.
 
     `temp` runs it in a copy under .dvc/tmp (the workspace stays untouched and every trial
     starts from the same baseline); `force` reruns the stages even if DVC has them cached
     (with `targets` and `downstream`: only those stages and the ones after them; with `single`:
-    only the targets themselves); `cores`: pinned to those cores (see `dvc`).
+    only the targets themselves); `cores`, `environ`: see `dvc`.
     """
     if not NAME_PATTERN.match(name):
         raise ConfigError(f"experiment name {name!r}: use letters, digits, '_', '-' and '.'")
@@ -157,7 +163,7 @@ def run_experiment(
         args.append("--downstream")
     if single:
         args.append("--single-item")
-    result = dvc(*args, *targets, cwd=cwd, check=False, cores=cores)
+    result = dvc(*args, *targets, cwd=cwd, check=False, cores=cores, environ=environ)
     if result.returncode != 0:
         raise ExperimentFailed(
             f"experiment {name} failed: {last_error(result.stderr + result.stdout)}"

@@ -149,10 +149,12 @@ def train(
     cfg: TrainConfig,
     seed: int,
     vectorizer: Any = None,
+    progress: Any = None,
 ) -> tuple[Model, Fit, dict[str, Any]]:
     """Fit the configured family; return the model, its fit record and the metrics report.
 
-    `vectorizer` is featurize's fitted text vectorizer (text data; featurizer.skops).
+    `vectorizer` is featurize's fitted text vectorizer (text data; featurizer.skops);
+    `progress(step, curve_row)` is called as iterative families train (a tune trial's pruner).
     """
     check_config(data, cfg)
     check_featurizer(meta, data)
@@ -171,6 +173,7 @@ def train(
         else (),
         input_shape=tuple(meta.get("image_shape") or ()),
         vectorizer=vectorizer,
+        progress=progress if len(cfg.families()) == 1 else None,  # one curve per trial
     )
     if text:
         spec = dataclasses.replace(spec, feature_names=(meta["text_column"],))

@@ -175,11 +175,13 @@ def fit(
     cfg: TrainerConfig,
     seed: int,
     evaluate: Callable[[Any, Any], dict[str, float]],
+    progress: Callable[[int, dict[str, float]], None] | None = None,
 ) -> LoopResult:
     """Train `module` on the `train` TensorDataset; early-stop on val loss; restore the best weights.
 
     `evaluate(module, dataset)` returns {"loss": .., <metric>: ..} in eval mode; it is called on
     train and val after every epoch, so curves compare like with like (no dropout).
+    `progress(epoch, row)` sees each epoch's curve row (a tune trial's pruner may stop the loop).
     """
     import torch
     from torch.utils.data import DataLoader
@@ -225,6 +227,8 @@ def fit(
                 "lr": opt.param_groups[0]["lr"],
             }
         )
+        if progress is not None:
+            progress(epoch, history[-1])
         if scheduler is not None and cfg.scheduler != "one_cycle":
             scheduler.step(va["loss"]) if cfg.scheduler == "plateau" else scheduler.step()
         if va["loss"] < best_loss:

@@ -9,11 +9,11 @@ look at test comes after choosing (`dvc exp apply <best>` then `dvc repro`). Eve
 up in ``dvc exp show`` and can be applied or branched like any hand-run experiment. The study
 lives in RDB storage (SQLite in ``.traincycle/optuna.db`` by default), and rerunning resumes it.
 
-Pruning, honestly: a trial is one whole ``dvc exp run``, so by the time its learning curve can be
-read the compute is spent, and a pruner deciding afterwards saves nothing. The per-step
-validation curve (``tune.curve``, a dvclive TSV) is therefore only *recorded* as the trial's
-intermediate values (for inspection and plots); no pruner runs. The saving inside a trial comes
-from the trainer's own early stopping on validation.
+Pruning (``tune.pruner: median``) happens inside the trial: tune hands each trial's process the
+study's address (``pruning.ENV``), train reports its per-round val curve to the study as it fits
+and stops when the pruner says the trial is behind; that failed experiment leaves no exp ref
+and the trial is marked pruned. Without a pruner the curve (``tune.curve``) is only recorded
+afterwards as the trial's intermediate values.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import yaml
 
+from traincycle import pruning
 from traincycle.config import check_range, load_section, read_params, read_seed
 from traincycle.errors import ConfigError, DataError, GateFailed, UserError
 from traincycle.experiment import format_value, lookup
@@ -102,6 +103,11 @@ class TuneConfig:
     heartbeat: int = 30
     #: dvclive TSV of the per-step validation metric, recorded as intermediate values (or null)
     curve: str | None = None
+    #: median: train reports `curve` live and stops trials behind the median of earlier ones
+    pruner: Literal["none", "median"] = "none"
+    #: steps (boosting rounds, epochs) before a trial may be pruned, and between two reports
+    prune_warmup: int = 50
+    prune_interval: int = 10
     space: dict[str, SpaceParam] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -110,6 +116,10 @@ class TuneConfig:
         check_range("tune.trials", self.trials, 1)
         check_range("tune.startup_trials", self.startup_trials, 0)
         check_range("tune.heartbeat", self.heartbeat, 1)
+        check_range("tune.prune_warmup", self.prune_warmup, 0)
+        check_range("tune.prune_interval", self.prune_interval, 1)
+        if self.pruner != "none" and not self.curve:
+            raise ConfigError("params tune.pruner: pruning reads the per-step val curve; set tune.curve")
         if not self.space:
             raise ConfigError("params tune.space: declare at least one param to search")
         if self.sampler == "grid":
@@ -247,9 +257,24 @@ def make_sampler(cfg: TuneConfig, seed: int, jobs: int = 1) -> Any:
                                       constant_liar=jobs > 1)
 
 
+def make_pruner(cfg: TuneConfig) -> Any:
+    """The configured Optuna pruner (None: no pruning)."""
+    if cfg.pruner == "none":
+        return None
+    return pruning.median_pruner(prune_startup(cfg), cfg.prune_warmup)
+
+
+def prune_startup(cfg: TuneConfig) -> int:
+    """Complete trials needed before pruning: the sampler's startup, at least 1, at most 5."""
+    return max(1, min(cfg.startup_trials, 5))
+
+
 def default_storage(root: str | Path = ".") -> str:
-    """SQLite URL of the local study database (git-ignored), creating its folder."""
-    path = Path(root) / DEFAULT_STORAGE_PATH
+    """SQLite URL of the local study database (git-ignored), creating its folder.
+
+    Absolute: a trial's train runs in a temp copy of the repository and reports to it.
+    """
+    path = Path(root).resolve() / DEFAULT_STORAGE_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
@@ -272,8 +297,8 @@ def thin(points: list[tuple[int, float]], limit: int = MAX_CURVE_POINTS) -> list
     return kept if kept[-1] == points[-1] else [*kept, points[-1]]
 
 
-#: (experiment name, overrides, cores to pin it to or ()) -> the experiment's commit
-Runner = Callable[[str, Mapping[str, Any], tuple[int, ...]], str]
+#: (experiment name, overrides, cores to pin it to or (), extra environment) -> its commit
+Runner = Callable[[str, Mapping[str, Any], tuple[int, ...], Mapping[str, str]], str]
 Reader = Callable[[str, str], str]
 
 
@@ -295,6 +320,8 @@ class Objective:
     slots: SlotPool | None = None
     #: thread-param overrides for a slot of n cores (the fitted family's THREADS hook)
     threads: Callable[[int], dict[str, int]] = lambda _cores: {}
+    #: environment telling trial n's train where to report its curve (pruning), or None
+    pruning: Callable[[int], dict[str, str]] | None = None
 
     def __call__(self, trial: Any) -> float:
         values = suggest(trial, self.space)
@@ -310,14 +337,21 @@ class Objective:
                 pins = self.threads(len(cores)) if cores else {}
                 if pins:  # recorded: --verify-best reruns the trial with the same thread counts
                     trial.set_user_attr("threads", pins)
-                rev = self.run(name, {**values, **pins}, cores)
+                environ = self.pruning(trial.number) if self.pruning else {}
+                rev = self.run(name, {**values, **pins}, cores, environ)
             trial.set_user_attr("rev", rev)
             doc = json.loads(self.read(rev, self.metric_path))
             value = lookup(doc, self.metric_key, f"{self.metric_path} of {name}")
-            if self.curve:
+            if self.curve and not self.pruning:  # a pruned study's train reported it live
                 for step, point in thin(parse_curve(self.read(rev, self.curve))):
                     trial.report(point, step)
         except (UserError, json.JSONDecodeError) as exc:
+            if pruning.MESSAGE in str(exc):
+                import optuna
+
+                trial.set_user_attr("pruned", str(exc))
+                self.echo(f"trial {trial.number}: pruned: {exc}")
+                raise optuna.TrialPruned(str(exc)) from None
             trial.set_user_attr("error", str(exc))
             self.echo(f"trial {trial.number}: failed: {exc}")
             raise
@@ -328,7 +362,9 @@ class Objective:
         return value
 
 
-def open_study(name: str, storage: str, direction: str, sampler: Any, heartbeat: int = 30) -> Any:
+def open_study(
+    name: str, storage: str, direction: str, sampler: Any, heartbeat: int = 30, pruner: Any = None
+) -> Any:
     """Create or resume study `name` in `storage`; refuse a direction change."""
     import optuna
 
@@ -337,7 +373,7 @@ def open_study(name: str, storage: str, direction: str, sampler: Any, heartbeat:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(
         study_name=name, storage=open_storage(storage, heartbeat), sampler=sampler,
-        direction=direction, pruner=optuna.pruners.NopPruner(), load_if_exists=True,
+        direction=direction, pruner=pruner or optuna.pruners.NopPruner(), load_if_exists=True,
     )
     if study.direction.name.lower() != direction:
         raise ConfigError(
@@ -365,7 +401,7 @@ def run_study(
                        cfg.heartbeat)
     already = len(probe.get_trials(deepcopy=False))
     study = open_study(cfg.study, storage, cfg.direction, make_sampler(cfg, seed + already, jobs),
-                       cfg.heartbeat)
+                       cfg.heartbeat, make_pruner(cfg))
     adopt_orphans(study, cfg.heartbeat)
     todo = total - finished(study)
     if cfg.sampler == "grid":
@@ -521,7 +557,7 @@ def verify(
         raise UserError(f"study {study.study_name!r} has no complete trial to verify")
     name = f"{objective.study_name}-verify-{best['number']}"
     trial = study.get_trials(deepcopy=False)[best["number"]]
-    rev = force_run(name, {**best["params"], **trial.user_attrs.get("threads", {})}, ())
+    rev = force_run(name, {**best["params"], **trial.user_attrs.get("threads", {})}, (), {})
     doc = json.loads(objective.read(rev, objective.metric_path))
     again = lookup(doc, objective.metric_key, f"{objective.metric_path} of {name}")
     same_base = baseline is None or trial.user_attrs.get("baseline") in (None, baseline)
@@ -574,9 +610,13 @@ def tune_project(
         study_name=cfg.study, space=cfg.space, metric_path=metric_path, metric_key=metric_key,
         # only up to the metric's stage: a trial never reaches evaluate (the test split)
         curve=cfg.curve,
-        run=lambda name, values, cores: run_experiment(name, values, targets=(stage,), cores=cores),
+        run=lambda name, values, cores, environ: run_experiment(name, values, targets=(stage,), cores=cores,
+                                                                environ=environ),
         read=lambda rev, path: read_at_rev(rev, path), echo=echo, baseline=baseline,
         **parallel(jobs, params, echo),
+        pruning=None if cfg.pruner == "none" else lambda number: {pruning.ENV: pruning.address(
+            url, cfg.study, number, pruning.curve_key(cfg.curve or ""), interval=cfg.prune_interval,
+            startup=prune_startup(cfg), warmup=cfg.prune_warmup)},
     )
     echo(f"study {cfg.study!r} in {url}: {cfg.sampler} sampler, {cfg.direction} {cfg.metric}")
     if jobs > 1:
@@ -601,8 +641,8 @@ def tune_project(
         name, stored, again = verify(
             result, objective, cfg.direction, baseline=baseline,
             # the metric's stage forced (a real retrain, not a run-cache restore), nothing after it
-            force_run=lambda n, values, cores: run_experiment(n, values, force=True, targets=(stage,),
-                                                              single=True, cores=cores),
+            force_run=lambda n, values, cores, environ: run_experiment(
+                n, values, force=True, targets=(stage,), single=True, cores=cores, environ=environ),
         )
         verdict = "identical" if again == stored else "differs (the code changed since that trial)"
         echo(f"verify: {name} reran the best params: {metric_key} = {again!r} vs {stored!r}: {verdict}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import yaml
 
@@ -139,7 +140,7 @@ class FakeDvc:
         self.cores: dict[str, tuple[int, ...]] = {}
         self.values: dict[str, dict] = {}
 
-    def run(self, name, values, cores=()):
+    def run(self, name, values, cores=(), environ=None):
         self.runs.append(name)
         self.cores[name], self.values[name] = cores, dict(values)
         if int(name.rsplit("-", 1)[1]) in self.fail_on and "trial" in name:
@@ -238,7 +239,7 @@ def test_verify_best_confirms_or_fails(tmp_path):
     name, stored, again = verify(study, obj, "maximize", force_run=fake.run, baseline="abc")
     assert name.startswith("s-verify-") and stored == again
 
-    def drifting(name, values, cores):
+    def drifting(name, values, cores, environ):
         rev = fake.run(name, values, cores)
         fake.files[rev, "metrics/train.json"] = json.dumps({"roc_auc": 0.1})
         return rev
@@ -258,7 +259,7 @@ def test_parallel_trials_get_disjoint_slots_and_their_thread_share(tmp_path):
     fake, busy, seen = FakeDvc(), set(), []
     guard = threading.Lock()
 
-    def run(name, values, cores):
+    def run(name, values, cores, environ):
         with guard:  # no two running trials may share a core
             assert not busy & set(cores), (busy, cores)
             busy.update(cores)
@@ -282,6 +283,52 @@ def test_parallel_trials_get_disjoint_slots_and_their_thread_share(tmp_path):
     # --verify-best reruns the best trial with the thread count it ran with
     name, stored, again = verify(study, obj, "maximize", force_run=fake.run, baseline="abc")
     assert fake.values[name]["train.xgboost.n_jobs"] == 1 and again == stored
+
+
+def test_a_trial_behind_the_median_is_pruned_inside_train(tmp_path):
+    """The reporter in a trial's process reports to the study and stops a hopeless trial."""
+    import optuna
+
+    from traincycle.models import boosting
+    from traincycle.models.base import FitSpec
+    from traincycle.pruning import ENV, TrialPruned, address, curve_key, reporter
+    from traincycle.tune import make_pruner, open_study
+
+    cfg = config(study="m", pruner="median", curve="dvclive/plots/metrics/val/roc_auc.tsv",
+                 prune_warmup=5, prune_interval=5, startup_trials=2)
+    storage = f"sqlite:///{tmp_path / 'm.db'}"
+    study = open_study("m", storage, "maximize", optuna.samplers.RandomSampler(seed=0), make_pruner(cfg))
+    for _ in range(2):  # two earlier trials that climbed to 0.9
+        trial = study.ask()
+        for step in range(0, 40, 5):
+            trial.report(0.8 + step / 400, step)
+        study.tell(trial, 0.9)
+    hopeless = study.ask()
+    assert curve_key(cfg.curve) == "val/roc_auc"
+    environ = {ENV: address(storage, "m", hopeless.number, "val/roc_auc", interval=5, startup=2, warmup=5)}
+    rng = np.random.default_rng(0)  # noise: an xgboost that cannot beat a coin
+    X, y = rng.normal(size=(400, 3)).astype(np.float32), rng.integers(0, 2, 400)
+    spec = FitSpec(task="binary", n_classes=2, seed=0, feature_names=("a", "b", "c"),
+                   progress=reporter(environ))
+    with pytest.raises(TrialPruned, match=r"trial pruned at step 5: val/roc_auc = 0\.\d+"):
+        boosting.fit(X, y, X, y[::-1].copy(), boosting.XGBoostConfig(n_estimators=200), spec)
+    assert sorted(study.trials[hopeless.number].intermediate_values) == [0, 5]
+    assert reporter({}) is None  # a plain `dvc repro`: nothing to report to, never pruned
+
+
+def test_objective_marks_a_pruned_experiment_pruned(tmp_path):
+
+    def run(name, values, cores, environ):
+        assert environ == {"TRAINCYCLE_TRIAL": f"trial {name[-1]}"}
+        raise ExperimentFailed(f"experiment {name} failed: error: trial pruned at step 60: ...")
+
+    fake = FakeDvc()
+    obj = Objective("q", config().space, "metrics/train.json", "roc_auc", "c.tsv", run, fake.read,
+                    lambda _: None, pruning=lambda n: {"TRAINCYCLE_TRIAL": f"trial {n}"})
+    study = run_study(config(study="q", sampler="random"), 0, total=2,
+                      storage=f"sqlite:///{tmp_path / 'q.db'}", objective=obj)
+    assert [t.state.name for t in study.trials] == ["PRUNED", "PRUNED"]
+    assert "trial pruned at step 60" in study.trials[0].user_attrs["pruned"]
 
 
 def test_core_slots_and_thread_overrides():

@@ -31,6 +31,8 @@ class FitSpec:
     input_shape: tuple[int, ...] = ()
     #: a fitted text vectorizer from featurize (tfidf_logistic)
     vectorizer: Any = None
+    #: called with (iteration, curve row) as iterative families train (a tune trial's pruner)
+    progress: Any = None
 
 
 @dataclasses.dataclass

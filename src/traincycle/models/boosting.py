@@ -104,6 +104,7 @@ def fit(
         early_stopping_rounds=cfg.early_stopping_rounds or None,
         n_jobs=cfg.n_jobs,
         random_state=spec.seed,
+        callbacks=[reporting_callback(spec.progress, metrics, spec.task)] if spec.progress else None,
         **kwargs,
     )
     est.fit(X, y, sample_weight=weights, eval_set=[(X, y), (X_val, y_val)], verbose=False)
@@ -190,25 +191,35 @@ def curves(
     history: dict[str, dict[str, list[float]]], metrics: tuple[str, str], task: str
 ) -> list[dict[str, float]]:
     """Per-iteration train/val loss and main metric from xgboost's eval history."""
+    return [curve_row(history, metrics, i) for i in range(len(history["validation_0"][metrics[1]]))]
+
+
+def curve_row(
+    history: dict[str, dict[str, list[float]]], metrics: tuple[str, str], i: int
+) -> dict[str, float]:
+    """Iteration `i` of the eval history as a curve row (train/val loss and main metric)."""
     metric, loss = metrics
     name = {"auc": "roc_auc", "merror": "accuracy", "mae": "mae"}[metric]
-    rows = []
     train, val = history["validation_0"], history["validation_1"]
-    for i in range(len(train[loss])):
 
-        def main(values: list[float], i: int = i) -> float:
-            # report accuracy, not its complement, so every classification curve rises
-            return 1.0 - values[i] if metric == "merror" else values[i]
+    def main(values: list[float]) -> float:
+        # report accuracy, not its complement, so every classification curve rises
+        return 1.0 - values[i] if metric == "merror" else values[i]
 
-        rows.append(
-            {
-                "train/loss": train[loss][i],
-                "val/loss": val[loss][i],
-                f"train/{name}": main(train[metric]),
-                f"val/{name}": main(val[metric]),
-            }
-        )
-    return rows
+    return {"train/loss": train[loss][i], "val/loss": val[loss][i],
+            f"train/{name}": main(train[metric]), f"val/{name}": main(val[metric])}
+
+
+def reporting_callback(progress: Any, metrics: tuple[str, str], task: str) -> Any:
+    """An xgboost callback handing each round's curve row to `progress` (which may stop training)."""
+    import xgboost as xgb
+
+    class Report(xgb.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            progress(epoch, curve_row(evals_log, metrics, -1))
+            return False
+
+    return Report()
 
 
 def save(native: Any, directory: Path) -> dict[str, Any]:

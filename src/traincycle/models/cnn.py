@@ -199,7 +199,8 @@ def fit(
     loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
     train = TensorDataset(torch.tensor(X), torch.tensor(y))  # copies: parquet arrays are read-only
     val = TensorDataset(torch.tensor(X_val), torch.tensor(y_val))
-    result = trainer.fit(net, train, val, loss_fn, cfg, spec.seed, make_evaluator(loss_fn, spec.task))
+    result = trainer.fit(net, train, val, loss_fn, cfg, spec.seed, make_evaluator(loss_fn, spec.task),
+                         spec.progress)
     net.eval()
     net.traincycle_arch = arch  # save() writes it into model.json
     n_params = sum(p.numel() for p in net.parameters())

@@ -111,7 +111,8 @@ def fit(
         target, target_val = torch.tensor(y), torch.tensor(y_val)
     train = TensorDataset(torch.tensor(X), target)  # a copy: parquet-backed arrays are read-only
     val = TensorDataset(torch.tensor(X_val), target_val)
-    result = trainer.fit(net, train, val, loss_fn, cfg, spec.seed, make_evaluator(loss_fn, spec.task))
+    result = trainer.fit(net, train, val, loss_fn, cfg, spec.seed, make_evaluator(loss_fn, spec.task),
+                         spec.progress)
     net.eval()
     net.traincycle_arch = arch  # save() writes it into model.json
     n_params = sum(p.numel() for p in net.parameters())
