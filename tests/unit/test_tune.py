@@ -264,7 +264,7 @@ def test_parallel_trials_get_disjoint_slots_and_their_thread_share(tmp_path):
             assert not busy & set(cores), (busy, cores)
             busy.update(cores)
             seen.append(len(busy))
-        clock.sleep(0.05)
+        clock.sleep(0.5)  # long enough for the other thread to start its trial
         with guard:
             busy.difference_update(cores)
         return fake.run(name, values, cores)
@@ -297,7 +297,8 @@ def test_a_trial_behind_the_median_is_pruned_inside_train(tmp_path):
     cfg = config(study="m", pruner="median", curve="dvclive/plots/metrics/val/roc_auc.tsv",
                  prune_warmup=5, prune_interval=5, startup_trials=2)
     storage = f"sqlite:///{tmp_path / 'm.db'}"
-    study = open_study("m", storage, "maximize", optuna.samplers.RandomSampler(seed=0), make_pruner(cfg))
+    study = open_study("m", storage, "maximize", optuna.samplers.RandomSampler(seed=0),
+                       pruner=make_pruner(cfg))
     for _ in range(2):  # two earlier trials that climbed to 0.9
         trial = study.ask()
         for step in range(0, 40, 5):
