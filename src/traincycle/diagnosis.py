@@ -42,7 +42,16 @@ def gap_of(task: str, train: dict[str, float], val: dict[str, float]) -> tuple[s
 
 
 def data_warning(family: str, n_train: int, n_features: int) -> str | None:
-    """A warning when train is small for the family or for the number of features."""
+    """A warning when train is small for the family or for the number of features.
+
+    More features than train rows (p >> n, e.g. gene expression) comes first: any flexible
+    model can fit such data exactly, and a regularised linear model is the usual answer.
+    """
+    if n_features > n_train:
+        return (
+            f"{n_features} features for {n_train} train rows (p >> n): a regularised linear model "
+            "suits it: dvc exp run -S train.model=logistic (smaller train.logistic.C = stronger)"
+        )
     need = getattr(family_module(family), "MIN_TRAIN_ROWS", 0)
     if n_train < need:
         return f"only {n_train} train rows: {family} usually needs {need}+; expect noisy, unstable results"

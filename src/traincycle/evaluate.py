@@ -89,6 +89,11 @@ class EvaluateConfig:
     slice_bins: int = 4
     min_slice_rows: int = 30
     worst_slices: int = 5
+    #: wide data: at most this many raw columns get permutation importance and their own SHAP
+    #: value (the top ones by a cheap first pass; 0 = all)
+    max_explain_columns: int = 50
+    #: at most this many columns are sliced (the most important ones; 0 = all)
+    max_slice_columns: int = 50
     curve_points: int = 200
     calibration_bins: int = 10
     #: distinct models scored on one test split before the ledger warns
@@ -103,6 +108,8 @@ class EvaluateConfig:
             check_range(f"evaluate.{name}", getattr(self, name), 1)
         check_range("evaluate.shap_rows", self.shap_rows, 0)
         check_range("evaluate.worst_slices", self.worst_slices, 0)
+        check_range("evaluate.max_explain_columns", self.max_explain_columns, 0)
+        check_range("evaluate.max_slice_columns", self.max_slice_columns, 0)
         check_range("evaluate.slice_bins", self.slice_bins, 2, 100)
         check_range("evaluate.curve_points", self.curve_points, 10, 10_000)
         check_range("evaluate.calibration_bins", self.calibration_bins, 2, 100)
@@ -236,7 +243,12 @@ def evaluate(
             gate = fairness.judge(differences, cfg.fairness)
     clock.lap("fairness")
 
+    importance, chart = modality.explain(model, X, y, meta, problem.metric, cfg, seed)
+    clock.lap("explain")
+
     sliced, shown = modality.evaluation_inputs(raw, processed, meta, data)
+    if cfg.max_slice_columns and sliced.shape[1] > cfg.max_slice_columns:
+        sliced = sliced[slices.top_columns(list(sliced.columns), chart, cfg.max_slice_columns)]
     if task == "regression":
         slice_score, slice_metric, higher = np.abs(y - pred), "mae", False
     else:
@@ -249,9 +261,6 @@ def evaluate(
         shown, processed[ROW_ID].to_numpy(), y, proba, pred, task, classes, data.target, cfg.error_rows
     )
     clock.lap("slices")
-
-    importance, chart = modality.explain(model, X, y, meta, problem.metric, cfg, seed)
-    clock.lap("explain")
 
     metrics = metrics_report(
         task, len(y), point, ci, problem, cfg, per_group, differences, gate,

@@ -2,6 +2,9 @@
 
 Both are reported per raw column: the one-hot (and missing-flag) features of a column are
 permuted together and their SHAP values summed, so `workclass` is one bar, not nine.
+On wide data both are bounded: a cheap first pass (`screen`: one pass over the sample)
+ranks the columns, and only the top ones are permuted and explained one by one; SHAP
+treats the rest as one player (`with_rest`).
 """
 
 from __future__ import annotations
@@ -48,14 +51,47 @@ def permutation_importance(
     rng = np.random.default_rng(seed)
     base = score(X)
     out = {}
+    shuffled = X.copy()  # one working copy: only the group's columns change, then are restored
     for name, cols in groups.items():
         drops = []
         for _ in range(repeats):
-            shuffled = X.copy()
-            shuffled[:, cols] = X[rng.permutation(len(X))][:, cols]
+            shuffled[:, cols] = X[np.ix_(rng.permutation(len(X)), cols)]
             drops.append(base - score(shuffled))
+        shuffled[:, cols] = X[:, cols]
         out[name] = {"mean": float(np.mean(drops)), "std": float(np.std(drops))}
     return out
+
+
+def screen(output: np.ndarray, X: np.ndarray, groups: dict[str, list[int]]) -> list[str]:
+    """Group names ranked by how strongly their features move with the model's output.
+
+    The cheap first pass on wide data: the largest |correlation| of any of a group's features
+    with any model output (class probability or prediction), one matrix product over the
+    sample. Ties (and constant columns, scored 0) are ordered by name.
+    """
+    out = np.asarray(output, dtype=np.float64).reshape(len(X), -1)
+    xc = X - X.mean(axis=0)
+    oc = out - out.mean(axis=0)
+    scale = np.outer(xc.std(axis=0), oc.std(axis=0)) * len(X)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.where(scale > 0, np.abs(xc.T @ oc) / scale, 0.0)
+    feature = corr.max(axis=1) if corr.size else np.zeros(X.shape[1])
+    scores = {name: float(feature[cols].max()) for name, cols in groups.items()}
+    return sorted(scores, key=lambda n: (-round(scores[n], 12), n))
+
+
+def with_rest(groups: dict[str, list[int]], keep: list[str]) -> dict[str, list[int]]:
+    """The `keep` groups, plus one group of every other column's features (named by its size)."""
+    kept = {name: groups[name] for name in keep}
+    rest = sorted(i for name, cols in groups.items() if name not in kept for i in cols)
+    if rest:
+        kept[rest_name(len(groups) - len(keep))] = rest
+    return kept
+
+
+def rest_name(count: int) -> str:
+    """How the group of unranked columns is labelled in reports."""
+    return f"<{count} other columns>"
 
 
 def shap_by_column(
@@ -169,14 +205,27 @@ def explain_model(
     model: Any, X: np.ndarray, y: np.ndarray, task: str, metric: str,
     input_columns: list[str] | None, cfg: Any, seed: int,
 ) -> dict[str, Any]:
-    """Permutation importance (headline metric) and mean |SHAP| per raw column."""
+    """Permutation importance (headline metric) and mean |SHAP| per raw column.
+
+    Beyond `cfg.max_explain_columns` raw columns only the top ones by `screen` are permuted;
+    SHAP explains them one by one and the rest as one player.
+    """
     rng = np.random.default_rng(seed)
     groups = feature_groups(list(model.feature_names), input_columns or [])
     rows = sample_rows(len(X), cfg.explain_rows, rng)
+    explained, screened = groups, {}
+    if cfg.max_explain_columns and len(groups) > cfg.max_explain_columns:
+        sample = X[rows]
+        output = model.predict(sample) if task == "regression" else model.predict_proba(sample)
+        ranking = screen(output, sample, groups)
+        explained = {n: groups[n] for n in ranking[:cfg.max_explain_columns]}
+        method = "largest |correlation| of a column's features with the model output"
+        screened = {"screened": {"method": method, "columns": len(groups), "explained": len(explained)}}
     perm = permutation_importance(
-        score_function(metric, task, y[rows], model), X[rows], groups, cfg.permutation_repeats, seed
+        score_function(metric, task, y[rows], model), X[rows], explained, cfg.permutation_repeats, seed
     )
     out: dict[str, Any] = {
+        **screened,
         "permutation": {
             "metric": metric, "rows": len(rows), "repeats": cfg.permutation_repeats,
             "importance": dict(sorted(perm.items(), key=lambda kv: (-kv[1]["mean"], kv[0]))),
@@ -185,7 +234,8 @@ def explain_model(
     if cfg.shap_rows:
         shap_rows = sample_rows(len(X), cfg.shap_rows, rng)
         background = X[sample_rows(len(X), cfg.shap_background, rng)]
-        shap_mean, how = shap_by_column(model, X[shap_rows], background, groups, seed)
+        players = with_rest(groups, list(explained)) if screened else groups
+        shap_mean, how = shap_by_column(model, X[shap_rows], background, players, seed)
         out["shap"] = {
             **how, "rows": len(shap_rows),
             "mean_abs": dict(sorted(shap_mean.items(), key=lambda kv: (-kv[1], kv[0]))),

@@ -2,6 +2,9 @@
 
 The exported graph has one input per raw column (``[N, 1]`` string tensors for categoricals,
 float32 for numerics; a missing categorical is the empty string, a missing numeric NaN) and
+(wide tables: more than ``TENSOR_MIN_COLUMNS`` numeric columns) one ``[N, k]`` float32 input
+``numeric_columns`` holding every numeric column in input order instead, split inside the
+graph: feeding thousands of one-column tensors costs more than the model itself. It has
 one output: ``probabilities`` (``[N, n_classes]`` float32) for classification or
 ``prediction`` (``[N, 1]`` float32) for regression. A consumer needs onnxruntime and raw rows.
 
@@ -29,6 +32,9 @@ FEATURES = "features"
 PROBABILITIES = "probabilities"
 PREDICTION = "prediction"
 MISSING_STRING = ""
+#: more numeric columns than this reach the graph as one [N, k] tensor (see `tensor_columns`)
+TENSOR_MIN_COLUMNS = 64
+NUMERIC_TENSOR = "numeric_columns"
 
 
 @dataclass(frozen=True)
@@ -310,6 +316,12 @@ def initial_types(columns: Sequence[Column]) -> list[tuple[str, Any]]:
     ]
 
 
+def tensor_columns(columns: Sequence[Column]) -> list[Column]:
+    """The numeric columns fed as one ``NUMERIC_TENSOR`` input (none below the threshold)."""
+    numeric = [c for c in columns if not c.is_categorical]
+    return numeric if len(numeric) > TENSOR_MIN_COLUMNS else []
+
+
 def export_featurizer(featurizer: Any, columns: Sequence[Column]) -> Any:
     """Convert the fitted sklearn featurizer to an ONNX graph: raw columns in, float32 features out."""
     return _convert_featurizer(featurizer, initial_types(columns))
@@ -330,7 +342,27 @@ def _convert_featurizer(featurizer: Any, inputs: list[tuple[str, Any]]) -> Any:
         simplify(featurizer), initial_types=inputs,
         target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET}, name="featurizer",
     )
+    tensor = tensor_columns(columns)
+    if tensor:
+        _split_numeric_input(onx, [c.name for c in tensor])
     return _rename_output(onx, onx.graph.output[0].name, FEATURES)
+
+
+def _split_numeric_input(onx: Any, names: list[str]) -> None:
+    """Replace the one-column inputs `names` by one [N, k] input split inside the graph."""
+    from onnx import TensorProto, helper
+
+    if NUMERIC_TENSOR in {i.name for i in onx.graph.input}:
+        raise ValueError(f"a raw column is named {NUMERIC_TENSOR!r}, the graph's numeric input")
+    kept = [i for i in onx.graph.input if i.name not in set(names)]
+    del onx.graph.input[:]
+    onx.graph.input.extend([
+        helper.make_tensor_value_info(NUMERIC_TENSOR, TensorProto.FLOAT, [None, len(names)]), *kept,
+    ])
+    sizes = f"{NUMERIC_TENSOR}_sizes"
+    onx.graph.initializer.append(helper.make_tensor(sizes, TensorProto.INT64, [len(names)], [1] * len(names)))
+    split = helper.make_node("Split", [NUMERIC_TENSOR, sizes], names, axis=1, name=f"{NUMERIC_TENSOR}_split")
+    onx.graph.node.insert(0, split)
 
 
 def simplify(est: Any) -> Any:
@@ -495,18 +527,31 @@ def columns_from_meta(input_columns: Any) -> list[Column]:
 
 
 def to_feeds(df: Any, columns: Sequence[Column]) -> dict[str, np.ndarray]:
-    """onnxruntime feeds for raw rows: ``[N, 1]`` float32 numerics (NaN = missing) and
-    strings (``""`` = missing). `df` must already hold valid values (see predict's checks)."""
-    import pandas as pd
-
+    """onnxruntime feeds for raw rows: ``[N, 1]`` float32 numerics (NaN = missing), or one
+    ``[N, k]`` ``NUMERIC_TENSOR`` on wide tables, and strings (``""`` = missing). `df` must
+    already hold valid values (see predict's checks)."""
     feeds = {}
     for col in columns:
-        series = df[col.name]
         if col.is_categorical:
-            text = series.astype("string")
+            text = df[col.name].astype("string")
             values = text.where(text.notna(), MISSING_STRING).astype(object).to_numpy()
             feeds[col.name] = values.astype(str).reshape(-1, 1)
-        else:
-            numbers = pd.to_numeric(series, errors="raise").astype("float64")
-            feeds[col.name] = numbers.to_numpy(dtype=np.float32, na_value=np.nan).reshape(-1, 1)
+    numeric = [c.name for c in columns if not c.is_categorical]
+    block = _numeric_block(df, numeric)
+    if tensor_columns(columns):
+        feeds[NUMERIC_TENSOR] = block
+    else:
+        feeds.update((name, np.ascontiguousarray(block[:, [i]])) for i, name in enumerate(numeric))
     return feeds
+
+
+def _numeric_block(df: Any, names: list[str]) -> np.ndarray:
+    """``[N, k]`` float32 of numeric columns (NaN = missing), via float64 as one block when it can."""
+    import pandas as pd
+
+    frame = df[names]
+    if all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes):
+        return frame.to_numpy(dtype=np.float64, na_value=np.nan).astype(np.float32).reshape(len(df), -1)
+    columns = [pd.to_numeric(frame[n], errors="raise").astype("float64") for n in names]
+    return np.column_stack([c.to_numpy(dtype=np.float32, na_value=np.nan) for c in columns]) \
+        if columns else np.zeros((len(df), 0), dtype=np.float32)

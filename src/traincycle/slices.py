@@ -70,6 +70,18 @@ def slice_table(
     }
 
 
+def top_columns(columns: list[str], importance: dict[str, float], limit: int) -> list[str]:
+    """The `limit` columns to slice on wide data: most important first, then in input order.
+
+    Columns without an importance (not explained, see ``evaluate.max_explain_columns``) come
+    after every ranked one; the result keeps the input order so reports read as before.
+    """
+    position = {c: i for i, c in enumerate(columns)}
+    ranked = sorted(columns, key=lambda c: (c not in importance, -importance.get(c, 0.0), position[c]))
+    keep = set(ranked[:limit])
+    return [c for c in columns if c in keep]
+
+
 def worst_rows(
     raw: pd.DataFrame, row_id: np.ndarray, y: np.ndarray, proba: np.ndarray | None,
     pred: np.ndarray, task: str, classes: list[str], target: str, limit: int,

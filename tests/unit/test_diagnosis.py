@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from traincycle.diagnosis import diagnose, summary_line, val_turn
+import pytest
+
+from traincycle.diagnosis import data_warning, diagnose, summary_line, val_turn
 
 
 def curves(val_losses: list[float]) -> list[dict[str, float]]:
@@ -100,3 +102,11 @@ def test_a_simple_model_as_good_as_the_chosen_one_is_said_first() -> None:
     )
     assert worse["simpler_model"] is None
     assert "train.model=logistic" not in " ".join(worse["next_steps"])
+
+
+@pytest.mark.parametrize("family", ["xgboost", "logistic"])
+def test_more_features_than_rows_suggests_a_regularised_linear_model(family: str) -> None:
+    warning = data_warning(family, n_train=59, n_features=2308)
+    assert warning.startswith("2308 features for 59 train rows (p >> n)")
+    assert "dvc exp run -S train.model=logistic" in warning
+    assert data_warning(family, n_train=30000, n_features=100) is None

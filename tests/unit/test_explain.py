@@ -49,3 +49,45 @@ def test_permutation_importance_finds_the_used_column():
     assert result["a"]["mean"] > 1.0
     assert result["b"]["mean"] == 0.0 and result["c"]["mean"] == 0.0
     assert result == explain.permutation_importance(score, X, {"a": [0], "b": [1], "c": [2]}, 3, seed=0)
+
+
+def test_screen_ranks_the_columns_the_output_moves_with():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 300))
+    output = np.column_stack([X[:, 7] - 0.5 * X[:, 42], rng.normal(size=80) * 0.01 + X[:, 7]])
+    groups = {f"c{i}": [i] for i in range(300)}
+    ranking = explain.screen(output, X, groups)
+    assert ranking[:2] == ["c7", "c42"] and len(ranking) == 300
+    assert explain.screen(output, X, groups) == ranking  # deterministic
+
+
+def test_with_rest_keeps_the_top_groups_and_pools_the_others():
+    groups = {"a": [0], "b": [1, 2], "c": [3], "d": [4]}
+    assert explain.with_rest(groups, ["c", "a"]) == {"c": [3], "a": [0], "<2 other columns>": [1, 2, 4]}
+    assert explain.with_rest(groups, list(groups)) == groups
+
+
+def test_wide_explanations_are_bounded_by_the_cap():
+    from traincycle.evaluate import EvaluateConfig, explain_model
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 400)).astype(np.float32)
+    y = (X[:, 3] > 0).astype(int)
+
+    class Model:  # a fixed logistic model on column 3
+        feature_names = [f"g{i}" for i in range(400)]
+        classes = ["no", "yes"]
+        task, family = "binary", "logistic"
+
+        def predict_proba(self, rows):
+            p = 1 / (1 + np.exp(-4 * rows[:, 3]))
+            return np.column_stack([1 - p, p])
+
+    cfg = EvaluateConfig(max_explain_columns=10, shap_rows=20, shap_background=5, permutation_repeats=1)
+    report, ranking = explain_model(Model(), X, y, "binary", "roc_auc", Model.feature_names, cfg, seed=0)
+    assert ranking[0] == "g3" and len(ranking) == 400
+    assert report["screened"] == {"method": report["screened"]["method"], "columns": 400, "explained": 10}
+    assert len(report["permutation"]["importance"]) == 10
+    assert next(iter(report["permutation"]["importance"])) == "g3"
+    assert set(report["shap"]["mean_abs"]) == {*ranking[:10], "<390 other columns>"}
+    assert next(iter(report["shap"]["mean_abs"])) == "g3"

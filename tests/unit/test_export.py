@@ -101,3 +101,19 @@ def test_regression_export_outputs_prediction() -> None:
     got = session(onx).run([export.PREDICTION], export.to_feeds(raw_rows(processed["val"], raw["val"], "val"),
                                                                 columns))[0]
     np.testing.assert_allclose(got.ravel(), model.predict(processed["val"][model.feature_names]), rtol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["logistic", "xgboost"])
+def test_wide_tables_feed_numeric_columns_as_one_tensor(family: str, monkeypatch) -> None:
+    monkeypatch.setattr(export, "TENSOR_MIN_COLUMNS", 1)  # the tiny table's 2 numerics count as wide
+    fz, model, processed, raw = tiny_pipeline(family)
+    columns = export.columns_from_meta(fz.meta["input_columns"])
+    numeric = [c.name for c in columns if not c.is_categorical]
+    onx = exported(fz, model)
+    graph = onnx.load_from_string(onx).graph
+    assert graph.input[0].name == export.NUMERIC_TENSOR
+    assert [i.name for i in graph.input[1:]] == [c.name for c in columns if c.is_categorical]
+    feeds = export.to_feeds(raw_rows(processed["val"], raw["val"], "val"), columns)
+    assert feeds[export.NUMERIC_TENSOR].shape == (len(processed["val"]), len(numeric))
+    native = native_scores(model, processed["val"][model.feature_names])
+    assert np.abs(onnx_scores(onx, fz, processed["val"], raw["val"]) - native).max() < 1e-4
