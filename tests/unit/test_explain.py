@@ -75,8 +75,8 @@ def test_wide_explanations_are_bounded_by_the_cap():
     y = (X[:, 3] > 0).astype(int)
 
     class Model:  # a fixed logistic model on column 3
-        feature_names = [f"g{i}" for i in range(400)]
-        classes = ["no", "yes"]
+        feature_names = tuple(f"g{i}" for i in range(400))
+        classes = ("no", "yes")
         task, family = "binary", "logistic"
 
         def predict_proba(self, rows):
@@ -84,7 +84,8 @@ def test_wide_explanations_are_bounded_by_the_cap():
             return np.column_stack([1 - p, p])
 
     cfg = EvaluateConfig(max_explain_columns=10, shap_rows=20, shap_background=5, permutation_repeats=1)
-    report, ranking = explain_model(Model(), X, y, "binary", "roc_auc", Model.feature_names, cfg, seed=0)
+    names = list(Model.feature_names)
+    report, ranking = explain_model(Model(), X, y, "binary", "roc_auc", names, cfg, seed=0)
     assert ranking[0] == "g3" and len(ranking) == 400
     assert report["screened"] == {"method": report["screened"]["method"], "columns": 400, "explained": 10}
     assert len(report["permutation"]["importance"]) == 10
