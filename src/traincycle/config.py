@@ -46,6 +46,9 @@ Task = Literal["binary", "multiclass", "regression"]
 Modality = Literal["tabular", "image", "text"]
 
 
+ColumnKind = Literal["numeric", "category", "boolean", "datetime", "text", "identifier"]
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     """What the data is: where it comes from, what to predict, who it is about."""
@@ -64,6 +67,11 @@ class DataConfig:
     modality: Modality = "tabular"
     #: the column holding the documents (modality text)
     text_column: str = "text"
+    #: column kinds that override what ingest infers, e.g. {zip: category, note: text}
+    #: (numeric | category | boolean | datetime | text | identifier)
+    kinds: dict[str, ColumnKind] = dataclasses.field(default_factory=dict)
+    #: strftime format of date columns when not ISO 8601 (e.g. "%d/%m/%Y"); None: guess
+    date_format: str | None = None
 
     def __post_init__(self) -> None:
         if not self.source.strip():

@@ -136,9 +136,12 @@ class FeaturizeConfig:
     drop_label_issues: bool = False
     #: data.modality text: TF-IDF and sentence embeddings
     text: TextFeaturizeConfig = dataclasses.field(default_factory=TextFeaturizeConfig)
+    #: text columns of a table: TF-IDF terms kept per column (min_df, n-grams, case from `text`)
+    text_column_terms: int = 200
 
     def __post_init__(self) -> None:
         check_range("featurize.rare_min_count", self.rare_min_count, 1)
+        check_range("featurize.text_column_terms", self.text_column_terms, 1)
         for name, strategy in [("missing_categorical", self.missing_categorical)]:
             if strategy in ("median", "mean"):
                 raise ConfigError(
@@ -204,7 +207,11 @@ def input_columns(df: pd.DataFrame, data: DataConfig, cfg: FeaturizeConfig) -> l
         raise ConfigError(f"params featurize: column {missing[0]!r} is not in the data")
     if data.target not in df.columns:
         raise DataError(f"featurize: target column {data.target!r} is not in the data")
-    skip = {data.target, *data.id_columns, *cfg.drop_columns}
+    from traincycle.column_kinds import kinds_of
+
+    # identifiers (inferred at ingest, or data.id_columns / data.kinds) are never features
+    ids = [c for c, kind in kinds_of(df, data).items() if kind == "identifier"]
+    skip = {data.target, *data.id_columns, *cfg.drop_columns, *ids}
     columns = [c for c in df.columns if c not in skip]
     if not columns:
         raise DataError("featurize: no feature columns left after dropping target/id/drop_columns")
@@ -233,12 +240,21 @@ def column_strategies(df: pd.DataFrame, columns: list[str], cfg: FeaturizeConfig
     return out
 
 
-def describe_inputs(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
-    """Name, dtype and (for categoricals) the sorted categories seen, per raw input column."""
+def describe_inputs(
+    df: pd.DataFrame, columns: list[str], kinds: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Name, dtype and (for categoricals) the sorted categories seen, per raw input column.
+
+    Dates and free text (see `column_kinds`) are described as dtype ``datetime`` / ``text``:
+    no value list.
+    """
     described = []
+    kinds = kinds or {}
     for col in columns:
         series = df[col]
-        if pd.api.types.is_bool_dtype(series):
+        if kinds.get(col) in ("datetime", "text"):
+            described.append({"name": col, "dtype": kinds[col]})
+        elif pd.api.types.is_bool_dtype(series):
             described.append({"name": col, "dtype": "bool"})
         elif pd.api.types.is_integer_dtype(series):
             described.append({"name": col, "dtype": "int64"})
@@ -262,7 +278,15 @@ def prepare_inputs(df: pd.DataFrame, inputs: list[dict[str, Any]], where: str = 
     out = {}
     for col in inputs:
         series = df[col["name"]]
-        if col["dtype"] == "category":
+        if col["dtype"] == "bool" and not pd.api.types.is_numeric_dtype(series.dtype):
+            from traincycle.column_kinds import parse_booleans
+
+            series = parse_booleans(series)  # yes/no, true/false as users send them
+        if col["dtype"] in ("datetime", "text"):
+            from traincycle.column_kinds import convert
+
+            out[col["name"]] = convert(series, col["dtype"])
+        elif col["dtype"] == "category":
             values = series.astype("string").astype(object)
             out[col["name"]] = values.where(series.notna(), np.nan)
         else:
@@ -284,13 +308,31 @@ def build_featurizer(
 
     groups: dict[tuple[str, str], list[str]] = {}
     for col in inputs:
+        if col["dtype"] in ("datetime", "text"):
+            continue
         kind = "cat" if col["dtype"] == "category" else "num"
         groups.setdefault((kind, strategies[col["name"]]), []).append(col["name"])
     transformers = []
     for (kind, strategy), columns in groups.items():
         steps = _numeric_steps(strategy, cfg) if kind == "num" else _categorical_steps(strategy, cfg)
         transformers.append((f"{kind}_{strategy}", _pipeline(steps), columns))
+    transformers.extend(_kind_transformers(inputs, cfg))
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+
+
+def _kind_transformers(inputs: list[dict[str, Any]], cfg: FeaturizeConfig) -> list[tuple[str, Any, Any]]:
+    """Dates -> calendar parts; each text column -> its own bounded TF-IDF (kind_features)."""
+    dates = [c["name"] for c in inputs if c["dtype"] == "datetime"]
+    texts = [c["name"] for c in inputs if c["dtype"] == "text"]
+    if not dates and not texts:
+        return []
+    from traincycle.kind_features import TextTerms, date_pipeline
+
+    out: list[tuple[str, Any, Any]] = [("datetime", date_pipeline(), dates)] if dates else []
+    text = cfg.text
+    out.extend((f"text_{name}", TextTerms(cfg.text_column_terms, text.min_df, text.ngram_max, text.lowercase),
+                name) for name in texts)
+    return out
 
 
 def _pipeline(steps: list[tuple[str, Any]]) -> Any:
@@ -436,9 +478,13 @@ def filter_rows(
 
 def fit_featurizer(train: pd.DataFrame, data: DataConfig, cfg: FeaturizeConfig) -> Featurizer:
     """Fit the featurizer on train rows only and describe it for featurizer.json."""
+    from traincycle.column_kinds import kinds_of
+
     columns = input_columns(train, data, cfg)
-    strategies = column_strategies(train, columns, cfg)
-    inputs = describe_inputs(train, columns)
+    kinds = kinds_of(train[columns], data)
+    plain = [c for c in columns if kinds[c] not in ("datetime", "text")]
+    strategies = column_strategies(train, plain, cfg)
+    inputs = describe_inputs(train, columns, kinds)
     pipeline = build_featurizer(inputs, strategies, cfg)
     pipeline.fit(prepare_inputs(train, inputs, "train"))
     names = output_names(pipeline)

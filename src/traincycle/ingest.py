@@ -97,6 +97,17 @@ def _parse_parquet(file: Path | io.BytesIO, source: str) -> pd.DataFrame:
         raise DataError(f"{source}: not a readable Parquet file ({exc})") from None
 
 
+def with_kinds(df: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
+    """Each column in the dtype of its kind (dates, text, ids, booleans; see `column_kinds`)."""
+    from traincycle.column_kinds import apply_kinds
+
+    try:
+        out, _ = apply_kinds(df, data.kinds, skip=(data.target,), date_format=data.date_format)
+    except KeyError as exc:
+        raise ConfigError(f"params data.kinds: column {exc.args[0]!r} is not in the data") from None
+    return out
+
+
 def check_target(df: pd.DataFrame, data: DataConfig, source: str) -> None:
     """Fail early on data no model can learn from: no rows, target absent/empty/constant."""
     if len(df) == 0:
@@ -146,6 +157,7 @@ def ingest(data: DataConfig, cfg: IngestConfig) -> tuple[pd.DataFrame, dict[str,
     if cfg.max_rows:
         df = df.iloc[: cfg.max_rows].reset_index(drop=True)
     check_target(df, data, data.source)
+    df = with_kinds(df, data)
     if data.task != "regression":
         df[data.target] = label_text(df[data.target])
     provenance = {

@@ -96,6 +96,13 @@ def session(model_bytes: bytes) -> Any:
 
 def check_exportable(featurizer: Any, model: Any) -> None:
     """Refuse, with a clear message, what ONNX export cannot represent (the family says what)."""
+    unsupported = [c for c in featurizer.meta["input_columns"] if c["dtype"] in ("datetime", "text")]
+    if unsupported:
+        col = unsupported[0]
+        raise ConfigError(
+            f"optimize: column {col['name']!r} is a {col['dtype']} column, whose features ONNX export "
+            f"does not cover yet; drop it (featurize.drop_columns) to ship an ONNX model"
+        )
     check = getattr(model.hooks, "check_exportable", None)
     if check is not None:
         check(featurizer.meta)

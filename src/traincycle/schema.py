@@ -27,10 +27,11 @@ from traincycle.config import build
 from traincycle.errors import ConfigError, DataError
 
 Severity = Literal["critical", "warning"]
-DType = Literal["integer", "float", "category", "bool", "string"]
+DType = Literal["integer", "float", "category", "bool", "string", "datetime"]
+Kind = Literal["numeric", "category", "boolean", "datetime", "text", "identifier"]
 
 #: the kinds of column checks a schema can hold; each has a default severity
-COLUMN_KINDS = ("dtype", "nulls", "range", "finite", "values", "constant")
+COLUMN_KINDS = ("dtype", "nulls", "range", "finite", "values", "constant", "unique")
 NUMERIC = ("integer", "float")
 DISCRETE = ("category", "string")
 
@@ -48,6 +49,8 @@ class SeverityDefaults:
     labels: Severity = "critical"
     #: a column with a single value carries no information: reported, not fatal, by default
     constant: Severity = "warning"
+    #: an identifier column (kind: identifier) repeats a value
+    unique: Severity = "critical"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +68,9 @@ class ColumnSchema:
     severity: dict[str, Severity] = dataclasses.field(default_factory=dict)
     #: for a pattern entry (``g*``): how many data columns it must match (None = any number)
     count: int | None = None
+    #: what the column is (see column_kinds): an identifier must be unique per row; dates and
+    #: free text get no list of allowed values
+    kind: Kind | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_null_share <= 1.0:
@@ -75,6 +81,8 @@ class ColumnSchema:
             raise ConfigError(f"min {self.min} is greater than max {self.max}")
         if self.values is not None and self.dtype not in DISCRETE:
             raise ConfigError(f"values: only for category or string columns, not {self.dtype}")
+        if self.values is not None and self.kind in ("text", "identifier", "datetime"):
+            raise ConfigError(f"values: not for a {self.kind} column (every row has its own value)")
         unknown = sorted(set(self.severity) - set(COLUMN_KINDS))
         if unknown:
             raise ConfigError(
@@ -194,6 +202,8 @@ def dtype_kind(series: pd.Series) -> DType:
         return "category"
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
     if pd.api.types.is_integer_dtype(dtype):
         return "integer"
     if pd.api.types.is_float_dtype(dtype):
@@ -211,8 +221,11 @@ def null_allowance(observed: float) -> float:
     return min(1.0, math.ceil((observed + max(observed / 2, 0.01)) * 100 - 1e-9) / 100)
 
 
-def infer_column(series: pd.Series) -> tuple[ColumnSchema, dict[str, Any]]:
-    """A first schema for one column plus what was observed (for comments)."""
+def infer_column(series: pd.Series, column_kind: str | None = None) -> tuple[ColumnSchema, dict[str, Any]]:
+    """A first schema for one column plus what was observed (for comments).
+
+    Text, identifier and date columns (`column_kind`) get no list of values.
+    """
     kind = dtype_kind(series)
     null_share = float(series.isna().mean()) if len(series) else 0.0
     observed: dict[str, Any] = {"null_share": null_share}
@@ -222,11 +235,12 @@ def infer_column(series: pd.Series) -> tuple[ColumnSchema, dict[str, Any]]:
         finite = present[pd.Series(present, dtype="float64").map(math.isfinite).to_numpy()]
         if len(finite):
             lo, hi = finite.min().item(), finite.max().item()
-    elif kind in DISCRETE:
+    elif kind in DISCRETE and column_kind not in ("text", "identifier", "datetime"):
         values = tuple(sorted(present.astype("string").unique().tolist()))
         observed["distinct"] = len(values)
+    listed = column_kind if column_kind in ("text", "identifier", "datetime", "boolean") else None
     column = ColumnSchema(
-        dtype=kind, max_null_share=null_allowance(null_share), min=lo, max=hi, values=values
+        dtype=kind, max_null_share=null_allowance(null_share), min=lo, max=hi, values=values, kind=listed
     )
     return column, observed
 
@@ -235,9 +249,13 @@ def infer_schema(df: pd.DataFrame, target: str | None = None) -> tuple[Schema, d
     """Draft a schema from data: observed dtypes, ranges and categories, nulls with slack."""
     if target is not None and target not in df.columns:
         raise DataError(f"target column {target!r} not found; columns: {', '.join(map(str, df.columns))}")
+    from traincycle.column_kinds import kinds_of
+
+    kinds = kinds_of(df)
     columns, observed = {}, {}
     for name in df.columns:
-        columns[str(name)], observed[str(name)] = infer_column(df[name])
+        kind = kinds[name] if name != target else None
+        columns[str(name)], observed[str(name)] = infer_column(df[name], kind)
     labels = None
     if target is not None and columns[target].values is not None:
         labels = columns[target].values
@@ -322,7 +340,9 @@ HEADER = """\
 # First drafted by `traincycle schema infer` from {source}: review every line.
 #
 # Per column:
-#   dtype           integer | float | category | bool | string
+#   dtype           integer | float | category | bool | string | datetime
+#   kind            boolean | datetime | text | identifier (numbers and categories need none);
+#                   an identifier must be unique per row; text and dates list no values
 #   max_null_share  largest share of missing values allowed (0 = never missing)
 #   min, max        allowed numeric range (drafted as the observed range)
 #   values          allowed values of a category/string column
@@ -368,6 +388,8 @@ def render_schema(schema: Schema, observed: dict[str, dict] | None = None, sourc
         if col.count is not None:
             lines.append(f"    count: {col.count}    # columns this pattern must match")
         lines.append(f"    dtype: {col.dtype}")
+        if col.kind is not None:
+            lines.append(f"    kind: {col.kind}")
         note = f"    # observed {seen['null_share']:.4f}" if "null_share" in seen else ""
         if "columns" in seen and note:
             note += " (largest in the group)"

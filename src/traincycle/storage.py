@@ -21,6 +21,8 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 #: types outside skops' default trust that our own artifacts legitimately contain
 TRUSTED_TYPES = (
     "traincycle.featurize.QuantileClipper",
+    "traincycle.kind_features.DateParts",
+    "traincycle.kind_features.TextTerms",
     "numpy.dtype",
     "builtins.slice",
     "builtins.str",

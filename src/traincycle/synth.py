@@ -80,6 +80,44 @@ def wide_frame(rows: int, cols: int, classes: int = 4, seed: int = 0) -> pd.Data
     return df
 
 
+NOTE_WORDS = ("called", "about", "invoice", "login", "app", "slow", "asked", "plan", "upgrade", "email",
+              "support", "billing", "question", "thanks", "issue", "account", "update", "password")
+CHURN_WORDS = ("cancel", "refund", "competitor")
+
+
+def churn_frame(rows: int = 6000, seed: int = 0) -> pd.DataFrame:
+    """A customer table with every column kind; `churn` depends on signup weekday and note words.
+
+    customer_id (identifier), signup_date (ISO date strings), plan (category), autopay
+    (yes/no), monthly_spend (numeric), note (free text), churn (yes/no label).
+    """
+    rng = np.random.default_rng(seed)
+    days = rng.integers(0, 3 * 365, rows)
+    signup = pd.Timestamp("2021-01-01") + pd.to_timedelta(days, unit="D")
+    plan = rng.choice(["basic", "pro", "enterprise"], rows, p=[0.5, 0.35, 0.15])
+    autopay = rng.random(rows) < 0.6
+    spend = np.round(rng.gamma(2.0, 30.0, rows), 2)
+    angry = rng.random(rows) < 0.25
+    notes = []
+    for i in range(rows):
+        words = list(rng.choice(NOTE_WORDS, rng.integers(4, 10)))
+        if angry[i]:
+            words.insert(int(rng.integers(0, len(words))), str(rng.choice(CHURN_WORDS)))
+        notes.append(" ".join(words).capitalize())
+    weekend = signup.dayofweek.to_numpy() >= 5
+    logit = -1.6 + 2.2 * weekend + 2.4 * angry - 0.3 * autopay + 0.002 * (spend - 60)
+    churn = rng.random(rows) < 1 / (1 + np.exp(-logit))
+    return pd.DataFrame({
+        "customer_id": [f"C{100000 + i}" for i in rng.permutation(rows)],
+        "signup_date": signup.strftime("%Y-%m-%d"),
+        "plan": plan,
+        "autopay": np.where(autopay, "yes", "no"),
+        "monthly_spend": spend,
+        "note": notes,
+        "churn": np.where(churn, "yes", "no"),
+    })
+
+
 def write_wide(path: str | Path, rows: int, cols: int, classes: int = 4, seed: int = 0) -> Path:
     """Write a wide synthetic table (see `wide_frame`) to Parquet."""
     from traincycle.io import write_parquet

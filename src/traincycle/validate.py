@@ -40,6 +40,7 @@ TYPE_LISTS = {
     ],
     "float": ["float16", "float32", "float64", "Float32Dtype", "Float64Dtype"],
     "bool": ["bool", "BooleanDtype"],
+    "datetime": [f"datetime64[{unit}]" for unit in ("ns", "us", "ms", "s")],
 }
 OF_TYPE = {"category": "CategoricalDtypeType", "string": "str"}
 #: result fields worth keeping in the report; GX ids, timestamps and tracebacks are dropped
@@ -161,6 +162,8 @@ def schema_checks(schema: Schema, columns: Iterable[str]) -> list[Check]:
             add("values", "ExpectColumnValuesToBeInSet", value_set=list(col.values))
         if name != schema.target:
             add("constant", "ExpectColumnUniqueValueCountToBeBetween", min_value=2)
+        if col.kind == "identifier":
+            add("unique", "ExpectColumnValuesToBeUnique")
     if schema.target is not None and schema.labels is not None and schema.target in present:
         checks.append(Check(
             f"labels:{schema.target}", "labels", schema.target, "ExpectColumnDistinctValuesToEqualSet",
