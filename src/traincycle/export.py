@@ -324,7 +324,11 @@ def tensor_columns(columns: Sequence[Column]) -> list[Column]:
 
 def export_featurizer(featurizer: Any, columns: Sequence[Column]) -> Any:
     """Convert the fitted sklearn featurizer to an ONNX graph: raw columns in, float32 features out."""
-    return _convert_featurizer(featurizer, initial_types(columns))
+    onx = _convert_featurizer(featurizer, initial_types(columns))
+    tensor = tensor_columns(columns)
+    if tensor:
+        _split_numeric_input(onx, [c.name for c in tensor])
+    return onx
 
 
 def export_matrix_featurizer(featurizer: Any, name: str, width: int) -> Any:
@@ -342,9 +346,6 @@ def _convert_featurizer(featurizer: Any, inputs: list[tuple[str, Any]]) -> Any:
         simplify(featurizer), initial_types=inputs,
         target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET}, name="featurizer",
     )
-    tensor = tensor_columns(columns)
-    if tensor:
-        _split_numeric_input(onx, [c.name for c in tensor])
     return _rename_output(onx, onx.graph.output[0].name, FEATURES)
 
 
