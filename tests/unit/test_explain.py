@@ -78,6 +78,7 @@ def test_wide_explanations_are_bounded_by_the_cap():
         feature_names = tuple(f"g{i}" for i in range(400))
         classes = ("no", "yes")
         task, family = "binary", "logistic"
+        hooks = None  # no family hooks: model-agnostic permutation SHAP
 
         def predict_proba(self, rows):
             p = 1 / (1 + np.exp(-4 * rows[:, 3]))
