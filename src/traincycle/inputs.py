@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from traincycle.errors import DataError
-from traincycle.export import MISSING_STRING
+from traincycle.export import MISSING_STRING, NUMERIC_TENSOR, TENSOR_MIN_COLUMNS
 
 FLAG_MISSING = "missing"
 FLAG_UNKNOWN = "unknown_category"
@@ -131,6 +131,9 @@ def screen(columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], cfg: P
         if missing.any():
             marks.append((f"{FLAG_MISSING}:{spec.name}", missing))
         feeds[spec.name] = _feed(values, spec)
+    numeric = [spec.name for spec in specs if not spec.is_categorical]
+    if len(numeric) > TENSOR_MIN_COLUMNS:  # wide tables: the graph takes one [N, k] tensor (export)
+        feeds[NUMERIC_TENSOR] = np.hstack([feeds.pop(name) for name in numeric])
     return Screened(feeds, _row_flags(marks, rows), _counts(marks), rows)
 
 
