@@ -115,5 +115,5 @@ def test_wide_tables_feed_numeric_columns_as_one_tensor(family: str, monkeypatch
     assert [i.name for i in graph.input[1:]] == [c.name for c in columns if c.is_categorical]
     feeds = export.to_feeds(raw_rows(processed["val"], raw["val"], "val"), columns)
     assert feeds[export.NUMERIC_TENSOR].shape == (len(processed["val"]), len(numeric))
-    native = native_scores(model, processed["val"][model.feature_names])
+    native = model.scores(processed["val"][model.feature_names])
     assert np.abs(onnx_scores(onx, fz, processed["val"], raw["val"]) - native).max() < 1e-4
