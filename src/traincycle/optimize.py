@@ -95,14 +95,10 @@ def session(model_bytes: bytes) -> Any:
 
 
 def check_exportable(featurizer: Any, model: Any) -> None:
-    """Refuse, with a clear message, what ONNX export cannot represent (the family says what)."""
-    unsupported = [c for c in featurizer.meta["input_columns"] if c["dtype"] in ("datetime", "text")]
-    if unsupported:
-        col = unsupported[0]
-        raise ConfigError(
-            f"optimize: column {col['name']!r} is a {col['dtype']} column, whose features ONNX export "
-            f"does not cover yet; drop it (featurize.drop_columns) to ship an ONNX model"
-        )
+    """Refuse, with a clear message, what ONNX export cannot represent (modality and family say)."""
+    modality_check = getattr(of_featurizer(featurizer.meta), "check_exportable", None)
+    if modality_check is not None:
+        modality_check(featurizer.meta)
     check = getattr(model.hooks, "check_exportable", None)
     if check is not None:
         check(featurizer.meta)

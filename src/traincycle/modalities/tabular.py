@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from traincycle.config import DataConfig
+from traincycle.errors import ConfigError
 from traincycle.ingest import ingest
 from traincycle.modalities.shared import fit_inputs
 from traincycle.validate import validate_frame
@@ -24,8 +25,9 @@ NAME = "tabular"
 SIMPLE_BASELINE = True
 FAIRNESS = True
 
-__all__ = ["FAIRNESS", "NAME", "check", "evaluation_files", "evaluation_inputs", "explain", "export_onnx",
-           "featurize", "fit_inputs", "identity_columns", "ingest", "manifest_fields", "requests"]
+__all__ = ["FAIRNESS", "NAME", "check", "check_exportable", "evaluation_files", "evaluation_inputs",
+           "explain", "export_onnx", "featurize", "fit_inputs", "identity_columns", "ingest",
+           "manifest_fields", "requests"]
 
 
 def featurize(parts: dict[str, pd.DataFrame], data: DataConfig, cfg: Any,
@@ -75,6 +77,17 @@ def _columns(featurizer: Any) -> list[Any]:
     from traincycle.export import columns_from_meta
 
     return columns_from_meta(featurizer.meta["input_columns"])
+
+
+def check_exportable(meta: dict[str, Any]) -> None:
+    """Date and free-text columns of a table have no ONNX featurizer yet: refuse in one line."""
+    unsupported = [c for c in meta["input_columns"] if c["dtype"] in ("datetime", "text")]
+    if unsupported:
+        col = unsupported[0]
+        raise ConfigError(
+            f"optimize: column {col['name']!r} is a {col['dtype']} column, whose features ONNX export "
+            f"does not cover yet; drop it (featurize.drop_columns) to ship an ONNX model"
+        )
 
 
 def export_onnx(featurizer: Any, model: Any, native: Any = None) -> bytes:
