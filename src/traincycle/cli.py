@@ -9,13 +9,18 @@ import click
 from traincycle import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="traincycle")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors (same as TRACEBACK=1).")
 def main(debug: bool) -> None:
     """traincycle: a reproducible training pipeline driven by DVC.
 
     Run the pipeline with `dvc repro`; these commands help around it.
+    `traincycle COMMAND --help` shows each command's options and an example.
+
+    \b
+    Example:
+      dvc repro && traincycle predict models/optimized new_rows.csv -o scored.csv
     """
     if debug:
         import os
@@ -23,7 +28,7 @@ def main(debug: bool) -> None:
         os.environ["TRACEBACK"] = "1"
 
 
-@main.command()
+@main.command(short_help="Write seeded synthetic Adult-like rows (scale tests).")
 @click.option("--rows", type=click.IntRange(min=1), required=True, help="Number of rows.")
 @click.option("--cols", type=click.IntRange(min=1), default=14, show_default=True,
               help="Feature columns (Adult-like mix; beyond 14, extra numeric columns).")
@@ -34,7 +39,12 @@ def main(debug: bool) -> None:
               help="Classes of the --wide target.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Parquet file.")
 def synth(rows: int, cols: int, seed: int, wide: bool, classes: int, output: str) -> None:
-    """Write seeded synthetic data for scale tests: Adult-like (target `income`) or --wide."""
+    """Write seeded synthetic data for scale tests: Adult-like (target `income`) or --wide.
+
+    \b
+    Example:
+      traincycle synth --rows 1000000 -o data/synthetic.parquet
+    """
     from traincycle.errors import report_errors
     from traincycle.synth import write_synthetic, write_wide
 
@@ -45,12 +55,17 @@ def synth(rows: int, cols: int, seed: int, wide: bool, classes: int, output: str
     click.echo(f"wrote {rows} rows x {cols} feature columns to {output}")
 
 
-@main.group()
+@main.group(short_help="Draft the data schema that validate enforces.")
 def schema() -> None:
-    """Draft and check the data schema (schema.yaml) the validate stage enforces."""
+    """Draft and check the data schema (schema.yaml) the validate stage enforces.
+
+    \b
+    Example:
+      traincycle schema infer data/my_table.csv -o schema.yaml --target churned
+    """
 
 
-@schema.command("infer")
+@schema.command("infer", short_help="Draft schema.yaml from a CSV or Parquet table.")
 @click.argument("data_path", metavar="DATA", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="YAML file to write.")
 @click.option("--target", default=None, help="Label column; its values become the schema's labels.")
@@ -58,7 +73,12 @@ def schema() -> None:
               help="Draft runs of at least this many same-typed numbered columns (g1, g2, ...) "
                    "as one pattern entry (g*); 0 lists every column.")
 def schema_infer(data_path: str, output: str, target: str | None, group_min: int) -> None:
-    """Draft a schema from DATA (.parquet or .csv): observed dtypes, ranges, categories, nulls."""
+    """Draft a schema from DATA (.parquet or .csv): observed dtypes, ranges, categories, nulls.
+
+    \b
+    Example:
+      traincycle schema infer data/my_table.csv -o schema.yaml --target churned
+    """
     from traincycle.errors import report_errors
     from traincycle.schema import draft_schema_file
 
@@ -67,7 +87,7 @@ def schema_infer(data_path: str, output: str, target: str | None, group_min: int
     click.echo(f"wrote a schema of {columns} columns{grouped} to {output}; review it before committing")
 
 
-@main.command()
+@main.command(short_help="Optuna search; every trial is a dvc experiment.")
 @click.option("--trials", type=click.IntRange(min=1), default=None,
               help="Finished trials the study should hold in total (default: tune.trials); "
                    "rerunning resumes up to this number.")
@@ -80,7 +100,12 @@ def schema_infer(data_path: str, output: str, target: str | None, group_min: int
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Trials at once, each pinned to its share of the cores (at most one per core).")
 def tune(trials: int | None, study: str | None, storage: str | None, verify_best: bool, jobs: int) -> None:
-    """Search `tune.space` with Optuna; every trial is a `dvc exp run` (see `dvc exp show`)."""
+    """Search `tune.space` with Optuna; every trial is a `dvc exp run` (see `dvc exp show`).
+
+    \b
+    Example:
+      traincycle tune --trials 40 --verify-best
+    """
     from traincycle.errors import report_errors
     from traincycle.tune import tune_project
 
@@ -88,14 +113,19 @@ def tune(trials: int | None, study: str | None, storage: str | None, verify_best
                                 verify_best=verify_best, jobs=jobs, echo=click.echo)
 
 
-@main.command()
+@main.command(short_help="Markdown review comment: changes vs a git revision.")
 @click.option("--rev", default="main", show_default=True, help="Base git revision to compare with.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the Markdown here instead of stdout.")
 @click.option("--plots-dir", default=".traincycle/plots-diff", show_default=True,
               help="Where `dvc plots diff` renders the HTML plot comparison.")
 def report(rev: str, output: str | None, plots_dir: str) -> None:
-    """Markdown review comment: metric/param/fairness deltas vs --rev, plot diff, timings."""
+    """Markdown review comment: metric/param/fairness deltas vs --rev, plot diff, timings.
+
+    \b
+    Example:
+      traincycle report --rev main -o review.md
+    """
     from traincycle.errors import report_errors
     from traincycle.io import write_text
     from traincycle.report import collect_report
@@ -108,12 +138,17 @@ def report(rev: str, output: str | None, plots_dir: str) -> None:
         click.echo(text, nl=False)
 
 
-@main.command()
+@main.command(short_help="List every look at the test split (test-set ledger).")
 @click.option("--path", default=None, type=click.Path(dir_okay=False),
               help="The test-set ledger evaluate appends to (default: one per repository, "
                    "<git common dir>/traincycle/ledger.jsonl).")
 def ledger(path: str | None) -> None:
-    """List every look at the test split (workspace, temp and queued experiments alike)."""
+    """List every look at the test split (workspace, temp and queued experiments alike).
+
+    \b
+    Example:
+      traincycle ledger
+    """
     from traincycle.errors import report_errors
     from traincycle.ledger import default_path, format_table, read_entries
 
@@ -149,7 +184,7 @@ def load_policy(params_path: str | None, unknown: str | None, missing_columns: s
     return dataclasses.replace(cfg, **overrides)
 
 
-@main.command()
+@main.command(short_help="Score a CSV/Parquet file with an optimised model.")
 @click.argument("model_dir", type=click.Path(file_okay=False))
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
@@ -164,6 +199,10 @@ def predict(model_dir: str, input_path: str, output: str, batch_rows: int, param
     MODEL_DIR is e.g. models/optimized. Rows are read the way ingest read the training source;
     flagged rows (missing values, unknown categories, values out of range) are scored and
     marked in the `flags` column; a summary line goes to stderr.
+
+    \b
+    Example:
+      traincycle predict models/optimized new_rows.csv -o scored.csv
     """
     import sys
 
@@ -180,7 +219,7 @@ def predict(model_dir: str, input_path: str, output: str, batch_rows: int, param
     click.echo(f"scored {outcome.rows} rows into {output}")
 
 
-@main.command()
+@main.command(short_help="Serve an optimised model over HTTP (extra `serve`).")
 @click.argument("model_dir", type=click.Path(file_okay=False))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
@@ -203,6 +242,10 @@ def serve(model_dir: str, host: str, port: int, min_confidence: float, max_rows:
     OpenAPI at /docs (extra `serve`).
 
     Rows are checked and flagged by the same rule as `traincycle predict`.
+
+    \b
+    Example:
+      traincycle serve models/optimized --port 8000
     """
     from traincycle.errors import report_errors
     from traincycle.serve import LogConfig
