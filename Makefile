@@ -26,11 +26,14 @@ install: $(VENV)/.installed ## Create .venv and install traincycle with its dev 
 repro: install ## Set up, then run the whole pipeline on the built-in data (dvc repro)
 	dvc repro
 
-# Debian packages the tests run for real: the PostgreSQL server (shared tune studies); as root,
-# non-interactive, skipped when already there
+# Debian packages the tests run for real: the PostgreSQL server (shared tune studies) and curl
+# (the docs tests run every command of README.md and docs/); as root, non-interactive, skipped
+# when already there
 system-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	@command -v curl >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl; }
 
 test: system-deps $(VENV)/.installed-extras ## Set up (with the image/text extras), then run the fast test suite
 	python -m pytest -q

@@ -1,14 +1,14 @@
 """Fenced blocks of the Markdown docs and what the docs runner does with each.
 
 A block's language decides: `sh` is run (bash -e, must exit 0), `yaml` must say where it goes
-(`<!-- apply: params.yaml -->`), `text` is shown only. An HTML comment directly above a fence
-(blank lines allowed) changes that:
+(`<!-- apply: params.yaml -->`), `text` is shown only. An HTML comment between the previous
+block and a fence changes that (one per block):
 
     <!-- run: slow -->          only in the slow suite (`make test-all`)
     <!-- run: exit=2 -->        the block must exit with 2
     <!-- run: background -->    a server: started, kept until the page ends (its --port made free)
-    <!-- apply: params.yaml --> a yaml block whose sections replace params.yaml's, then checked
-                                by the params dataclasses
+    <!-- apply: params.yaml --> a yaml block whose sections replace params.yaml's (or tune.yaml's),
+                                then checked by the params dataclasses
     <!-- not run: REASON -->    skipped; the reason is required, and the text above the block
                                 must say "Not run by the docs tests" too, for the reader
 
@@ -26,6 +26,8 @@ LANGS = ("sh", "yaml", "text")
 FENCE = re.compile(r"^(?P<indent>\s*)```(?P<info>.*)$")
 MARKER = re.compile(r"^\s*<!--\s*(?P<kind>run|apply|not run):\s*(?P<arg>.*?)\s*-->\s*$")
 VISIBLE_SKIP = "not run by the docs tests"
+#: files a yaml block may be applied to (sections checked by the params dataclasses)
+APPLY_TARGETS = ("params.yaml", "tune.yaml")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,8 +67,8 @@ def _marker(path: Path, line: int, kind: str, arg: str, lang: str, before: str) 
                            f"(\"Not run by the docs tests (reason)\")")
         return {"skip": arg}
     if kind == "apply":
-        if lang != "yaml" or arg != "params.yaml":
-            raise DocError(f"{where}: `apply` takes a yaml block and the target params.yaml")
+        if lang != "yaml" or arg not in APPLY_TARGETS:
+            raise DocError(f"{where}: `apply` takes a yaml block and one of {', '.join(APPLY_TARGETS)}")
         return {"apply": arg}
     if lang != "sh":
         raise DocError(f"{where}: `run:` options apply to sh blocks only")
@@ -103,10 +105,11 @@ def parse(path: Path) -> list[Block]:
             raise DocError(f"{path.name}:{start}: code block language {lang or '(none)'!r}; "
                            f"expected one of {', '.join(LANGS)} (see tests/e2e/docblocks.py)")
         body = "\n".join(line.removeprefix(indent) for line in lines[i + 1:end]) + "\n"
-        above = [line for line in prose if line.strip()]
-        marker = MARKER.match(above[-1]) if above else None
-        opts = (_marker(path, start, marker["kind"], marker["arg"], lang, "\n".join(above[:-1]))
-                if marker else {})
+        markers = [m for m in map(MARKER.match, prose) if m]
+        rest = "\n".join(line for line in prose if not MARKER.match(line))
+        if len(markers) > 1:
+            raise DocError(f"{path.name}:{start}: more than one runner comment above this block")
+        opts = _marker(path, start, markers[0]["kind"], markers[0]["arg"], lang, rest) if markers else {}
         if lang == "yaml" and not opts:
             raise DocError(f"{path.name}:{start}: a yaml block needs `<!-- apply: params.yaml -->` "
                            "or `<!-- not run: reason -->` above it")

@@ -38,8 +38,8 @@ DOC_SHRINK = {
     "tune.trials": 2,
 }
 #: what the pages use beyond the pipeline sources copy_project takes
-EXTRA_COPY = [".dvc/plots", "examples", "tools", "tests", "benchmarks", "Makefile", "pyproject.toml",
-              "constraints.txt"]
+EXTRA_COPY = [".dvc/plots", "tune.yaml", "examples", "tools", "tests", "benchmarks", "Makefile",
+              "pyproject.toml", "constraints.txt"]
 #: params sections whose dataclass is not `<module>.<Section>Config` in the module of that name
 CONFIGS = {"problem": ("traincycle.evaluate", "ProblemConfig"), "data": ("traincycle.config", "DataConfig")}
 BLOCK_TIMEOUT = 1800
@@ -61,7 +61,8 @@ def base(tmp_path_factory) -> Path:
     for name in EXTRA_COPY:
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(src, repo / name, ignore=shutil.ignore_patterns("__pycache__"),
+                            dirs_exist_ok=True)
         elif src.exists():
             shutil.copy2(src, repo / name)
     git = ["git", "-c", "user.email=docs@test", "-c", "user.name=docs"]
@@ -95,7 +96,8 @@ def apply(block: Block, repo: Path) -> None:
     """Replace the sections `block` shows (as a reader pasting them would), then check them."""
     target = repo / block.apply
     new = yaml.safe_load(block.text)
-    target.write_text(yaml.safe_dump({**yaml.safe_load(target.read_text()), **new}, sort_keys=False))
+    old = yaml.safe_load(target.read_text()) if target.exists() else {}
+    target.write_text(yaml.safe_dump({**old, **new}, sort_keys=False))
     check_params(target, list(new))
 
 
