@@ -259,7 +259,7 @@ def serve(model_dir: str, host: str, port: int, min_confidence: float, max_rows:
     report_errors(run)()
 
 
-@main.command()
+@main.command(short_help="Drift of new rows from the training split.")
 @click.argument("current", type=click.Path(dir_okay=False))
 @click.option("-o", "--out-dir", default="reports/monitor", show_default=True,
               type=click.Path(file_okay=False), help="Where drift.json and drift.html go.")
@@ -275,6 +275,10 @@ def monitor(current: str, out_dir: str, model_dir: str, reference: str, params_p
     Per column PSI, KS / chi-square and Wasserstein, plus prediction drift and the share of rows
     flagged unknown or out of range. Exit 3 naming the drifted columns when any passes the
     params `monitor` thresholds.
+
+    \b
+    Example:
+      traincycle monitor new_rows.csv -o reports/monitor
     """
     from traincycle.errors import report_errors
 
@@ -297,7 +301,7 @@ def monitor(current: str, out_dir: str, model_dir: str, reference: str, params_p
                + (f"; warnings: {', '.join(warned)}" if warned else "") + f"); report: {out_dir}/drift.html")
 
 
-@main.command("select")
+@main.command("select", short_help="Pick the least certain rows to label next.")
 @click.argument("pool", type=click.Path(dir_okay=False))
 @click.option("-k", "count", type=click.IntRange(min=1), required=True, help="Rows to pick.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
@@ -310,7 +314,12 @@ def monitor(current: str, out_dir: str, model_dir: str, reference: str, params_p
               help="Spread the picks: farthest-first among the 10*k most uncertain rows.")
 def select_command(pool: str, count: int, output: str, model_dir: str, strategy: str,
                    diverse: bool) -> None:
-    """Pick the rows of POOL (unlabelled raw rows) the model is least sure of, to label next."""
+    """Pick the rows of POOL (unlabelled raw rows) the model is least sure of, to label next.
+
+    \b
+    Example:
+      traincycle select pool.csv -k 100 -o to_label.csv
+    """
     from traincycle.errors import report_errors
 
     def run() -> Any:

@@ -1,8 +1,8 @@
 """Fenced blocks of the Markdown docs and what the docs runner does with each.
 
 A block's language decides: `sh` is run (bash -e, must exit 0), `yaml` must say where it goes
-(`<!-- apply: params.yaml -->`), `text` is shown only. An HTML comment between the previous
-block and a fence changes that (one per block):
+(`<!-- apply: params.yaml -->`), `text` and `json` are shown only. An HTML comment between
+the previous block and a fence changes that (one per block):
 
     <!-- run: slow -->          only in the slow suite (`make test-all`)
     <!-- run: exit=2 -->        the block must exit with 2
@@ -22,7 +22,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-LANGS = ("sh", "yaml", "text")
+LANGS = ("sh", "yaml", "text", "json")
 FENCE = re.compile(r"^(?P<indent>\s*)```(?P<info>.*)$")
 MARKER = re.compile(r"^\s*<!--\s*(?P<kind>run|apply|not run):\s*(?P<arg>.*?)\s*-->\s*$")
 VISIBLE_SKIP = "not run by the docs tests"

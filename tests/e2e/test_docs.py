@@ -41,7 +41,8 @@ DOC_SHRINK = {
 EXTRA_COPY = [".dvc/plots", "tune.yaml", "examples", "tools", "tests", "benchmarks", "Makefile",
               "pyproject.toml", "constraints.txt"]
 #: params sections whose dataclass is not `<module>.<Section>Config` in the module of that name
-CONFIGS = {"problem": ("traincycle.evaluate", "ProblemConfig"), "data": ("traincycle.config", "DataConfig")}
+CONFIGS = {"problem": ("traincycle.evaluate", "ProblemConfig"), "data": ("traincycle.config", "DataConfig"),
+           "predict": ("traincycle.inputs", "PredictConfig")}
 BLOCK_TIMEOUT = 1800
 
 
@@ -119,7 +120,7 @@ def run_page(blocks: list[Block], repo: Path, slow: bool) -> None:
     env, ports, servers = env_for(repo), {}, []
     try:
         for block in blocks:
-            if block.skip or (block.slow and not slow) or block.lang == "text":
+            if block.skip or (block.slow and not slow) or block.lang in ("text", "json"):
                 continue
             if block.apply:
                 apply(block, repo)
