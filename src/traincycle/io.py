@@ -90,6 +90,12 @@ def write_bytes(data: bytes, path: str | Path) -> None:
         tmp.write_bytes(data)
 
 
+def copy_file(source: str | Path, path: str | Path) -> None:
+    """Copy a file's bytes atomically (same content hash, so DVC stores it once)."""
+    with atomic_path(path) as tmp:
+        shutil.copyfile(source, tmp)
+
+
 def to_jsonable(obj: Any, digits: int = 6) -> Any:
     """Convert numpy/pandas scalars and containers to plain JSON types; round floats.
 

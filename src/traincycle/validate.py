@@ -24,6 +24,7 @@ from traincycle.column_profile import Observation, observe, profiled
 from traincycle.config import DataConfig, check_range
 from traincycle.errors import ConfigError, DataError, GateFailed
 from traincycle.parsing import snake_case
+from traincycle.privacy import PrivacyConfig
 from traincycle.schema import Schema, Severity, check_describes
 
 DATA_BATCH = "data"
@@ -106,6 +107,8 @@ class ValidateConfig:
     #: limits for data.modality image / text (the schema applies to tables only)
     image: ImageChecks = dataclasses.field(default_factory=ImageChecks)
     text: TextChecks = dataclasses.field(default_factory=TextChecks)
+    #: personal data in column names and values: fail (default), drop, hash or allow per finding
+    privacy: PrivacyConfig = dataclasses.field(default_factory=PrivacyConfig)
 
 
 @dataclasses.dataclass(frozen=True)

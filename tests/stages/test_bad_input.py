@@ -174,9 +174,8 @@ def test_constant_column_is_reported_not_fatal(tmp_path):
 # --- split: too little data ----------------------------------------------------------------------
 
 def test_dataset_too_small_for_the_split(tmp_path):
-    (tmp_path / "data" / "raw").mkdir(parents=True)
-    (tmp_path / "reports").mkdir()
-    make_frame(4).to_parquet(tmp_path / "data" / "raw" / "dataset.parquet", index=False)
+    (tmp_path / "data" / "validated").mkdir(parents=True)
+    make_frame(4).to_parquet(tmp_path / "data" / "validated" / "dataset.parquet", index=False)
     params(tmp_path)
     assert_user_error(run_in(tmp_path, "split"), "split:", "too small")
     assert not (tmp_path / "data" / "interim").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from tests.conftest import assert_user_error, make_frame, run_stage, write_params
@@ -26,7 +27,7 @@ def workdir(tmp_path):
 def validate(cwd, data="raw.parquet"):
     return run_stage(
         "validate", "--params", "params.yaml", "--data", data, "--schema", "schema.yaml",
-        "--report", "reports/validation.json", "--docs", "reports/data_docs",
+        "--out", "validated.parquet", "--report", "reports/validation.json", "--docs", "reports/data_docs",
         "--metrics", "metrics/data_quality.json", "--details", "reports/data_quality.json",
         "--timings", "timings.json", cwd=cwd,
     )
@@ -87,3 +88,27 @@ def test_bad_schema_is_a_user_error(workdir):
 def test_bad_bias_param_is_a_user_error(workdir):
     write_params(workdir / "params.yaml", validate={"bias": {"min_group_share": 2}})
     assert_user_error(validate(workdir), "validate.bias.min_group_share")
+
+
+def test_personal_data_fails_with_one_line_naming_column_and_kind_not_value(workdir):
+    df = make_frame(400).assign(email=[f"someone{i}@example.org" for i in range(400)])
+    df.to_parquet(workdir / "pii.parquet", index=False)
+    result = validate(workdir, "pii.parquet")
+    assert_user_error(result, "privacy", "'email'", "e-mail", code=3)
+    assert "example.org" not in result.stderr + result.stdout
+    assert not (workdir / "reports").exists() and not (workdir / "validated.parquet").exists()
+
+
+def test_drop_policy_writes_the_table_without_the_column(workdir):
+    df = make_frame(400).assign(email=[f"someone{i}@example.org" for i in range(400)])
+    df.to_parquet(workdir / "pii.parquet", index=False)
+    write_params(workdir / "params.yaml", validate={**BIAS, "privacy": {"columns": {"email": "drop"}}})
+    result = validate(workdir, "pii.parquet")
+    assert result.returncode == 0, result.stderr
+    assert "email" not in pd.read_parquet(workdir / "validated.parquet").columns
+    assert "example.org" not in (workdir / "reports/validation.json").read_text()
+
+
+def test_clean_data_passes_through_byte_for_byte(workdir):
+    assert validate(workdir).returncode == 0
+    assert (workdir / "validated.parquet").read_bytes() == (workdir / "raw.parquet").read_bytes()
