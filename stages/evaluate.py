@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from traincycle.config import load_section, load_stage_config, read_params
+from traincycle.cost import tracked
 from traincycle.errors import report_errors
 from traincycle.headline import write_reports
 from traincycle.io import read_json, read_parquet, write_json, write_parquet, write_text
@@ -33,6 +34,7 @@ from traincycle.provenance import data_version
 @click.option("--ledger", "ledger_path", default=None,
               help="Test-set ledger (default: <git common dir>/traincycle/ledger.jsonl).")
 @click.option("--timings", default=".traincycle/timings/evaluate.json", show_default=True)
+@tracked("evaluate")
 @report_errors
 def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, data_quality,
          metrics_path, details_path, plots_dir, errors_path, predictions_path, slices_path,

@@ -3,6 +3,7 @@
 import click
 
 from traincycle.config import load_stage_config
+from traincycle.cost import tracked
 from traincycle.errors import report_errors
 from traincycle.featurize import SPLITS, FeaturizeConfig, save_featurizer
 from traincycle.headline import write_reports
@@ -19,6 +20,7 @@ from traincycle.modalities import modality
 @click.option("--label-issues", "issues_path", required=True, help="Parquet table of suspect labels.")
 @click.option("--metrics", "metrics_path", required=True, help="Headline featurize figures.")
 @click.option("--details", "details_path", required=True, help="Full JSON report (reports/).")
+@tracked("featurize")
 @report_errors
 def main(
     params_path: str,

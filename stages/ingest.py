@@ -3,6 +3,7 @@
 import click
 
 from traincycle.config import load_stage_config
+from traincycle.cost import tracked
 from traincycle.datasource import check_watched
 from traincycle.errors import report_errors
 from traincycle.ingest import IngestConfig
@@ -15,6 +16,7 @@ from traincycle.provenance import stamp_raw
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @click.option("--out", "out_path", required=True, help="Parquet file for the raw table.")
 @click.option("--provenance", "provenance_path", required=True, help="JSON provenance record.")
+@tracked("ingest")
 @report_errors
 def main(params_path: str, out_path: str, provenance_path: str) -> None:
     data, _, cfg = load_stage_config(params_path, "ingest", IngestConfig)

@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from traincycle.config import load_stage_config, read_params
+from traincycle.cost import tracked
 from traincycle.errors import report_errors
 from traincycle.headline import write_reports
 from traincycle.io import read_json, read_parquet, write_bytes, write_json
@@ -36,6 +37,7 @@ from traincycle.provenance import data_version
 @click.option("--timings", default=".traincycle/timings/optimize.json", show_default=True)
 @click.option("--provenance", default=None, help="Ingest's provenance.json: how to parse new rows.")
 @click.option("--schema", "schema_path", default=None, help="schema.yaml: numeric ranges to flag.")
+@tracked("optimize")
 @report_errors
 def main(params_path: str, featurizer_path: str, model_dir: str, processed_dir: str,
          interim_dir: str, out_dir: str, metrics_path: str, details_path: str, timings: str,

@@ -3,6 +3,7 @@
 import click
 
 from traincycle.config import load_stage_config
+from traincycle.cost import tracked
 from traincycle.errors import report_errors
 from traincycle.headline import write_reports
 from traincycle.io import read_parquet, write_parquet
@@ -15,6 +16,7 @@ from traincycle.split import SplitConfig, split_frame
 @click.option("--out-dir", required=True, help="Directory for train/val/test.parquet.")
 @click.option("--metrics", "metrics_path", required=True, help="Headline split sizes.")
 @click.option("--details", "details_path", required=True, help="Full JSON report (reports/).")
+@tracked("split")
 @report_errors
 def main(params_path: str, data_path: str, out_dir: str, metrics_path: str, details_path: str) -> None:
     data, seed, cfg = load_stage_config(params_path, "split", SplitConfig)

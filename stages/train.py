@@ -5,6 +5,7 @@ import time
 import click
 
 from traincycle.config import load_stage_config
+from traincycle.cost import note_model_flops, tracked
 from traincycle.errors import report_errors
 from traincycle.headline import write_reports
 from traincycle.io import read_json, read_parquet, write_json
@@ -24,6 +25,7 @@ from traincycle.train import TrainConfig, check_config, log_curves, train
 @click.option("--live-dir", required=True, help="dvclive directory for learning curves.")
 @click.option("--diagnosis", "diagnosis_path", required=True, help="JSON fit diagnosis.")
 @click.option("--timings", default=".traincycle/timings/train.json", show_default=True)
+@tracked("train")
 @report_errors
 def main(
     params_path: str,
@@ -45,8 +47,10 @@ def main(
     meta = read_json(meta_path)
     started = time.perf_counter()
     extras = of_featurizer(meta).fit_inputs(meta_path)  # e.g. the TF-IDF featurize fitted (text)
-    model, fitted, report = train(read_parquet(train_path), read_parquet(val_path), meta, data, cfg, seed,
+    train_frame = read_parquet(train_path)
+    model, fitted, report = train(train_frame, read_parquet(val_path), meta, data, cfg, seed,
                                   progress=reporter(), **extras)  # reporter: only inside a tune trial
+    note_model_flops(model, train_frame, len(fitted.curves))  # torch families: FLOPs to .traincycle/cost
     seconds = time.perf_counter() - started
     log_curves(fitted.curves, live_dir)  # first: the one write that can fail (dvclive asks git)
     save_model(model, model_dir)

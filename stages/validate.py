@@ -5,6 +5,7 @@ import time
 import click
 
 from traincycle.config import load_stage_config
+from traincycle.cost import tracked
 from traincycle.errors import report_errors
 from traincycle.headline import write_reports
 from traincycle.io import atomic_dir, copy_file, read_parquet, write_json, write_parquet
@@ -32,6 +33,7 @@ from traincycle.validate import (
 @click.option("--metrics", "metrics_path", required=True, help="Headline data-quality metrics.")
 @click.option("--details", "details_path", required=True, help="Full JSON report (reports/).")
 @click.option("--timings", default=".traincycle/timings/validate.json", show_default=True)
+@tracked("validate")
 @report_errors
 def main(params_path, data_path, schema_path, out_path, report_path, docs_dir, metrics_path, details_path,
          timings) -> None:

@@ -113,6 +113,36 @@ def tune(trials: int | None, study: str | None, storage: str | None, verify_best
                                 verify_best=verify_best, jobs=jobs, echo=click.echo)
 
 
+@main.command(short_help="The model card plus this run's compute cost vs a git revision.")
+@click.option("--card", "card_path", default="reports/model_card.md", show_default=True,
+              type=click.Path(dir_okay=False), help="The committed model card (from evaluate).")
+@click.option("--rev", default="main", show_default=True, help="Base git revision to compare costs with.")
+@click.option("-o", "--output", default=".traincycle/model_card.md", show_default=True,
+              type=click.Path(dir_okay=False), help="Where to write the card with its cost section.")
+def card(card_path: str, rev: str, output: str) -> None:
+    """The model card plus this run's compute cost and its change vs --rev (from .traincycle/cost).
+
+    The committed card stays byte-identical between runs; run-varying figures go only here.
+
+    \b
+    Example:
+      traincycle card --rev main -o .traincycle/model_card.md
+    """
+    from pathlib import Path
+
+    from traincycle.cost import card_with_cost
+    from traincycle.errors import DataError, report_errors
+    from traincycle.io import write_text
+
+    def build() -> str:
+        if not Path(card_path).is_file():
+            raise DataError(f"{card_path}: no model card; run `dvc repro` first")
+        return card_with_cost(Path(card_path).read_text(encoding="utf-8"), rev)
+
+    write_text(report_errors(build)(), output)
+    click.echo(f"wrote {output}")
+
+
 @main.command(short_help="Markdown review comment: changes vs a git revision.")
 @click.option("--rev", default="main", show_default=True, help="Base git revision to compare with.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
