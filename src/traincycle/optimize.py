@@ -5,7 +5,10 @@ Variants (each one ONNX graph over raw columns, see :mod:`traincycle.export`):
 * ``onnx_float`` — the native featurizer + model, exported losslessly (always built);
 * ``int8_dynamic`` / ``int8_static`` — onnxruntime int8 quantisation (graphs with MatMul/Gemm);
 * ``pruned_<kind>`` (+ ``_int8``) — MLP magnitude or structured pruning, optionally fine-tuned;
-* ``trees_<n>`` — xgboost / random forest keeping their first n trees.
+* ``trees_<n>`` — xgboost / random forest keeping their first n trees;
+* ``fp16`` — float16 weights where onnxruntime's CPU provider runs them;
+* ``qat_int8_static`` — torch networks fine-tuned with quantisation-aware training (torchao),
+  then static int8 like ``int8_static`` (:mod:`traincycle.qat`).
 
 Each variant is scored on the validation rows only and compared with the native model
 (:mod:`traincycle.parity`); the chosen one is the smallest accepted variant (or the float
@@ -31,6 +34,7 @@ from traincycle.io import sha256_bytes, sha256_file
 from traincycle.modalities import of_featurizer
 from traincycle.parity import ParityConfig, compare, judge, metric_name
 from traincycle.prune import PruneConfig
+from traincycle.qat import QATConfig
 from traincycle.quantize import QuantizeConfig
 
 MODEL_FILE = "model.onnx"
@@ -44,6 +48,7 @@ class OptimizeConfig:
 
     prune: PruneConfig = dataclasses.field(default_factory=PruneConfig)
     quantize: QuantizeConfig = dataclasses.field(default_factory=QuantizeConfig)
+    qat: QATConfig = dataclasses.field(default_factory=QATConfig)
     parity: ParityConfig = dataclasses.field(default_factory=ParityConfig)
     #: which accepted variant ships: the smallest file, or always the float export
     choose: Literal["smallest", "float"] = "smallest"
@@ -125,6 +130,7 @@ def build_variants(inp: Inputs, cfg: OptimizeConfig, seed: int) -> list[Variant]
     variants = [Variant(FLOAT, base, lossless=True)]
     calibration = _calibration(inp, cfg, seed) if cfg.quantize.static else []
     variants += _int8(base, "", cfg.quantize, calibration, ops)
+    variants += _qat(inp, cfg, calibration, ops, seed, onnx_of)
     if cfg.prune.enabled and hasattr(hooks, "trim"):  # tree families: keep the first n trees
         total = hooks.n_trees(model.native)
         for keep in sorted({max(1, round(f * total)) for f in cfg.prune.tree_fractions}):
@@ -145,6 +151,21 @@ def build_variants(inp: Inputs, cfg: OptimizeConfig, seed: int) -> list[Variant]
     return variants
 
 
+def _qat(inp: Inputs, cfg: OptimizeConfig, calibration: list[dict[str, np.ndarray]],
+         ops: tuple[str, ...], seed: int, onnx_of: Callable[[Any], bytes]) -> list[Variant]:
+    """The QAT-fine-tuned network as static int8, calibrated on the same rows as int8_static."""
+    from traincycle import qat, quantize
+
+    model = inp.model
+    if not (cfg.qat.enabled and calibration and inp.train is not None and qat.is_torch_network(model.native)):
+        return []
+    X = inp.train[model.feature_names].to_numpy(np.float32)
+    y = inp.train[inp.featurizer.meta["target"]].to_numpy()
+    tuned = qat.qat_finetune(model.native, X, y, model.task, cfg.qat, seed)
+    int8 = quantize.quantize_static(onnx_of(tuned), calibration, per_channel=True, op_types=ops)
+    return [Variant("qat_int8_static", int8, lossless=False, info={"qat_epochs": cfg.qat.epochs})]
+
+
 def _int8(model_bytes: bytes, prefix: str, cfg: QuantizeConfig,
           calibration: list[dict[str, np.ndarray]], ops: tuple[str, ...]) -> list[Variant]:
     from traincycle import quantize
@@ -160,6 +181,9 @@ def _int8(model_bytes: bytes, prefix: str, cfg: QuantizeConfig,
         out.append(Variant(f"{prefix}int8_static", quantize.quantize_static(
             model_bytes, calibration, cfg.per_channel, ops), lossless=False,
             info={"calibration_rows": sum(len(next(iter(b.values()))) for b in calibration)}))
+    half = quantize.to_fp16(model_bytes) if cfg.fp16 else None
+    if half is not None:
+        out.append(Variant(f"{prefix}fp16", half, lossless=False))
     return out
 
 
@@ -185,8 +209,11 @@ def score_variants(variants: list[Variant], inp: Inputs, cfg: OptimizeConfig) ->
     every = feeds(np.arange(len(inp.val)))
     for variant in variants:
         scores = session(variant.onnx).run([output_name(model.task)], every)[0]
-        variant.figures = compare(reference, scores, y, model.task)
+        finite = bool(np.isfinite(scores).all())
+        variant.figures = compare(reference, np.nan_to_num(scores, posinf=1.0, neginf=0.0), y, model.task)
         variant.verdict = judge(variant.name, variant.figures, cfg.parity, variant.lossless)
+        if not finite:  # e.g. a value past float16's range: never shipped, whatever the figures say
+            variant.verdict = {"accepted": False, "reason": "non-finite scores on val"}
     return reference
 
 

@@ -1,7 +1,11 @@
-"""Post-training int8 quantisation of an exported ONNX graph with onnxruntime.
+"""Post-training int8 quantisation and fp16 conversion of an exported ONNX graph.
 
 Dynamic quantisation stores MatMul/Gemm weights as int8 and quantises activations on the fly;
 static quantisation also fixes activation ranges from a calibration sample of train rows.
+fp16 halves the model's float weights with the converter onnxruntime ships
+(`onnxruntime.transformers.float16`, the maintained fork of onnxconverter-common's, whose 1.16
+release crashes on nodes with several consumers); the featurizer's ai.onnx.ml operators have no
+fp16 kernels, so they stay float32 and Casts join the two parts.
 Tree ensembles have no MatMul/Gemm to quantise and are left alone.
 """
 
@@ -29,6 +33,8 @@ class QuantizeConfig:
     #: train rows sampled (seeded) to calibrate activation ranges for static quantisation
     calibration_rows: int = 512
     per_channel: bool = False
+    #: an fp16 copy of the graph where onnxruntime's CPU provider runs it
+    fp16: bool = True
 
     def __post_init__(self) -> None:
         check_range("optimize.quantize.calibration_rows", self.calibration_rows, 1)
@@ -87,6 +93,30 @@ def quantize_static(
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
         return _stable(dst.read_bytes())
+
+
+def to_fp16(model_bytes: bytes) -> bytes | None:
+    """The graph with float16 weights and float32 inputs/outputs; None if onnxruntime cannot run it."""
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.transformers import float16
+
+    from traincycle.export import stable_bytes
+
+    model = onnx.load_from_string(model_bytes)
+    # everything before the first weight op stays float32: raw inputs (an income, a count) and the
+    # network's own standardisation of them can exceed float16's 65504
+    first = next((i for i, n in enumerate(model.graph.node) if n.op_type in WEIGHT_OPS), None)
+    if first is None:
+        return None
+    keep = [n.name for n in model.graph.node[:first]]
+    half = float16.convert_float_to_float16(model, keep_io_types=True, node_block_list=keep)
+    out = stable_bytes(half)
+    try:  # the CPU provider lacks fp16 kernels for some operators; such graphs get no fp16 variant
+        ort.InferenceSession(out, providers=["CPUExecutionProvider"])
+    except Exception:  # onnxruntime raises its own (pybind) exception types
+        return None
+    return out
 
 
 def _stable(model_bytes: bytes) -> bytes:

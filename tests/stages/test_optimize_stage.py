@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import assert_user_error, run_stage, write_params, write_tiny_artifacts
 
 FAST = {"latency_rows": 3, "quantize": {"calibration_rows": 64},
-        "prune": {"finetune_epochs": 1, "amount": 0.25}}
+        "prune": {"finetune_epochs": 1, "amount": 0.25}, "qat": {"epochs": 1}}
 
 
 def run_optimize(root: Path, paths: dict[str, Path], params: Path, out: str = "models/optimized"):
@@ -32,7 +32,12 @@ def test_mlp_variants_manifest_and_byte_identical_reruns(tmp_path: Path) -> None
     chosen = variants[metrics["chosen"]]
     assert head == {"chosen": metrics["chosen"], "size_vs_float": chosen["size_vs_float"],
                     "metric_delta": metrics["chosen_metric_delta"]}
-    assert {"onnx_float", "int8_dynamic", "int8_static", "pruned_structured"} <= set(variants)
+    assert {"onnx_float", "int8_dynamic", "int8_static", "pruned_structured", "fp16",
+            "qat_int8_static"} <= set(variants)
+    # fp16 halves the network's weights and stays close; QAT's int8 is judged like the others
+    assert variants["fp16"]["model_weight_bytes"] < variants["onnx_float"]["model_weight_bytes"] * 0.55
+    assert variants["fp16"]["max_prob_diff"] < 1e-2
+    assert variants["qat_int8_static"]["qat_epochs"] == 1 and "accepted" in variants["qat_int8_static"]
     assert variants["onnx_float"]["max_prob_diff"] < 1e-4 and variants["onnx_float"]["accepted"]
     assert variants["int8_dynamic"]["model_weight_bytes"] < variants["onnx_float"]["model_weight_bytes"] / 2
     assert metrics["chosen"] in variants and variants[metrics["chosen"]]["accepted"]

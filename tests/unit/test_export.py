@@ -117,3 +117,22 @@ def test_wide_tables_feed_numeric_columns_as_one_tensor(family: str, monkeypatch
     assert feeds[export.NUMERIC_TENSOR].shape == (len(processed["val"]), len(numeric))
     native = model.scores(processed["val"][model.feature_names])
     assert np.abs(onnx_scores(onx, fz, processed["val"], raw["val"]) - native).max() < 1e-4
+
+
+def test_fp16_keeps_raw_scale_inputs_in_float32():
+    """Raw inputs can pass float16's range (65504; Adult's fnlwgt does): everything before the first
+    weight op, the network's own standardisation included, stays float32."""
+    import onnx
+
+    from traincycle.optimize import Inputs, OptimizeConfig, build_variants
+    from traincycle.qat import QATConfig
+
+    from conftest import tiny_pipeline
+
+    fz, model, processed, raw = tiny_pipeline("mlp")
+    inp = Inputs(fz, model, processed["val"], raw["val"])
+    cfg = OptimizeConfig(qat=QATConfig(enabled=False))
+    variants = {v.name: v for v in build_variants(inp, cfg, 0)}
+    types = {i.name: i.data_type for i in onnx.load_from_string(variants["fp16"].onnx).graph.initializer}
+    assert types["model_net.0.scale"] == types["model_net.0.shift"] == onnx.TensorProto.FLOAT
+    assert types["model_net.1.weight"] == onnx.TensorProto.FLOAT16
