@@ -15,6 +15,7 @@ import dataclasses
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -111,12 +112,45 @@ def to_fp16(model_bytes: bytes) -> bytes | None:
         return None
     keep = [n.name for n in model.graph.node[:first]]
     half = float16.convert_float_to_float16(model, keep_io_types=True, node_block_list=keep)
+    _drop_round_trips(half.graph)
     out = stable_bytes(half)
     try:  # the CPU provider lacks fp16 kernels for some operators; such graphs get no fp16 variant
         ort.InferenceSession(out, providers=["CPUExecutionProvider"])
     except Exception:  # onnxruntime raises its own (pybind) exception types
         return None
     return out
+
+
+def _drop_round_trips(graph: Any) -> None:
+    """Remove float32 -> float16 -> float32 Cast pairs the converter puts around kept nodes.
+
+    With float32 inputs kept, the converter still casts every input to float16 and back before
+    a blocked node, which turns an income of 1.2M into inf; the pair only loses range.
+    """
+    import onnx
+
+    def cast_to(node: Any) -> int | None:
+        return next((a.i for a in node.attribute if a.name == "to"), None) if node.op_type == "Cast" else None
+
+    producer = {out: node for node in graph.node for out in node.output}
+    doomed = []
+    for node in graph.node:
+        first = producer.get(node.input[0]) if node.input else None
+        if cast_to(node) == onnx.TensorProto.FLOAT and first is not None \
+                and cast_to(first) == onnx.TensorProto.FLOAT16:
+            source, target = first.input[0], node.output[0]
+            for other in graph.node:
+                other.input[:] = [source if name == target else name for name in other.input]
+            for out in graph.output:
+                if out.name == target:
+                    out.name = source
+            doomed.append(node)
+    for node in doomed:
+        graph.node.remove(node)
+    used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    for node in [n for n in graph.node if cast_to(n) == onnx.TensorProto.FLOAT16]:
+        if not any(out in used for out in node.output):
+            graph.node.remove(node)
 
 
 def _stable(model_bytes: bytes) -> bytes:
