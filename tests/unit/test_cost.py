@@ -108,7 +108,7 @@ def test_a_stage_writes_its_cost_outside_its_outputs(tmp_path):
     make_frame(300).to_parquet(tmp_path / "raw.parquet", index=False)
     write_params(tmp_path / "params.yaml")
     result = run_stage("split", "--params", "params.yaml", "--data", "raw.parquet", "--out-dir", "interim",
-                       "--metrics", "split.json", cwd=tmp_path)
+                       "--metrics", "split.json", "--details", "split_report.json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     doc = json.loads((tmp_path / ".traincycle" / "cost" / "split.json").read_text())
     assert doc["stage"] == "split" and doc["cpu_seconds"] > 0 and doc["country"] == "WORLD"
