@@ -144,7 +144,8 @@ def test_committed_adult_schema_names_the_infer_command(project, tmp_path):
     adult = tmp_path / "schema.yaml"
     adult.write_bytes((ROOT / "schema.yaml").read_bytes())
     result = sh("python", str(ROOT / "stages/validate.py"), "--data", "data/raw/dataset.parquet",
-                "--schema", str(adult), "--report", str(tmp_path / "r.json"), "--docs", str(tmp_path / "d"),
+                "--schema", str(adult), "--out", str(tmp_path / "v.parquet"),
+                "--report", str(tmp_path / "r.json"), "--docs", str(tmp_path / "d"),
                 "--metrics", str(tmp_path / "m.json"), "--details", str(tmp_path / "q.json"), cwd=project)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
