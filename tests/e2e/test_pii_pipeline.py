@@ -83,7 +83,7 @@ def repo(tmp_path_factory) -> Path:
     params = shrink(yaml.safe_load((ROOT / "params.yaml").read_text()), SHRINK)
     params["ingest"]["max_rows"] = 0
     # race: some groups are too small for 1500 rows
-    params["data"].update(source="pii.csv", id_columns=["customer"], sensitive=["sex"])
+    params["data"].update(source="pii.csv", path="pii.csv", id_columns=["customer"], sensitive=["sex"])
     params["validate"]["privacy"] = POLICY
     repo = copy_project(tmp_path_factory.mktemp("privacy") / "repo", params, commit=False)
     source.to_csv(repo / "pii.csv", index=False)
@@ -137,3 +137,27 @@ def test_validated_table_keeps_the_hashed_key_and_reports_without_values(repo):
                        "last_ip": "drop", "tax_ref": "drop", "holder": "drop", "customer": "hash"}
     raw = pd.read_csv(io.StringIO((repo / "pii.csv").read_text()))
     assert raw["contact"].str.contains("canary-pii").all()  # the planted source itself is untouched
+
+
+def test_the_serve_request_log_holds_no_planted_value(repo, tmp_path):
+    """Requests carrying the planted columns (refused) and the hashed key (scored): the request
+    log records counts and a body hash, never a value."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from traincycle.serve import LogConfig, create_app
+
+    manifest = json.loads((repo / "models" / "optimized" / "manifest.json").read_text())
+    names = [c["name"] for c in manifest["inputs"]]
+    raw = pd.read_csv(repo / "pii.csv").head(3)
+    valid = json.loads(pd.read_parquet(repo / "data" / "validated" / "dataset.parquet")[names].head(3)
+                       .to_json(orient="records"))
+    planted = json.loads(raw.to_json(orient="records"))
+    log = tmp_path / "requests.jsonl"
+    with TestClient(create_app(repo / "models" / "optimized", log=LogConfig(log))) as client:
+        assert client.post("/predict", json={"rows": valid}).status_code == 200
+        assert client.post("/predict", json={"rows": planted}).status_code == 422  # unknown columns
+    text = log.read_text()
+    assert len(text.splitlines()) == 2
+    assert [m for m in MARKERS if m in text] == []
