@@ -94,6 +94,28 @@ def copy_project(dest: Path, params: dict | None = None) -> Path:
     return dest
 
 
+def synth_project(rows: int, tmp: Path, rounds: int) -> tuple[Path, Path]:
+    """A project copy on `rows` seeded synthetic Adult-like rows, xgboost for a fixed `rounds`.
+
+    Returns (repo, data file). A fixed number of rounds (no early stopping) keeps the training
+    work proportional to the rows rather than to where early stopping lands.
+    """
+    data = tmp / f"synth-{rows}.parquet"
+    gen = measure(f"traincycle synth --rows {rows} --seed 0 -o {data}", tmp)
+    if gen.returncode:
+        raise SystemExit(gen.output)
+    params = load_params()
+    params["data"] = {**params["data"], "source": str(data), "target": "income",
+                      "positive_label": ">50K", "sensitive": ["sex", "race"], "task": "binary"}
+    params.setdefault("train", {})["model"] = "xgboost"
+    params["train"]["xgboost"].update(n_estimators=rounds, early_stopping_rounds=0)
+    repo = copy_project(tmp / f"repo-{rows}", params)
+    schema = measure(f"traincycle schema infer {data} -o schema.yaml --target income", repo)
+    if schema.returncode:
+        raise SystemExit(f"schema infer failed:\n{schema.output[-2000:]}")
+    return repo, data
+
+
 def load_params() -> dict:
     """The project's params.yaml."""
     return yaml.safe_load((ROOT / "params.yaml").read_text())

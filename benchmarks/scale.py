@@ -14,7 +14,7 @@ import math
 import tempfile
 from pathlib import Path
 
-from harness import copy_project, load_params, measure, stage_commands, table
+from harness import measure, stage_commands, synth_project, table
 
 STAGES = ("ingest", "validate", "split", "featurize", "train")
 ROUNDS = 100
@@ -22,21 +22,8 @@ ROUNDS = 100
 
 def run_size(rows: int, tmp: Path, stages: tuple[str, ...] = STAGES) -> dict[str, tuple[float, float, float]]:
     """Wall seconds, peak RSS (MB) and CPU seconds per stage for `rows` synthetic rows."""
-    data = tmp / f"synth-{rows}.parquet"
-    gen = measure(f"traincycle synth --rows {rows} --seed 0 -o {data}", tmp)
-    if gen.returncode:
-        raise SystemExit(gen.output)
-    params = load_params()
-    params["data"] = {**params["data"], "source": str(data), "target": "income",
-                      "positive_label": ">50K", "sensitive": ["sex", "race"], "task": "binary"}
-    params.setdefault("train", {})["model"] = "xgboost"
-    # a fixed number of rounds: growth then reflects rows, not where early stopping lands
-    params["train"]["xgboost"].update(n_estimators=ROUNDS, early_stopping_rounds=0)
-    repo = copy_project(tmp / f"repo-{rows}", params)
+    repo, _data = synth_project(rows, tmp, ROUNDS)
     commands = stage_commands(repo)
-    schema = measure(f"traincycle schema infer {data} -o schema.yaml --target income", repo)
-    if schema.returncode:
-        raise SystemExit(f"schema infer failed:\n{schema.output[-2000:]}")
     out = {}
     for stage in (s for s in STAGES if s in commands and s in stages):
         run = measure(commands[stage], repo)

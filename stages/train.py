@@ -11,7 +11,7 @@ from traincycle.headline import write_reports
 from traincycle.io import read_json, read_parquet, write_json
 from traincycle.modalities import of_featurizer
 from traincycle.pruning import reporter
-from traincycle.train import TrainConfig, check_config, log_curves, train
+from traincycle.train import TrainConfig, check_config, log_curves, train, train_on_dask
 
 
 @click.command()
@@ -46,11 +46,16 @@ def main(
     check_config(data, cfg)  # before reading data or training
     meta = read_json(meta_path)
     started = time.perf_counter()
-    extras = of_featurizer(meta).fit_inputs(meta_path)  # e.g. the TF-IDF featurize fitted (text)
-    train_frame = read_parquet(train_path)
-    model, fitted, report = train(train_frame, read_parquet(val_path), meta, data, cfg, seed,
-                                  progress=reporter(), **extras)  # reporter: only inside a tune trial
-    note_model_flops(model, train_frame, len(fitted.curves))  # torch families: FLOPs to .traincycle/cost
+    if cfg.engine == "dask":  # no pruning reporter: the Dask trainer runs every round it is given
+        model, fitted, report, workers = train_on_dask((train_path, val_path), meta, data, cfg, seed)
+        engine = f" on Dask ({workers} workers)"
+    else:
+        extras = of_featurizer(meta).fit_inputs(meta_path)  # e.g. the TF-IDF featurize fitted (text)
+        train_frame = read_parquet(train_path)
+        model, fitted, report = train(train_frame, read_parquet(val_path), meta, data, cfg, seed,
+                                      progress=reporter(), **extras)  # reporter: only inside a tune trial
+        note_model_flops(model, train_frame, len(fitted.curves))  # torch families: FLOPs to .traincycle/cost
+        engine = ""
     seconds = time.perf_counter() - started
     log_curves(fitted.curves, live_dir)  # first: the one write that can fail (dvclive asks git)
     save_model(model, model_dir)
@@ -68,10 +73,10 @@ def main(
         report["baselines"],
     )
     write_json(diagnosis, diagnosis_path)
-    write_json({"train_seconds": seconds, "model": report["model"]}, timings)
+    write_json({"train_seconds": seconds, "model": report["model"], "engine": cfg.engine}, timings)
     val = ", ".join(f"{k} {v:.4f}" for k, v in report["val"].items())
     picked = f" (auto: {report['candidates']})" if "candidates" in report else ""
-    click.echo(f"train: {report['model']}{picked} in {seconds:.1f}s; val {val}")
+    click.echo(f"train: {report['model']}{picked}{engine} in {seconds:.1f}s; val {val}")
     click.echo(summary_line(diagnosis))
 
 

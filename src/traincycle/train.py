@@ -11,9 +11,10 @@ import pandas as pd
 
 from traincycle import baselines
 from traincycle.config import DataConfig
+from traincycle.engine import DaskConfig, Engine, check_engine, fit_on_dask
 from traincycle.errors import ConfigError, DataError, UserError
 from traincycle.modalities import modality
-from traincycle.models import FAMILIES, check_task, family_module, fit_model
+from traincycle.models import FAMILIES, check_task, family_module, fit_model, model_of
 from traincycle.models.base import Fit, FitSpec, Model, main_metric, score
 from traincycle.models.boosting import XGBoostConfig
 from traincycle.models.cnn import CNNConfig
@@ -39,6 +40,9 @@ class TrainConfig:
     #: a family, or `auto`: fit every family in `candidates`, keep the best by val metric
     model: str = "xgboost"
     candidates: tuple[str, ...] = ("logistic", "xgboost")
+    #: local: this process; dask: a Dask cluster (train.dask), for families with a distributed trainer
+    engine: Engine = "local"
+    dask: DaskConfig = dataclasses.field(default_factory=DaskConfig)
     #: balanced: weight classes inversely to their train frequency (classification only)
     class_weight: Literal["none", "balanced"] = "none"
     logistic: LogisticConfig = dataclasses.field(default_factory=LogisticConfig)
@@ -76,6 +80,7 @@ def check_config(data: DataConfig, cfg: TrainConfig) -> None:
     """Reject params that cannot work for the task, before any data is read."""
     for family in cfg.families():
         check_task(family, data.task)
+        check_engine(family, cfg.engine)
         needed = MODALITY.get(family)
         if needed and needed != data.modality:
             raise ConfigError(
@@ -162,21 +167,8 @@ def train(
     X, y = split_xy(train_df, meta, "processed train", text)
     X_val, y_val = split_xy(val_df, meta, "processed val", text)
     classes = list(meta.get("classes") or [])
-    spec = FitSpec(
-        task=data.task,
-        n_classes=len(classes),
-        seed=seed,
-        class_weight=cfg.class_weight,
-        feature_names=tuple(meta["feature_names"]),
-        categorical_features=tuple(meta.get("categorical_features") or ())
-        if meta.get("encoding") == "native"
-        else (),
-        input_shape=tuple(meta.get("image_shape") or ()),
-        vectorizer=vectorizer,
-        progress=progress if len(cfg.families()) == 1 else None,  # one curve per trial
-    )
-    if text:
-        spec = dataclasses.replace(spec, feature_names=(meta["text_column"],))
+    spec = fit_spec(meta, data, cfg, seed, vectorizer, text,
+                    progress if len(cfg.families()) == 1 else None)  # one curve per trial
     metric = main_metric(data.task)
     fits = {}
     for family in cfg.families():  # `auto`: every candidate, fitted on train, scored on val
@@ -209,6 +201,62 @@ def train(
                       family, cfg.family_config(family), spec, classes, (X, y, X_val, y_val))[0], X_val)))
     report["baselines"] = baselines.score_baselines(data.task, y, y_val, len(classes), score, simple)
     return model, fitted, report
+
+
+def train_on_dask(
+    paths: tuple[str, str], meta: dict[str, Any], data: DataConfig, cfg: TrainConfig, seed: int
+) -> tuple[Model, Fit, dict[str, Any], int]:
+    """`train` on the Dask cluster of `cfg.dask`, reading processed train/val Parquet from `paths`.
+
+    Same params and model as local training (one family; `auto` is refused by `check_engine`
+    for its non-distributed candidates); the report's baselines are the trivial one only (the
+    simple family has no distributed trainer). Also returns the worker count.
+    """
+    check_config(data, cfg)
+    check_featurizer(meta, data)
+    classes = list(meta.get("classes") or [])
+    spec = fit_spec(meta, data, cfg, seed)
+    family = cfg.families()[0]
+    fitted, out, workers = fit_on_dask(cfg.dask, family, cfg.family_config(family), spec, paths, meta)
+    model = model_of(family, cfg.family_config(family), spec, classes, fitted)
+    metric = main_metric(data.task)
+    train_scores = score(data.task, out["y"], out["out"])
+    val_scores = score(data.task, out["y_val"], out["out_val"])
+    if not fitted.curves:
+        fitted.curves = single_step_curve(data.task, train_scores, val_scores)
+    report = {
+        "model": family, "metric": metric, "val": val_scores, "train": train_scores,
+        "best_iteration": fitted.best_iteration, "n_parameters": fitted.n_parameters,
+        "n_train": len(out["y"]), "n_features": len(meta["feature_names"]),
+    }
+    if "n_trees" in fitted.extra:
+        report["n_trees"] = fitted.extra["n_trees"]
+    report["baselines"] = baselines.score_baselines(data.task, out["y"], out["y_val"], len(classes), score,
+                                                    None)
+    return model, fitted, report, workers
+
+
+def fit_spec(
+    meta: dict[str, Any], data: DataConfig, cfg: TrainConfig, seed: int, vectorizer: Any = None,
+    text: bool = False, progress: Any = None,
+) -> FitSpec:
+    """What the family needs besides its own params, from the featurizer's meta."""
+    spec = FitSpec(
+        task=data.task,
+        n_classes=len(meta.get("classes") or []),
+        seed=seed,
+        class_weight=cfg.class_weight,
+        feature_names=tuple(meta["feature_names"]),
+        categorical_features=tuple(meta.get("categorical_features") or ())
+        if meta.get("encoding") == "native"
+        else (),
+        input_shape=tuple(meta.get("image_shape") or ()),
+        vectorizer=vectorizer,
+        progress=progress,
+    )
+    if text:
+        spec = dataclasses.replace(spec, feature_names=(meta["text_column"],))
+    return spec
 
 
 def pick_family(val: dict[str, float], metric: str) -> str:

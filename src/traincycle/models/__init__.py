@@ -44,7 +44,8 @@ from traincycle.errors import ConfigError, DataError
 from traincycle.io import atomic_dir, read_json, write_json
 from traincycle.models.base import MODEL_JSON, Fit, FitSpec, Model
 
-__all__ = ["FAMILIES", "Fit", "FitSpec", "Model", "family_module", "fit_model", "load_model", "save_model"]
+__all__ = ["FAMILIES", "Fit", "FitSpec", "Model", "family_module", "fit_model", "load_model", "model_of",
+           "save_model"]
 
 #: family name -> module under traincycle.models
 FAMILIES = {
@@ -88,13 +89,14 @@ def fit_model(
     """Fit `family` on (X_train, y_train) with (X_val, y_val) for early stopping."""
     check_task(family, spec.task)
     fitted = family_module(family).fit(*data, cfg, spec)
+    return model_of(family, cfg, spec, classes, fitted), fitted
+
+
+def model_of(family: str, cfg: Any, spec: FitSpec, classes: list[str], fitted: Fit) -> Model:
+    """The Model of a family's fit result (however it was trained: locally or on a cluster)."""
     info = {"best_iteration": fitted.best_iteration, "n_parameters": fitted.n_parameters, **fitted.extra}
-    params = _params_dict(cfg)
-    model = Model(
-        family, spec.task, list(classes), list(spec.feature_names), fitted.native, params, info,
-        hooks=family_module(family),
-    )
-    return model, fitted
+    return Model(family, spec.task, list(classes), list(spec.feature_names), fitted.native,
+                 _params_dict(cfg), info, hooks=family_module(family))
 
 
 def _params_dict(cfg: Any) -> dict[str, Any]:

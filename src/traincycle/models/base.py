@@ -151,11 +151,14 @@ def score(task: str, y: np.ndarray, output: np.ndarray) -> dict[str, float]:
     return out
 
 
+def class_weights(counts: np.ndarray) -> np.ndarray:
+    """Per-class weights n / (k * count(class)) from train class counts, as class_weight='balanced'."""
+    return counts.sum() / (np.count_nonzero(counts) * np.maximum(counts, 1))
+
+
 def balanced_weights(y: np.ndarray) -> np.ndarray:
     """Per-row weights n / (k * count(class)), as sklearn's class_weight='balanced'."""
-    counts = np.bincount(y)
-    per_class = len(y) / (np.count_nonzero(counts) * np.maximum(counts, 1))
-    return per_class[y].astype(np.float64)
+    return class_weights(np.bincount(y))[y].astype(np.float64)
 
 
 def save_sklearn(native: Any, directory: Path) -> dict[str, Any]:

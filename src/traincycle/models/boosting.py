@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from traincycle.config import check_range
-from traincycle.models.base import Fit, FitSpec, balanced_weights
+from traincycle.models.base import Fit, FitSpec, class_weights
 
 TASKS = ("binary", "multiclass", "regression")
 #: fewer train rows than this makes this family's fit unreliable (fit diagnosis)
@@ -71,24 +71,26 @@ def estimator_class(task: str) -> Any:
     return xgb.XGBRegressor if task == "regression" else xgb.XGBClassifier
 
 
-def fit(
-    X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, cfg: XGBoostConfig, spec: FitSpec
-) -> Fit:
-    """Boost on train, early-stop on val, keep the best iteration only."""
+def estimator_params(cfg: XGBoostConfig, spec: FitSpec, counts: np.ndarray) -> tuple[dict[str, Any], Any]:
+    """Estimator arguments shared by the local and the Dask trainer, and per-class row weights.
+
+    `counts` are the train rows per class (classification); the weights are None unless
+    class_weight is balanced on a multiclass task (binary uses scale_pos_weight instead).
+    """
     metrics = EVAL_METRICS[spec.task]
     kwargs: dict[str, Any] = {}
-    weights = None
+    per_class = None
     if spec.class_weight == "balanced":
         if spec.task == "binary":
-            kwargs["scale_pos_weight"] = float((y == 0).sum() / max((y == 1).sum(), 1))
+            kwargs["scale_pos_weight"] = float(counts[0] / max(counts[1] if len(counts) > 1 else 0, 1))
         else:
-            weights = balanced_weights(y)
+            per_class = class_weights(counts)
     if spec.categorical_features:
         cats = set(spec.categorical_features)
         kwargs["feature_types"] = ["c" if n in cats else "q" for n in spec.feature_names]
         kwargs["enable_categorical"] = True
         kwargs["max_cat_to_onehot"] = 1
-    est = estimator_class(spec.task)(
+    params = dict(
         n_estimators=cfg.n_estimators,
         learning_rate=cfg.learning_rate,
         max_depth=cfg.max_depth,
@@ -102,19 +104,63 @@ def fit(
         tree_method="hist",
         eval_metric=list(metrics),
         early_stopping_rounds=cfg.early_stopping_rounds or None,
-        n_jobs=cfg.n_jobs,
         random_state=spec.seed,
         callbacks=[reporting_callback(spec.progress, metrics, spec.task)] if spec.progress else None,
         **kwargs,
     )
+    return params, per_class
+
+
+def fit(
+    X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, cfg: XGBoostConfig, spec: FitSpec
+) -> Fit:
+    """Boost on train, early-stop on val, keep the best iteration only."""
+    counts = np.bincount(y) if spec.task != "regression" else np.zeros(0)
+    params, per_class = estimator_params(cfg, spec, counts)
+    weights = None if per_class is None else per_class[y].astype(np.float64)
+    est = estimator_class(spec.task)(n_jobs=cfg.n_jobs, **params)
     est.fit(X, y, sample_weight=weights, eval_set=[(X, y), (X_val, y_val)], verbose=False)
+    return fitted(est, cfg, spec)
+
+
+def fit_dask(client: Any, data: tuple[Any, Any, Any, Any], counts: np.ndarray, cfg: XGBoostConfig,
+             spec: FitSpec) -> Fit:
+    """The `train.engine: dask` trainer: xgboost.dask on Dask arrays, same params, same Fit.
+
+    Each worker builds its share of the histograms with its own threads; the booster that comes
+    back is the same kind of object a local fit makes (saved, loaded and exported alike).
+    """
+    from xgboost import dask as dxgb
+
+    X, y, X_val, y_val = data
+    params, per_class = estimator_params(cfg, spec, counts)
+    weights = None if per_class is None else y.map_blocks(lambda b: per_class[b], dtype=np.float64)
+    kind = dxgb.DaskXGBRegressor if spec.task == "regression" else dxgb.DaskXGBClassifier
+    est = kind(**params)
+    est.client = client
+    est.fit(X, y, sample_weight=weights, eval_set=[(X, y), (X_val, y_val)], verbose=False)
+    return fitted(est, cfg, spec)
+
+
+def predict_dask(client: Any, native: Any, X: Any, task: str) -> np.ndarray:
+    """Probabilities (n, classes) or values of a fitted model on a Dask array, gathered here."""
+    from xgboost import dask as dxgb
+
+    out = np.asarray(dxgb.predict(client, native.get_booster(), X).compute(), dtype=np.float64)
+    if task == "binary":
+        return np.column_stack([1.0 - out, out])
+    return out
+
+
+def fitted(est: Any, cfg: XGBoostConfig, spec: FitSpec) -> Fit:
+    """The Fit record of a trained estimator (local or Dask): cut to its best round."""
     best = int(est.best_iteration) if cfg.early_stopping_rounds else cfg.n_estimators - 1
     native = cut(est, best, spec.task)
     return Fit(
         native,
         count_nodes(native),
         best,
-        curves(est.evals_result(), metrics, spec.task),
+        curves(est.evals_result(), EVAL_METRICS[spec.task], spec.task),
         {
             "n_trees": int(native.get_booster().num_boosted_rounds()),
             "native_categorical": bool(spec.categorical_features),
