@@ -105,7 +105,6 @@ class DaskSplit:
 
     X: Any
     y: Any
-    rows: int
 
 
 def row_slices(rows: int, parts: int) -> list[tuple[int, int]]:
@@ -162,7 +161,7 @@ def read_split(path: str, meta: dict[str, Any], where: str, workers: int) -> Das
     target = np.float64 if meta["task"] == "regression" else np.int64
     X = frame[meta["feature_names"]].astype(np.float32).to_dask_array(lengths=lengths)
     y = frame[meta["target"]].astype(target).to_dask_array(lengths=lengths)
-    return DaskSplit(X, y, rows)
+    return DaskSplit(X, y)
 
 
 def class_counts(y: Any, task: str) -> np.ndarray:
@@ -174,8 +173,8 @@ def class_counts(y: Any, task: str) -> np.ndarray:
 
 def fit_on_dask(
     cfg: DaskConfig, family: str, family_cfg: Any, spec: Any, paths: tuple[str, str], meta: dict[str, Any]
-) -> tuple[Any, dict[str, np.ndarray], int, str]:
-    """Fit `family` on the cluster; return the Fit, gathered targets/outputs, workers and where.
+) -> tuple[Any, dict[str, np.ndarray], int]:
+    """Fit `family` on the cluster; return the Fit, gathered targets/outputs and the worker count.
 
     The outputs gathered for scoring are one or a few numbers per row (targets and predictions),
     never the feature matrix.
@@ -197,5 +196,4 @@ def fit_on_dask(
             "out": family_module(family).predict_dask(client, fitted.native, train.X, spec.task),
             "out_val": family_module(family).predict_dask(client, fitted.native, val.X, spec.task),
         }
-        where = cfg.address or f"a LocalCluster on 127.0.0.1 ({cfg.threads_per_worker} thread(s) each)"
-    return fitted, gathered, workers, where
+    return fitted, gathered, workers

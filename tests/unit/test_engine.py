@@ -40,3 +40,19 @@ def test_unreachable_scheduler_names_its_address():
     with (pytest.raises(UserError, match=f"cannot reach the Dask scheduler at {re.escape(address)}"),
           dask_client(DaskConfig(address=address, connect_timeout=1))):
         pass
+
+
+def test_row_slices_read_exactly_their_rows(tmp_path):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from traincycle.engine import read_rows, row_slices
+
+    assert row_slices(10, 3) == [(0, 3), (3, 6), (6, 10)]
+    assert row_slices(2, 2) == [(0, 1), (1, 2)]
+    frame = pd.DataFrame({"x": range(100), "y": [i % 2 for i in range(100)]})
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "t.parquet", row_group_size=30)
+    parts = [read_rows(s, str(tmp_path / "t.parquet"), ["x"]) for s in row_slices(100, 3)]
+    assert [len(p) for p in parts] == [33, 33, 34]
+    assert pd.concat(parts)["x"].tolist() == list(range(100))
