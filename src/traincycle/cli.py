@@ -214,21 +214,29 @@ def load_policy(params_path: str | None, unknown: str | None, missing_columns: s
     return dataclasses.replace(cfg, **overrides)
 
 
-@main.command(short_help="Score a CSV/Parquet file with an optimised model.")
+@main.command(short_help="Score new rows, images or texts with an optimised model.")
 @click.argument("model_dir", type=click.Path(file_okay=False))
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.argument("input_path", metavar="INPUT", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Where to write labels, probabilities and flags (.csv or .parquet).")
-@click.option("--batch-rows", type=click.IntRange(min=1), default=65_536, show_default=True,
-              help="Rows scored per batch (memory stays bounded on large files).")
+              help="Where to write ids, labels, probabilities, confidence and flags (.csv or .parquet).")
+@click.option("--batch-rows", type=click.IntRange(min=1), default=None,
+              help="Inputs scored per batch, so memory stays bounded on large inputs "
+                   "[default: 65536 rows, 4096 texts, 256 images].")
 @policy_options
-def predict(model_dir: str, input_path: str, output: str, batch_rows: int, params_path: str | None,
-            unknown: str | None, missing_columns: str | None) -> None:
-    """Score INPUT (.csv/.parquet raw rows, as the source was written) with MODEL_DIR.
+def predict(model_dir: str, input_path: str, output: str, batch_rows: int | None,
+            params_path: str | None, unknown: str | None, missing_columns: str | None) -> None:
+    """Score INPUT with MODEL_DIR (e.g. models/optimized), read as the training data was.
 
-    MODEL_DIR is e.g. models/optimized. Rows are read the way ingest read the training source;
-    flagged rows (missing values, unknown categories, values out of range) are scored and
-    marked in the `flags` column; a summary line goes to stderr.
+    \b
+    INPUT, by the model's modality:
+      table: a .csv/.parquet of raw rows, as the source was written;
+      image: an image file, a folder of them (recursively), a .npz (images) or a .parquet (pixels);
+      text:  a .csv/.parquet with the text column, or a .txt with one text per line.
+
+    Output: one row per input (row number or file name, label, per-class probabilities,
+    confidence, flags). Odd inputs (missing values, unknown categories, values out of range,
+    images of another size or channel count, unreadable files) are flagged, or refused under
+    --unknown error; a summary line goes to stderr.
 
     \b
     Example:
@@ -256,7 +264,7 @@ def predict(model_dir: str, input_path: str, output: str, batch_rows: int, param
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.6, show_default=True,
               help="Predictions whose top probability is lower are flagged low_confidence.")
 @click.option("--max-rows", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Most rows one request may carry.")
+              help="Most rows (images, texts) one request may carry.")
 @click.option("--max-body-bytes", type=click.IntRange(min=1), default=1_000_000, show_default=True)
 @click.option("--log", "log_path", default=".traincycle/requests.jsonl", show_default=True,
               help="JSON-lines request log (no raw values); '' for none.")
@@ -271,7 +279,9 @@ def serve(model_dir: str, host: str, port: int, min_confidence: float, max_rows:
     """Serve MODEL_DIR over HTTP: POST /predict, GET /health, GET /metrics (Prometheus),
     OpenAPI at /docs (extra `serve`).
 
-    Rows are checked and flagged by the same rule as `traincycle predict`.
+    /predict takes what the model takes: JSON rows {"rows": [...]}, images (multipart file
+    uploads, or {"images": [{"data": base64}]}) or texts {"texts": [...]}, checked and flagged
+    by the same rule as `traincycle predict`.
 
     \b
     Example:

@@ -17,6 +17,7 @@ sub-folders (PNG/JPEG/BMP/GIF via Pillow, ``pip install traincycle[image]``), a 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +41,10 @@ LISTED = 5
 # ----------------------------------------------------------------------------- ingest
 
 
-def image_frame(images: list[np.ndarray | None], labels: Any, files: list[str], target: str) -> pd.DataFrame:
-    """The raw image table: file, pixels (flat float32 or None), height, width, channels, label."""
+def image_frame(images: list[np.ndarray | None], labels: Any, files: list[str],
+                target: str | None) -> pd.DataFrame:
+    """The raw image table: file, pixels (flat float32 or None), height, width, channels, label
+    (no label column without a `target`)."""
     shapes = [img.shape if img is not None else (None, None, None) for img in images]
     frame = pd.DataFrame({
         FILE: pd.array(files, dtype="string"),
@@ -53,7 +56,8 @@ def image_frame(images: list[np.ndarray | None], labels: Any, files: list[str], 
             for i, name in enumerate(SHAPE_COLUMNS)
         },
     })
-    frame[target] = pd.Series(np.asarray(labels).astype(str)).astype("category")
+    if target is not None:
+        frame[target] = pd.Series(np.asarray(labels).astype(str)).astype("category")
     return frame
 
 
@@ -84,12 +88,18 @@ def read_images(source: str, target: str) -> tuple[pd.DataFrame, dict[str, str]]
     raise DataError(f"{source}: expected a folder of class sub-folders, a .npz or a .parquet file")
 
 
+def image_files(root: Path, depth: int | None = None) -> list[Path]:
+    """Image files under `root` (by suffix), sorted; only those `depth` levels down when given."""
+    return sorted(
+        p for p in root.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        and (depth is None or len(p.relative_to(root).parts) == depth)
+    )
+
+
 def read_folder(root: Path, target: str) -> tuple[pd.DataFrame, dict[str, str]]:
     """Images in class sub-folders (``root/<label>/<file>``); unreadable files get no pixels."""
-    files = sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and len(p.relative_to(root).parts) == 2
-    )
+    files = image_files(root, depth=2)
     if not files:
         raise DataError(f"{root}: no images found; expected <folder>/<label>/<image>.png|jpg")
     images = [decode_image(p) for p in files]
@@ -102,16 +112,19 @@ def read_folder(root: Path, target: str) -> tuple[pd.DataFrame, dict[str, str]]:
     return image_frame(images, labels, names, target), {root.name + "/": digest.hexdigest()}
 
 
-def decode_image(path: Path) -> np.ndarray | None:
-    """(height, width, channels) float32 from an image file, or None when it cannot be decoded."""
+def decode_image(path: Path | bytes) -> np.ndarray | None:
+    """(height, width, channels) float32 from an image file (or its bytes: an upload), or None
+    when it cannot be decoded. Grey modes stay one channel, every other mode becomes RGB."""
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
         raise ConfigError(
             "reading image files needs Pillow: pip install 'traincycle[image]'"
         ) from None
+    import io
+
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(path) if isinstance(path, bytes) else path) as img:
             img.load()
             grey = img.mode in ("L", "1", "LA", "I", "I;16")
             mode = "L" if grey else "RGB"
@@ -121,13 +134,17 @@ def decode_image(path: Path) -> np.ndarray | None:
     return array[..., None] if array.ndim == 2 else array
 
 
-def read_npz(path: Path, target: str) -> pd.DataFrame:
-    """A NumPy archive with ``images`` (N, H, W[, C]) and ``labels`` (N,)."""
+def read_npz(path: Path, target: str | None) -> pd.DataFrame:
+    """A NumPy archive with ``images`` (N, H, W[, C]) and ``labels`` (N,; not needed without a
+    `target`: new images to score)."""
+    wanted = ["images"] if target is None else ["images", "labels"]
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if "images" not in archive or "labels" not in archive:
-                raise DataError(f"{path}: expected arrays 'images' and 'labels', got {sorted(archive)}")
-            images, labels = archive["images"], archive["labels"]
+            if any(name not in archive for name in wanted):
+                raise DataError(f"{path}: expected arrays {' and '.join(map(repr, wanted))}, "
+                                f"got {sorted(archive)}")
+            images = archive["images"]
+            labels = archive["labels"] if target is not None else np.zeros(len(images))
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: not a readable .npz archive ({exc})") from None
     if images.ndim == 3:
@@ -140,12 +157,16 @@ def read_npz(path: Path, target: str) -> pd.DataFrame:
     return image_frame(list(images), labels, [f"{path.name}/{i}" for i in range(len(images))], target)
 
 
-def read_image_parquet(path: Path, target: str) -> pd.DataFrame:
-    """A Parquet file with a ``pixels`` list column and the label (shape columns optional)."""
+def read_image_parquet(path: Path, target: str | None) -> pd.DataFrame:
+    """A Parquet file with a ``pixels`` list column and the label (shape columns optional; no
+    label without a `target`: new images to score)."""
     from traincycle.io import read_parquet
 
     df = read_parquet(path)
-    if PIXELS not in df.columns or target not in df.columns:
+    if target is None:
+        if PIXELS not in df.columns:
+            raise DataError(f"{path}: expected a column {PIXELS!r} (flat pixel values per image)")
+    elif PIXELS not in df.columns or target not in df.columns:
         raise DataError(f"{path}: expected columns {PIXELS!r} and {target!r} (params data.target)")
     images: list[np.ndarray | None] = []
     for i, flat in enumerate(df[PIXELS]):
@@ -165,7 +186,8 @@ def read_image_parquet(path: Path, target: str) -> pd.DataFrame:
         images.append(flat.reshape(shape))
     files = (df[FILE].astype(str).tolist() if FILE in df.columns
              else [f"{path.name}/{i}" for i in range(len(df))])
-    return image_frame(images, df[target].to_numpy(), files, target)
+    labels = df[target].to_numpy() if target is not None else np.zeros(len(df))
+    return image_frame(images, labels, files, target)
 
 
 def ingest_images(data: DataConfig, max_rows: int) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -192,6 +214,29 @@ def ingest_images(data: DataConfig, max_rows: int) -> tuple[pd.DataFrame, dict[s
         "dtypes": {c: str(t) for c, t in df.dtypes.items()},
     }
     return df, provenance
+
+
+def conform(image: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """A (H, W, C) image brought to the model's (height, width, channels), for new images of
+    another size or colour: colour to grey by ITU-R 601-2 luma (Pillow's ``convert("L")``), grey
+    to colour by copying the channel, then a bilinear resize per channel on the float values."""
+    from PIL import Image
+
+    height, width, channels = (int(v) for v in shape)
+    if image.shape[2] != channels:
+        if channels == 1 and image.shape[2] >= 3:
+            image = (image[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
+        elif image.shape[2] > channels:
+            image = image[..., :channels]
+        else:
+            image = np.repeat(image[..., :1], channels, axis=2)
+    if image.shape[:2] != (height, width):
+        image = np.stack([
+            np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32))
+                       .resize((width, height), Image.Resampling.BILINEAR))
+            for c in range(channels)
+        ], axis=2)
+    return image.astype(np.float32, copy=False)
 
 
 # ----------------------------------------------------------------------------- validate

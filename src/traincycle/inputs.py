@@ -78,12 +78,17 @@ def specs_from_manifest(manifest: Mapping[str, Any]) -> list[InputSpec]:
 
 @dataclasses.dataclass
 class Screened:
-    """Rows ready for the graph: feeds, each row's flags ("" when none), and counts per kind."""
+    """Rows ready for the graph: feeds, each row's flags ("" when none), and counts per kind.
+
+    `scored` marks the rows the feeds hold when some cannot be scored at all (an unreadable
+    image file): those get no scores, only their flags. None: every row is in the feeds.
+    """
 
     feeds: dict[str, np.ndarray]
     flags: list[str]
     counts: Counter[str]
     rows: int
+    scored: np.ndarray | None = None
 
     @property
     def flagged(self) -> int:
@@ -134,7 +139,7 @@ def screen(columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], cfg: P
     numeric = [spec.name for spec in specs if not spec.is_categorical]
     if len(numeric) > TENSOR_MIN_COLUMNS:  # wide tables: the graph takes one [N, k] tensor (export)
         feeds[NUMERIC_TENSOR] = np.hstack([feeds.pop(name) for name in numeric])
-    return Screened(feeds, _row_flags(marks, rows), _counts(marks), rows)
+    return Screened(feeds, row_flags(marks, rows), flag_counts(marks), rows)
 
 
 def _check_absent(gone: np.ndarray, spec: InputSpec, cfg: PredictConfig, offset: int,
@@ -179,7 +184,8 @@ def _feed(values: np.ndarray, spec: InputSpec) -> np.ndarray:
         return values.astype(np.float32).reshape(-1, 1)
 
 
-def _row_flags(marks: list[tuple[str, np.ndarray]], rows: int) -> list[str]:
+def row_flags(marks: Sequence[tuple[str, np.ndarray]], rows: int) -> list[str]:
+    """Each row's flags joined by FLAG_SEPARATOR, from (flag, row mask) pairs in order."""
     if not marks:
         return [""] * rows
     hit = np.logical_or.reduce([m for _, m in marks])
@@ -189,20 +195,21 @@ def _row_flags(marks: list[tuple[str, np.ndarray]], rows: int) -> list[str]:
     return flags
 
 
-def _counts(marks: list[tuple[str, np.ndarray]]) -> Counter[str]:
-    """Rows flagged per kind (a row with two missing columns counts once under `missing`)."""
+def flag_counts(marks: Sequence[tuple[str, np.ndarray]]) -> Counter[str]:
+    """Rows flagged per kind, the part before ':' (a row with two missing columns counts once
+    under `missing`)."""
     counts: Counter[str] = Counter()
-    for kind in FLAG_KINDS:
+    for kind in dict.fromkeys(name.split(":", 1)[0] for name, _ in marks):
         masks = [m for name, m in marks if name.split(":", 1)[0] == kind]
-        if masks:
-            counts[kind] = int(np.logical_or.reduce(masks).sum())
+        counts[kind] = int(np.logical_or.reduce(masks).sum())
     return counts
 
 
 def summary(counts: Counter[str], flagged: int, rows: int) -> str:
-    """One line: how many rows were flagged, and why."""
+    """One line: how many rows were flagged, and why (the table kinds first, then the others)."""
     share = flagged / rows if rows else 0.0
-    parts = ", ".join(f"{k} {counts[k]}" for k in FLAG_KINDS if counts.get(k))
+    kinds = [*FLAG_KINDS, *sorted(set(counts) - set(FLAG_KINDS))]
+    parts = ", ".join(f"{k} {counts[k]}" for k in kinds if counts.get(k))
     return f"flagged {flagged} of {rows} rows ({share:.2%})" + (f": {parts}" if parts else "")
 
 

@@ -1,10 +1,12 @@
-"""Score raw rows with an optimised model directory (model.onnx + manifest.json).
+"""Score new inputs with an optimised model directory (model.onnx + manifest.json).
 
-New files are read the way ingest read the training source (the manifest's ``parsing``: the
-same delimiter, encoding, missing-value markers, snake_case names and cleaning, through
-:mod:`traincycle.parsing`), then checked and flagged by :func:`traincycle.inputs.screen`, the
-rule the service applies too. Large files stream in batches; output is written atomically with
-a ``flags`` column (see :mod:`traincycle.inputs`).
+The manifest's modality supplies the intake (:mod:`traincycle.intake`): table rows are read the
+way ingest read the training source (the manifest's ``parsing``: the same delimiter, encoding,
+missing-value markers, snake_case names and cleaning) and checked by
+:func:`traincycle.inputs.screen`; images are decoded by ingest's reader and checked against the
+model's shape; texts are cleaned as featurize cleaned them. The service applies the same rules.
+Large inputs stream in batches; output is written atomically, one row per input: its row number
+or file name, the label, per-class probabilities, confidence and ``flags``.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import pandas as pd
 
 from traincycle.errors import DataError
 from traincycle.inputs import InputSpec, PredictConfig, Screened, specs_from_manifest
+from traincycle.intake import Intake
 from traincycle.io import atomic_path, read_json, sha256_file
 from traincycle.parsing import ReadOptions
 
 BATCH_ROWS = 65_536
+#: output formats
 FORMATS = (".csv", ".parquet")
 
 
@@ -49,8 +53,21 @@ class Predictor:
         return list(self.manifest["classes"])
 
     def scores(self, screened: Screened) -> np.ndarray:
-        """Probabilities (or predictions) for screened rows."""
-        return self.session.run([self.manifest["output"]], screened.feeds)[0]
+        """Probabilities (or predictions) for screened rows; NaN for rows not in the feeds."""
+        if screened.scored is None:
+            return self.session.run([self.manifest["output"]], screened.feeds)[0]
+        width = 1 if self.manifest["task"] == "regression" else len(self.classes)
+        out = np.full((screened.rows, width), np.nan)
+        if screened.scored.any():
+            out[screened.scored] = self.session.run([self.manifest["output"]], screened.feeds)[0].reshape(
+                -1, width)
+        return out
+
+    def intake(self, cfg: PredictConfig) -> Intake:
+        """How this model takes new inputs (its modality's readers and checks), under `cfg`."""
+        from traincycle.modalities import of_manifest
+
+        return of_manifest(self.manifest).intake(self.manifest, cfg)
 
 
 def load_predictor(model_dir: str | Path) -> Predictor:
@@ -69,59 +86,35 @@ def load_predictor(model_dir: str | Path) -> Predictor:
 
 
 def read_batches(path: str | Path, pred: Predictor, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
-    """Stream a CSV or Parquet file in tidied batches, parsed as ingest parsed the source."""
-    from traincycle.parsing import csv_chunks, tidy
+    """Stream a table file (CSV or Parquet) in tidied batches, parsed as ingest parsed the source."""
+    from traincycle.intake.table import read_batches as read_table
 
-    path = check_input(path)
-    if path.suffix.lower() == ".csv":
-        text = [s.name for s in pred.specs if s.is_categorical]
-        batches: Iterator[pd.DataFrame] = csv_chunks(path, pred.read_options, batch_rows, text)
-    else:
-        batches = _parquet_batches(path, batch_rows)
-    for batch in batches:
-        yield tidy(batch, str(path))
+    return read_table(path, pred.specs, pred.read_options, batch_rows)
 
 
 def check_input(path: str | Path) -> Path:
     """An existing .csv or .parquet file, or a one-line error."""
-    path = Path(path)
-    if path.suffix.lower() not in FORMATS:
-        raise DataError(f"{path}: expected a .csv or .parquet file")
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    return path
+    from traincycle.intake.table import check_input as check_table
+
+    return check_table(path)
 
 
-def _parquet_batches(path: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
-    import pyarrow.parquet as pq
-
-    try:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
-            yield batch.to_pandas()
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not readable ({type(exc).__name__}: {exc})") from None
-
-
-def count_rows(path: Path) -> int | None:
-    """Rows in a Parquet file from its footer (None for CSV: counting would read it twice)."""
-    if path.suffix.lower() != ".parquet":
-        return None
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.ParquetFile(path).metadata.num_rows
-    except (OSError, ValueError):  # unreadable: read_batches says so in one line
-        return None
-
-
-def result_frame(pred: Predictor, scores: np.ndarray) -> pd.DataFrame:
-    """Labels and per-class probabilities (or the prediction, for regression)."""
+def result_frame(pred: Predictor, scores: np.ndarray, id_name: str = "row",
+                 ids: Any = None) -> pd.DataFrame:
+    """The input's id (row number or file name), labels, per-class probabilities and confidence
+    (or the prediction, for regression). Rows without scores (NaN: an unreadable image) get none."""
+    frame = pd.DataFrame({id_name: np.arange(len(scores)) if ids is None else np.asarray(ids)})
     if pred.manifest["task"] == "regression":
-        return pd.DataFrame({"prediction": scores.reshape(-1).astype(np.float64)})
+        frame["prediction"] = scores.reshape(-1).astype(np.float64)
+        return frame
     classes = pred.classes
-    frame = pd.DataFrame({"label": pd.array([classes[i] for i in scores.argmax(axis=1)], dtype="string")})
+    scored = ~np.isnan(scores).any(axis=1)
+    top = np.nan_to_num(scores, nan=-1.0).argmax(axis=1)
+    frame["label"] = pd.array([classes[i] if ok else None for i, ok in zip(top, scored, strict=True)],
+                              dtype="string")
     for i, name in enumerate(classes):
         frame[f"proba_{name}"] = scores[:, i].astype(np.float64)
+    frame["confidence"] = np.where(scored, scores[np.arange(len(scores)), top], np.nan).astype(np.float64)
     return frame
 
 
@@ -141,31 +134,26 @@ class Outcome:
 
 def predict_file(
     model_dir: str | Path, input_path: str | Path, output_path: str | Path,
-    batch_rows: int = BATCH_ROWS, progress: bool = False, cfg: PredictConfig | None = None,
+    batch_rows: int | None = None, progress: bool = False, cfg: PredictConfig | None = None,
 ) -> Outcome:
-    """Score `input_path` into `output_path` (.csv or .parquet) atomically."""
+    """Score `input_path` into `output_path` (.csv or .parquet) atomically, in batches of
+    `batch_rows` inputs (default: the modality's)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from traincycle.inputs import frame_columns, screen
 
     cfg = cfg or PredictConfig()
     pred = load_predictor(model_dir)
     output_path, input_path = Path(output_path), Path(input_path)
     if output_path.suffix.lower() not in FORMATS:
         raise DataError(f"{output_path}: output must end in .csv or .parquet")
-    specs = pred.specs
-    bar = _progress(count_rows(check_input(input_path)), progress)
+    intake = pred.intake(cfg)
+    bar = _progress(intake.count(input_path), progress)
     rows, flagged, counts = 0, 0, Counter[str]()
     with atomic_path(output_path) as tmp:
         writer = None
-        for batch in read_batches(input_path, pred, batch_rows):
-            if batch.empty:
-                continue
-            where = str(input_path)
-            screened = screen(frame_columns(batch, specs, rows, where), specs, cfg, len(batch),
-                              rows, where)
-            frame = result_frame(pred, pred.scores(screened))
+        for batch in intake.batches(input_path, batch_rows or intake.BATCH):
+            screened = batch.screened
+            frame = result_frame(pred, pred.scores(screened), intake.ID, batch.ids)
             frame["flags"] = pd.array(screened.flags, dtype="string")
             if output_path.suffix.lower() == ".csv":
                 frame.to_csv(tmp, mode="a", header=rows == 0, index=False)
@@ -173,10 +161,10 @@ def predict_file(
                 table = pa.Table.from_pandas(frame, preserve_index=False)
                 writer = writer or pq.ParquetWriter(tmp, table.schema, compression="zstd")
                 writer.write_table(table)
-            rows += len(batch)
+            rows += batch.rows
             flagged += screened.flagged
             counts.update(screened.counts)
-            bar.update(len(batch))
+            bar.update(batch.rows)
         if writer is not None:
             writer.close()
         bar.close()

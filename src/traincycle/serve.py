@@ -1,16 +1,17 @@
 """An HTTP scoring service over an optimised model directory (FastAPI + uvicorn, extra `serve`).
 
-``POST /predict`` takes ``{"rows": [{column: value, ...}, ...]}`` and returns, per row, the
-label, class probabilities, the confidence (top probability), a ``low_confidence`` flag and the
-row's ``flags`` (missing value imputed, unknown category, out of the schema range, absent field:
-see :mod:`traincycle.inputs`, the rule `traincycle predict` applies too), plus the model version
-(sha256 prefix of model.onnx). Keys are the snake_case column names or the source's original
-ones; text is cleaned as ingest cleaned the source (the same missing-value markers).
+``POST /predict`` takes what the model's modality takes (:mod:`traincycle.intake`): table rows
+``{"rows": [{column: value, ...}, ...]}`` (keys are the snake_case column names or the source's
+original ones; text is cleaned as ingest cleaned the source), images (``multipart/form-data``
+file parts, or ``{"images": [{"data": base64, "name": ...}]}``) or texts ``{"texts": [...]}``.
+It returns, per input in order, the label, class probabilities, the confidence (top probability),
+a ``low_confidence`` flag and the input's ``flags`` (see :mod:`traincycle.inputs`: the rule
+`traincycle predict` applies too), plus the model version (sha256 prefix of model.onnx).
 
-The body is parsed and checked by hand (orjson + :func:`traincycle.inputs.record_columns`), not
-by a pydantic model per request: that per-row Python was most of the latency. The OpenAPI
-document still describes the request exactly, from the manifest, and lists every status code:
-200, 400 (not JSON), 413 (body over the cap), 422 (valid JSON the model cannot take).
+The body is parsed and checked by hand (orjson + the intake), not by a pydantic model per
+request: that per-row Python was most of the latency. The OpenAPI document still describes each
+accepted body exactly, from the manifest, and lists every status code: 200, 400 (not JSON),
+413 (body over the cap), 422 (a body the model cannot take).
 """
 
 # no `from __future__ import annotations`: FastAPI and pydantic read the annotations of the
@@ -22,10 +23,10 @@ from typing import Any
 
 from traincycle.errors import DataError
 from traincycle.inputs import PredictConfig
+from traincycle.intake import JSON, BadJSON
 
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 1_000_000
-JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -35,40 +36,6 @@ class LogConfig:
     path: str | Path | None = None
     max_bytes: int = 10_000_000
     backups: int = 5
-
-
-def row_schema(manifest: dict[str, Any], cfg: PredictConfig) -> dict[str, Any]:
-    """JSON schema of one raw row: numbers or null, text or null (an enum of the training
-    categories when unknown ones are refused); every field required unless absent ones are
-    imputed."""
-    props: dict[str, Any] = {}
-    for col in manifest["inputs"]:
-        if col["kind"] == "categorical":
-            cats = col.get("categories") or []
-            if cfg.unknown == "error" and cats:
-                prop: dict[str, Any] = {"enum": [*cats, None]}
-            else:
-                prop = {"type": ["string", "null"],
-                        "description": "known: " + ", ".join(cats[:20]) + (", ..." if len(cats) > 20 else "")}
-        else:
-            prop = {"type": ["boolean", "null"] if col["dtype"] == "bool" else ["number", "null"]}
-            if cfg.unknown == "error":  # out-of-range values are refused: part of the contract
-                prop.update({key: col[k] for k, key in (("min", "minimum"), ("max", "maximum"))
-                             if k in col})
-        props[col["name"]] = prop
-    schema: dict[str, Any] = {"title": "Row", "type": "object", "properties": props,
-                              "additionalProperties": False}
-    if cfg.missing_columns == "error":
-        schema["required"] = list(props)
-    return schema
-
-
-def request_schema(manifest: dict[str, Any], cfg: PredictConfig, max_rows: int) -> dict[str, Any]:
-    """JSON schema of the /predict body."""
-    return {"title": "PredictRequest", "type": "object", "required": ["rows"],
-            "additionalProperties": False,
-            "properties": {"rows": {"type": "array", "minItems": 1, "maxItems": max_rows,
-                                    "items": row_schema(manifest, cfg)}}}
 
 
 def response_models(manifest: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
@@ -95,11 +62,12 @@ def response_models(manifest: dict[str, Any]) -> dict[int | str, dict[str, Any]]
         predictions: list[Prediction]
 
     return {
-        200: {"model": PredictResponse, "description": "One prediction per row, in order."},
+        200: {"model": PredictResponse, "description": "One prediction per input, in order."},
         400: {"model": Error, "description": "The body is not valid JSON."},
         413: {"model": Error, "description": "The body is larger than the service's cap."},
-        422: {"model": Error, "description": "Valid JSON the model cannot score: wrong shape, "
-                                             "unknown field, wrong type, refused value; names it."},
+        422: {"model": Error, "description": "A body the model cannot score: wrong shape, unknown "
+                                             "field, wrong type, refused value, unreadable image; "
+                                             "names it."},
     }
 
 
@@ -116,18 +84,13 @@ def create_app(model_dir: str | Path, min_confidence: float = 0.5, max_rows: int
     from fastapi import FastAPI, Request, Response
     from pydantic import BaseModel
 
-    from traincycle.inputs import record_columns, screen
-    from traincycle.parsing import na_strings
     from traincycle.predict import load_predictor
     from traincycle.telemetry import RequestLog, ServiceMetrics, request_record
 
     cfg = cfg or PredictConfig()
     pred = load_predictor(model_dir)
-    manifest, specs = pred.manifest, pred.specs
-    options = pred.read_options
-    names = {s.name: s.name for s in specs}
-    names.update({orig: snake for orig, snake in options.names.items() if snake in names})
-    missing = na_strings(options.na_values)
+    manifest = pred.manifest
+    intake = pred.intake(cfg)  # once: a text model's sentence encoder is loaded here, not per request
     answer = _answerer(manifest, min_confidence)
     data_version = manifest.get("data_version")
     metrics = ServiceMetrics()
@@ -172,9 +135,8 @@ def create_app(model_dir: str | Path, min_confidence: float = 0.5, max_rows: int
         start = time.perf_counter()
         raw = await request.body()
         try:
-            records = parse_body(raw, max_rows)
-            columns, absent = record_columns(records, specs, names, missing)
-            screened = screen(columns, specs, cfg, len(records), where="request", absent=absent)
+            screened = intake.parse_request(raw, request.headers.get("content-type", JSON),
+                                            max_rows).screened
         except BadJSON as exc:
             record(400, start, raw)
             return _error(400, str(exc))
@@ -189,42 +151,9 @@ def create_app(model_dir: str | Path, min_confidence: float = 0.5, max_rows: int
         return reply
 
     app.post("/predict", responses=response_models(manifest), openapi_extra={"requestBody": {
-        "required": True, "content": {JSON: {"schema": request_schema(manifest, cfg, max_rows)}}}},
+        "required": True, "content": intake.request_content(max_rows)}},
     )(predict)
     return app
-
-
-class BadJSON(ValueError):
-    """The request body is not JSON at all (400, unlike a JSON body the model cannot take: 422)."""
-
-
-def parse_body(raw: bytes, max_rows: int) -> list[dict[str, Any]]:
-    """The rows of a /predict body, or BadJSON / DataError naming what is wrong."""
-    import orjson
-
-    try:
-        body = orjson.loads(raw)  # strict JSON: NaN and Infinity are not numbers here
-    except orjson.JSONDecodeError as exc:
-        raise BadJSON(f"request body is not valid JSON ({exc})") from None
-    if not isinstance(body, dict):
-        raise DataError(f"request: expected an object {{\"rows\": [...]}}, got {_kind(body)}")
-    extra = sorted(set(body) - {"rows"})
-    if extra:
-        raise DataError(f"request: unknown field {extra[0]!r}; expected only \"rows\"")
-    rows = body.get("rows")
-    if not isinstance(rows, list):
-        raise DataError(f"request: \"rows\" must be a list of row objects, got {_kind(rows)}")
-    if not 1 <= len(rows) <= max_rows:
-        raise DataError(f"request: \"rows\" holds {len(rows)} rows; expected 1 to {max_rows}")
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise DataError(f"request: row {i}: expected an object of fields, got {_kind(row)}")
-    return rows
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "text", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
 
 
 def _answerer(manifest: dict[str, Any], min_confidence: float) -> Any:

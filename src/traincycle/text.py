@@ -43,9 +43,10 @@ _SPACE = re.compile(r"\s+")
 def ingest_text(data: DataConfig, cfg: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a CSV/Parquet/builtin table with a text column; keep the text and the label."""
     from traincycle.ingest import check_target, read_source
-    from traincycle.parsing import snake_case
+    from traincycle.parsing import parsing_record, snake_case
 
     df, hashes = read_source(data.source, cfg)
+    original = list(df.columns)
     df = df.rename(columns={c: snake_case(c) for c in df.columns})
     if data.text_column not in df.columns:
         raise DataError(
@@ -68,6 +69,8 @@ def ingest_text(data: DataConfig, cfg: Any) -> tuple[pd.DataFrame, dict[str, Any
         "rows": len(df),
         "columns": len(df.columns),
         "dtypes": {c: str(t) for c, t in df.dtypes.items()},
+        # how to read new texts alike (predict, serve): optimize copies it into the manifest
+        "parsing": parsing_record(cfg, original, df),
     }
     return df, provenance
 

@@ -2,6 +2,8 @@
 
 The text run (TF-IDF + logistic on 600 Rotten Tomatoes snippets) is the fast default; the image
 run (a small CNN on 600 8x8 digits, three epochs) and the forced byte-identical rerun are marked slow.
+A logistic model on 300 digits (fast) and the text run are then used as a user would: new image
+files and texts through `traincycle predict` and the service score as evaluate scored the test items.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from test_pipeline import copy_project, reproduced, sh, shrink
@@ -35,6 +39,20 @@ IMAGE = {
 }
 
 
+#: images, fast: logistic regression on 300 digits, the float graph shipped (evaluate's twin)
+IMAGE_FAST = {
+    "data.source": "builtin:digits",
+    "ingest.max_rows": 300,
+    "validate.image.max_value": 16.0,
+    "train.model": "logistic",
+    "evaluate.bootstrap": 50,
+    "evaluate.explain_rows": 20,
+    "optimize.choose": "float",
+    "optimize.quantize.calibration_rows": 64,
+    "optimize.latency_rows": 5,
+}
+
+
 def make_repo(root: Path, example: str, overrides: dict) -> Path:
     """A fresh git+DVC copy of the project whose params.yaml is the shrunk example, after `dvc repro`."""
     params = shrink(yaml.safe_load((ROOT / "examples" / example).read_text()), overrides)
@@ -53,6 +71,74 @@ def text_repo(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def image_repo(tmp_path_factory) -> Path:
     return make_repo(tmp_path_factory.mktemp("image"), "params-image.yaml", IMAGE)
+
+
+@pytest.fixture(scope="module")
+def image_fast_repo(tmp_path_factory) -> Path:
+    return make_repo(tmp_path_factory.mktemp("image-fast"), "params-image.yaml", IMAGE_FAST)
+
+
+def evaluated(repo: Path) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """The raw test items, evaluate's probabilities for them (same order) and the class names."""
+    test = pd.read_parquet(repo / "data/interim/test.parquet")
+    scores = pd.read_parquet(repo / "reports/predictions.parquet").set_index("row_id")
+    proba = scores.loc[test.index, [c for c in scores.columns if c[1:].isdigit()]].to_numpy()
+    return test, proba, read(repo, "models/optimized/manifest.json")["classes"]
+
+
+def scored(path: Path, classes: list[str]) -> np.ndarray:
+    return pd.read_csv(path, keep_default_na=False)[[f"proba_{c}" for c in classes]].to_numpy()
+
+
+def test_image_files_through_predict_and_the_service_score_as_evaluate_did(image_fast_repo, tmp_path):
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from traincycle.serve import create_app
+
+    repo = image_fast_repo
+    test, proba, classes = evaluated(repo)
+    folder = tmp_path / "photos"
+    for i, (row_id, pixels) in enumerate(zip(test.index, test["pixels"], strict=True)):
+        path = folder / f"part{i % 3}" / f"{row_id}.png"  # nested: predict reads recursively
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels.reshape(8, 8).astype(np.uint8)).save(path)  # digits are 0..16
+    result = sh("traincycle", "predict", "models/optimized", str(folder), "-o", str(tmp_path / "scored.csv"),
+                cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert f"scored {len(test)} rows" in result.stdout
+    out = pd.read_csv(tmp_path / "scored.csv", keep_default_na=False)
+    position = {row_id: i for i, row_id in enumerate(test.index)}
+    order = [position[int(f.rsplit("/", 1)[1].removesuffix(".png"))] for f in out["file"]]
+    np.testing.assert_allclose(scored(tmp_path / "scored.csv", classes), proba[order], atol=1e-4)
+    files = sorted(folder.rglob("*.png"))[:10]
+    uploads = [("files", (p.name, p.read_bytes(), "image/png")) for p in files]
+    with TestClient(create_app(repo / "models/optimized")) as client:
+        reply = client.post("/predict", files=uploads)
+    assert reply.status_code == 200, reply.text
+    served = np.array([list(p["probabilities"].values()) for p in reply.json()["predictions"]])
+    np.testing.assert_allclose(served, proba[[position[int(p.stem)] for p in files]], atol=1e-4)
+
+
+def test_texts_through_predict_and_the_service_score_as_evaluate_did(text_repo, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from traincycle.predict import predict_file
+    from traincycle.serve import create_app
+
+    test, proba, classes = evaluated(text_repo)
+    model = text_repo / "models/optimized"
+    test[["text", "label"]].to_csv(tmp_path / "new.csv", index=False)
+    one_line = test["text"].str.replace(r"\s+", " ", regex=True)  # a .txt holds one text per line
+    (tmp_path / "new.txt").write_text("\n".join(one_line) + "\n", encoding="utf-8")
+    for name in ("new.csv", "new.txt"):
+        predict_file(model, tmp_path / name, tmp_path / "scored.csv")
+        np.testing.assert_allclose(scored(tmp_path / "scored.csv", classes), proba, atol=1e-4)
+    with TestClient(create_app(model)) as client:
+        reply = client.post("/predict", json={"texts": test["text"].tolist()})
+    assert reply.status_code == 200, reply.text
+    served = np.array([list(p["probabilities"].values()) for p in reply.json()["predictions"]])
+    np.testing.assert_allclose(served, proba, atol=1e-4)
 
 
 def test_text_runs_end_to_end_and_ships_onnx_over_raw_text(text_repo):

@@ -42,7 +42,9 @@ def test_scores_csv_and_parquet_in_batches(model_dir, tmp_path: Path) -> None:
     assert n.rows == m.rows == len(rows) and n.flagged == m.flagged
     csv_out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     pq_out = pd.read_parquet(tmp_path / "out.parquet")
-    assert list(csv_out.columns) == ["label", "proba_<=50K", PROBA, "flags"]
+    assert list(csv_out.columns) == ["row", "label", "proba_<=50K", PROBA, "confidence", "flags"]
+    assert csv_out["row"].tolist() == list(range(len(rows)))
+    np.testing.assert_allclose(csv_out["confidence"], csv_out[["proba_<=50K", PROBA]].max(axis=1))
     assert len(csv_out) == len(rows)
     pd.testing.assert_series_equal(csv_out[PROBA], pq_out[PROBA], atol=1e-6)
     assert set(csv_out["label"]) <= {"<=50K", ">50K"}

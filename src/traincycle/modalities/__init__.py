@@ -72,6 +72,10 @@ class Modality(Protocol):
     def manifest_fields(self, featurizer: Any, model: Any) -> dict[str, Any]:
         """The serving contract's input description (``inputs`` and friends) for manifest.json."""
 
+    def intake(self, manifest: dict[str, Any], cfg: Any) -> Any:
+        """How new inputs reach the graph in `traincycle predict` and `serve` (files, request
+        bodies): a :class:`traincycle.intake.Intake` under the `predict` policy `cfg`."""
+
 
 def modality(name: str) -> Modality:
     """The implementation of data.modality `name`."""
@@ -90,3 +94,9 @@ def of_featurizer(meta: dict[str, Any]) -> Modality:
         raise DataError("featurizer.json: no 'modality' key (written by an older featurize); "
                         "rerun featurize (dvc repro)")
     return modality(meta["modality"])
+
+
+def of_manifest(manifest: dict[str, Any]) -> Modality:
+    """The modality a model directory's manifest.json records (tables wrote none before images
+    and text had manifests of their own)."""
+    return modality(str(manifest.get("modality", "tabular")))

@@ -27,7 +27,7 @@ FAIRNESS = False
 WORST_IMAGES = "worst_images.png"
 
 __all__ = ["FAIRNESS", "NAME", "check", "evaluation_files", "evaluation_inputs", "explain", "export_onnx",
-           "featurize", "fit_inputs", "identity_columns", "ingest", "manifest_fields", "requests"]
+           "featurize", "fit_inputs", "identity_columns", "ingest", "intake", "manifest_fields", "requests"]
 
 
 def ingest(data: DataConfig, cfg: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -118,3 +118,10 @@ def manifest_fields(featurizer: Any, model: Any) -> dict[str, Any]:
                     "shape": featurizer.meta["image_shape"],
                     "layout": "height x width x channels, flattened row-major; raw values (not normalised)"}],
     }
+
+
+def intake(manifest: dict[str, Any], cfg: Any) -> Any:
+    """New inputs for predict and serve: see :mod:`traincycle.intake.image`."""
+    from traincycle.intake.image import ImageIntake
+
+    return ImageIntake(manifest, cfg)

@@ -27,7 +27,7 @@ FAIRNESS = True
 
 __all__ = ["FAIRNESS", "NAME", "check", "check_exportable", "evaluation_files", "evaluation_inputs",
            "explain", "export_onnx", "featurize", "fit_inputs", "identity_columns", "ingest",
-           "manifest_fields", "requests"]
+           "intake", "manifest_fields", "requests"]
 
 
 def featurize(parts: dict[str, pd.DataFrame], data: DataConfig, cfg: Any,
@@ -123,3 +123,10 @@ def manifest_fields(featurizer: Any, model: Any) -> dict[str, Any]:
         ],
         "missing": {"categorical": MISSING_STRING, "numeric": "NaN"},
     }
+
+
+def intake(manifest: dict[str, Any], cfg: Any) -> Any:
+    """New inputs for predict and serve: see :mod:`traincycle.intake.table`."""
+    from traincycle.intake.table import TableIntake
+
+    return TableIntake(manifest, cfg)

@@ -26,7 +26,7 @@ SIMPLE_BASELINE = False
 FAIRNESS = False
 
 __all__ = ["FAIRNESS", "NAME", "check", "evaluation_files", "evaluation_inputs", "explain", "export_onnx",
-           "featurize", "fit_inputs", "identity_columns", "ingest", "manifest_fields", "requests"]
+           "featurize", "fit_inputs", "identity_columns", "ingest", "intake", "manifest_fields", "requests"]
 
 ingest = ingest_text
 featurize = featurize_text
@@ -115,4 +115,11 @@ def manifest_fields(featurizer: Any, model: Any) -> dict[str, Any]:
         spec = {"name": "embeddings", "kind": "embedding", "dtype": "float32",
                 "shape": [len(model.feature_names)],
                 "encoder": (featurizer.meta.get("embedding") or {}).get("model")}
-    return {"modality": NAME, "inputs": [spec]}
+    return {"modality": NAME, "text_column": featurizer.meta["text_column"], "inputs": [spec]}
+
+
+def intake(manifest: dict[str, Any], cfg: Any) -> Any:
+    """New inputs for predict and serve: see :mod:`traincycle.intake.text`."""
+    from traincycle.intake.text import TextIntake
+
+    return TextIntake(manifest, cfg)
