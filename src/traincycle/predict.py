@@ -22,7 +22,7 @@ import pandas as pd
 
 from traincycle.errors import DataError
 from traincycle.inputs import InputSpec, PredictConfig, Screened, specs_from_manifest
-from traincycle.intake import Intake
+from traincycle.intake.base import Intake
 from traincycle.io import atomic_path, read_json, sha256_file
 from traincycle.parsing import ReadOptions
 
@@ -65,9 +65,9 @@ class Predictor:
 
     def intake(self, cfg: PredictConfig) -> Intake:
         """How this model takes new inputs (its modality's readers and checks), under `cfg`."""
-        from traincycle.modalities import of_manifest
+        from traincycle.intake import intake
 
-        return of_manifest(self.manifest).intake(self.manifest, cfg)
+        return intake(self.manifest, cfg)
 
 
 def load_predictor(model_dir: str | Path) -> Predictor:

@@ -23,7 +23,7 @@ from typing import Any
 
 from traincycle.errors import DataError
 from traincycle.inputs import PredictConfig
-from traincycle.intake import JSON, BadJSON
+from traincycle.intake.base import JSON, BadJSON
 
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 1_000_000

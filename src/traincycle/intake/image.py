@@ -20,7 +20,7 @@ import numpy as np
 
 from traincycle.errors import DataError
 from traincycle.inputs import PredictConfig, Screened, flag_counts, row_flags
-from traincycle.intake import JSON, MULTIPART, Batch, form_files, json_items, kind, media_type
+from traincycle.intake.base import JSON, MULTIPART, Batch, form_files, json_items, kind, media_type
 
 UNREADABLE = "unreadable"
 WRONG_SIZE = "wrong_size"
@@ -191,3 +191,8 @@ def _base64_item(item: Any, i: int) -> tuple[str, bytes]:
         return name, base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise DataError(f"request: {name}: \"data\" is not valid base64") from None
+
+
+def make(manifest: dict[str, Any], cfg: PredictConfig) -> ImageIntake:
+    """This module's intake for a model directory's manifest (see :func:`traincycle.intake.intake`)."""
+    return ImageIntake(manifest, cfg)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from traincycle.errors import DataError
 from traincycle.inputs import InputSpec, PredictConfig, specs_from_manifest
-from traincycle.intake import JSON, Batch, json_items, kind
+from traincycle.intake.base import JSON, Batch, json_items, kind
 from traincycle.parsing import ReadOptions
 
 FORMATS = (".csv", ".parquet")
@@ -149,3 +149,8 @@ class TableIntake:
         columns, absent = record_columns(records, self.specs, self.names, self.missing)
         screened = screen(columns, self.specs, self.cfg, len(records), where="request", absent=absent)
         return Batch(np.arange(len(records)), screened)
+
+
+def make(manifest: dict[str, Any], cfg: PredictConfig) -> TableIntake:
+    """This module's intake for a model directory's manifest (see :func:`traincycle.intake.intake`)."""
+    return TableIntake(manifest, cfg)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from traincycle.errors import DataError
 from traincycle.inputs import FLAG_MISSING, PredictConfig, Screened, flag_counts, row_flags
-from traincycle.intake import JSON, Batch, json_items, kind
+from traincycle.intake.base import JSON, Batch, json_items, kind
 from traincycle.parsing import ReadOptions
 
 FORMATS = (".csv", ".parquet", ".txt")
@@ -155,3 +155,8 @@ def _lines(path: Path, encoding: str, batch_rows: int) -> Iterator[list[str | No
         raise DataError(f"{path}: not {encoding} text ({exc.reason} at byte {exc.start} of a "
                         "block); re-save it as UTF-8") from None
     yield batch
+
+
+def make(manifest: dict[str, Any], cfg: PredictConfig) -> TextIntake:
+    """This module's intake for a model directory's manifest (see :func:`traincycle.intake.intake`)."""
+    return TextIntake(manifest, cfg)

@@ -32,6 +32,10 @@ class Modality(Protocol):
     FAIRNESS: bool
     #: whether train also scores the simple family (logistic / ridge) on its features as a baseline
     SIMPLE_BASELINE: bool
+    #: the module under traincycle.intake that reads new inputs for `traincycle predict` and
+    #: `serve` (files, request bodies). Named, not imported: stages never load serving code, so
+    #: editing it reruns no stage.
+    INTAKE: str
 
     def ingest(self, data: DataConfig, cfg: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
         """Read the source into the raw table and its provenance record."""
@@ -71,10 +75,6 @@ class Modality(Protocol):
 
     def manifest_fields(self, featurizer: Any, model: Any) -> dict[str, Any]:
         """The serving contract's input description (``inputs`` and friends) for manifest.json."""
-
-    def intake(self, manifest: dict[str, Any], cfg: Any) -> Any:
-        """How new inputs reach the graph in `traincycle predict` and `serve` (files, request
-        bodies): a :class:`traincycle.intake.Intake` under the `predict` policy `cfg`."""
 
 
 def modality(name: str) -> Modality:

@@ -24,10 +24,13 @@ NAME = "image"
 #: whether train also scores the simple family (logistic / ridge) as a baseline
 SIMPLE_BASELINE = False
 FAIRNESS = False
+#: the module under traincycle.intake that reads new image inputs (predict, serve)
+INTAKE = "image"
 WORST_IMAGES = "worst_images.png"
 
-__all__ = ["FAIRNESS", "NAME", "check", "evaluation_files", "evaluation_inputs", "explain", "export_onnx",
-           "featurize", "fit_inputs", "identity_columns", "ingest", "intake", "manifest_fields", "requests"]
+__all__ = ["FAIRNESS", "INTAKE", "NAME", "check", "evaluation_files", "evaluation_inputs",
+           "explain", "export_onnx", "featurize", "fit_inputs", "identity_columns", "ingest",
+           "manifest_fields", "requests"]
 
 
 def ingest(data: DataConfig, cfg: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -118,10 +121,3 @@ def manifest_fields(featurizer: Any, model: Any) -> dict[str, Any]:
                     "shape": featurizer.meta["image_shape"],
                     "layout": "height x width x channels, flattened row-major; raw values (not normalised)"}],
     }
-
-
-def intake(manifest: dict[str, Any], cfg: Any) -> Any:
-    """New inputs for predict and serve: see :mod:`traincycle.intake.image`."""
-    from traincycle.intake.image import ImageIntake
-
-    return ImageIntake(manifest, cfg)

@@ -24,10 +24,12 @@ NAME = "tabular"
 #: whether train also scores the simple family (logistic / ridge) as a baseline
 SIMPLE_BASELINE = True
 FAIRNESS = True
+#: the module under traincycle.intake that reads new tabular inputs (predict, serve)
+INTAKE = "table"
 
-__all__ = ["FAIRNESS", "NAME", "check", "check_exportable", "evaluation_files", "evaluation_inputs",
-           "explain", "export_onnx", "featurize", "fit_inputs", "identity_columns", "ingest",
-           "intake", "manifest_fields", "requests"]
+__all__ = ["FAIRNESS", "INTAKE", "NAME", "check", "check_exportable", "evaluation_files",
+           "evaluation_inputs", "explain", "export_onnx", "featurize", "fit_inputs", "identity_columns",
+           "ingest", "manifest_fields", "requests"]
 
 
 def featurize(parts: dict[str, pd.DataFrame], data: DataConfig, cfg: Any,
@@ -123,10 +125,3 @@ def manifest_fields(featurizer: Any, model: Any) -> dict[str, Any]:
         ],
         "missing": {"categorical": MISSING_STRING, "numeric": "NaN"},
     }
-
-
-def intake(manifest: dict[str, Any], cfg: Any) -> Any:
-    """New inputs for predict and serve: see :mod:`traincycle.intake.table`."""
-    from traincycle.intake.table import TableIntake
-
-    return TableIntake(manifest, cfg)

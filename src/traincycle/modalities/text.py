@@ -24,9 +24,12 @@ NAME = "text"
 #: whether train also scores the simple family (logistic / ridge) as a baseline
 SIMPLE_BASELINE = False
 FAIRNESS = False
+#: the module under traincycle.intake that reads new text inputs (predict, serve)
+INTAKE = "text"
 
-__all__ = ["FAIRNESS", "NAME", "check", "evaluation_files", "evaluation_inputs", "explain", "export_onnx",
-           "featurize", "fit_inputs", "identity_columns", "ingest", "intake", "manifest_fields", "requests"]
+__all__ = ["FAIRNESS", "INTAKE", "NAME", "check", "evaluation_files", "evaluation_inputs",
+           "explain", "export_onnx", "featurize", "fit_inputs", "identity_columns", "ingest",
+           "manifest_fields", "requests"]
 
 ingest = ingest_text
 featurize = featurize_text
@@ -116,10 +119,3 @@ def manifest_fields(featurizer: Any, model: Any) -> dict[str, Any]:
                 "shape": [len(model.feature_names)],
                 "encoder": (featurizer.meta.get("embedding") or {}).get("model")}
     return {"modality": NAME, "text_column": featurizer.meta["text_column"], "inputs": [spec]}
-
-
-def intake(manifest: dict[str, Any], cfg: Any) -> Any:
-    """New inputs for predict and serve: see :mod:`traincycle.intake.text`."""
-    from traincycle.intake.text import TextIntake
-
-    return TextIntake(manifest, cfg)
