@@ -27,8 +27,8 @@ def run_width(rows: int, cols: int, model: str, tmp: Path) -> dict[str, tuple[fl
     if gen.returncode:
         raise SystemExit(gen.output)
     params = load_params()
-    params["data"] = {**params["data"], "source": str(data), "target": "label", "task": "multiclass",
-                      "positive_label": None, "sensitive": []}
+    params["data"] = {**params["data"], "source": str(data), "path": str(data), "target": "label",
+                      "task": "multiclass", "positive_label": None, "sensitive": []}
     params["problem"].update(metric="accuracy", at_least=0.5)
     params["train"]["model"] = model
     params["featurize"]["label_scan"]["max_rows"] = 20_000

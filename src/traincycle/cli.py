@@ -72,7 +72,10 @@ def schema() -> None:
 @click.option("--group-min", type=click.IntRange(min=0), default=10, show_default=True,
               help="Draft runs of at least this many same-typed numbered columns (g1, g2, ...) "
                    "as one pattern entry (g*); 0 lists every column.")
-def schema_infer(data_path: str, output: str, target: str | None, group_min: int) -> None:
+@click.option("--max-values", type=click.IntRange(min=0), default=100, show_default=True,
+              help="List the allowed values of a category only up to this many distinct values; "
+                   "above it the category is high-cardinality and unlisted (0: list all).")
+def schema_infer(data_path: str, output: str, target: str | None, group_min: int, max_values: int) -> None:
     """Draft a schema from DATA (.parquet or .csv): observed dtypes, ranges, categories, nulls.
 
     \b
@@ -82,9 +85,13 @@ def schema_infer(data_path: str, output: str, target: str | None, group_min: int
     from traincycle.errors import report_errors
     from traincycle.schema import draft_schema_file
 
-    columns, entries = report_errors(draft_schema_file)(data_path, output, target, group_min)
+    draft = report_errors(draft_schema_file)
+    columns, entries, high = draft(data_path, output, target, group_min, max_values)
     grouped = f" in {entries} entries" if entries != columns else ""
     click.echo(f"wrote a schema of {columns} columns{grouped} to {output}; review it before committing")
+    if high:
+        click.echo(f"warning: {len(high)} high-cardinality categor{'y' if len(high) == 1 else 'ies'} over "
+                   f"--max-values {max_values}, drafted without a value list: {', '.join(high)}", err=True)
 
 
 @main.command(short_help="Optuna search; every trial is a dvc experiment.")

@@ -31,7 +31,7 @@ DType = Literal["integer", "float", "category", "bool", "string", "datetime"]
 Kind = Literal["numeric", "category", "boolean", "datetime", "text", "identifier"]
 
 #: the kinds of column checks a schema can hold; each has a default severity
-COLUMN_KINDS = ("dtype", "nulls", "range", "finite", "values", "constant", "unique")
+COLUMN_KINDS = ("dtype", "nulls", "range", "finite", "values", "constant", "unique", "length", "empty")
 NUMERIC = ("integer", "float")
 DISCRETE = ("category", "string")
 
@@ -51,6 +51,10 @@ class SeverityDefaults:
     constant: Severity = "warning"
     #: an identifier column (kind: identifier) repeats a value
     unique: Severity = "critical"
+    #: a text value is longer than the column's max_length: reported, not fatal, by default
+    length: Severity = "warning"
+    #: more empty (blank) texts than the column's max_empty_share
+    empty: Severity = "critical"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,8 +64,9 @@ class ColumnSchema:
     dtype: DType
     #: the largest share of missing values allowed (0 = never missing)
     max_null_share: float = 0.0
-    min: int | float | None = None
-    max: int | float | None = None
+    #: allowed range: numbers, or ISO 8601 dates/times for a datetime column
+    min: int | float | str | None = None
+    max: int | float | str | None = None
     #: allowed values of a category/string column (None = any)
     values: tuple[str, ...] | None = None
     #: per-kind severity overrides for this column, e.g. {range: warning}
@@ -71,14 +76,29 @@ class ColumnSchema:
     #: what the column is (see column_kinds): an identifier must be unique per row; dates and
     #: free text get no list of allowed values
     kind: Kind | None = None
+    #: text columns: the longest value allowed, in characters (None = any length)
+    max_length: int | None = None
+    #: text columns: the largest share of empty or blank values allowed (None = not checked)
+    max_empty_share: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_null_share <= 1.0:
             raise ConfigError(f"max_null_share: expected a share in [0, 1], got {self.max_null_share}")
-        if (self.min is not None or self.max is not None) and self.dtype not in NUMERIC:
-            raise ConfigError(f"min/max: only for integer or float columns, not {self.dtype}")
-        if self.min is not None and self.max is not None and self.min > self.max:
+        bounds = [v for v in (self.min, self.max) if v is not None]
+        if bounds and self.dtype not in (*NUMERIC, "datetime"):
+            raise ConfigError(f"min/max: only for integer, float or datetime columns, not {self.dtype}")
+        if bounds and self.dtype == "datetime":
+            low, high = (None if v is None else as_timestamp(v) for v in (self.min, self.max))
+        else:
+            if any(isinstance(v, str) for v in bounds):
+                raise ConfigError(f"min/max: expected numbers for a {self.dtype} column, got {bounds}")
+            low, high = self.min, self.max
+        if low is not None and high is not None and low > high:
             raise ConfigError(f"min {self.min} is greater than max {self.max}")
+        if self.max_length is not None and self.max_length < 0:
+            raise ConfigError(f"max_length: expected a number of characters >= 0, got {self.max_length}")
+        if self.max_empty_share is not None and not 0.0 <= self.max_empty_share <= 1.0:
+            raise ConfigError(f"max_empty_share: expected a share in [0, 1], got {self.max_empty_share}")
         if self.values is not None and self.dtype not in DISCRETE:
             raise ConfigError(f"values: only for category or string columns, not {self.dtype}")
         if self.values is not None and self.kind in ("text", "identifier", "datetime"):
@@ -190,6 +210,22 @@ def load_schema(path: str | Path) -> Schema:
     return parse_schema(values, str(path))
 
 
+def as_timestamp(value: Any) -> pd.Timestamp:
+    """An ISO 8601 date or time from the schema (naive, as ingest stores datetimes)."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise ConfigError(f"min/max: {value!r} is not an ISO 8601 date or time") from None
+    if pd.isna(stamp):
+        raise ConfigError(f"min/max: {value!r} is not an ISO 8601 date or time")
+    return stamp.tz_convert(None) if stamp.tzinfo is not None else stamp
+
+
+def iso(stamp: pd.Timestamp) -> str:
+    """A datetime as the schema writes it: the date alone at midnight, else date and time."""
+    return stamp.date().isoformat() if stamp == stamp.normalize() else stamp.isoformat()
+
+
 def is_pattern(name: str) -> bool:
     """True for a schema key with glob characters (``*``, ``?``, ``[``): an entry for many columns."""
     return any(ch in name for ch in "*?[")
@@ -221,31 +257,55 @@ def null_allowance(observed: float) -> float:
     return min(1.0, math.ceil((observed + max(observed / 2, 0.01)) * 100 - 1e-9) / 100)
 
 
-def infer_column(series: pd.Series, column_kind: str | None = None) -> tuple[ColumnSchema, dict[str, Any]]:
+#: a category with more distinct values than this is drafted without a value list
+MAX_VALUES = 100
+
+
+def infer_column(
+    series: pd.Series, column_kind: str | None = None, max_values: int = MAX_VALUES
+) -> tuple[ColumnSchema, dict[str, Any]]:
     """A first schema for one column plus what was observed (for comments).
 
-    Text, identifier and date columns (`column_kind`) get no list of values.
+    Text, identifier and date columns (`column_kind`) get no list of values: a date gets its
+    observed range, a text its longest length and empty share. A category with more than
+    `max_values` distinct values (0 = no cap) is high-cardinality: no list either.
     """
     kind = dtype_kind(series)
     null_share = float(series.isna().mean()) if len(series) else 0.0
     observed: dict[str, Any] = {"null_share": null_share}
-    lo = hi = values = None
+    lo = hi = values = longest = empty = None
+    severity: dict[str, Severity] = {}
     present = series.dropna()
     if kind in NUMERIC and len(present):
         finite = present[pd.Series(present, dtype="float64").map(math.isfinite).to_numpy()]
         if len(finite):
             lo, hi = finite.min().item(), finite.max().item()
-    elif kind in DISCRETE and column_kind not in ("text", "identifier", "datetime"):
-        values = tuple(sorted(present.astype("string").unique().tolist()))
-        observed["distinct"] = len(values)
+    elif kind == "datetime" and len(present):
+        lo, hi = iso(present.min()), iso(present.max())
+        severity = {"range": "warning"}  # fresh data brings later dates: reported, not fatal
+    elif column_kind == "text":
+        text = present.astype("string")
+        longest = int(text.str.len().max()) if len(text) else 0
+        blank = float(text.str.strip().eq("").mean()) if len(text) else 0.0
+        empty, observed["empty_share"] = null_allowance(blank), blank
+    elif kind in DISCRETE and column_kind not in ("identifier", "datetime"):
+        distinct = present.astype("string").unique()
+        observed["distinct"] = len(distinct)
+        if max_values and len(distinct) > max_values:
+            observed["high_cardinality"] = True
+        else:
+            values = tuple(sorted(distinct.tolist()))
     listed = column_kind if column_kind in ("text", "identifier", "datetime", "boolean") else None
     column = ColumnSchema(
-        dtype=kind, max_null_share=null_allowance(null_share), min=lo, max=hi, values=values, kind=listed
+        dtype=kind, max_null_share=null_allowance(null_share), min=lo, max=hi, values=values, kind=listed,
+        max_length=longest, max_empty_share=empty, severity=severity,
     )
     return column, observed
 
 
-def infer_schema(df: pd.DataFrame, target: str | None = None) -> tuple[Schema, dict[str, dict]]:
+def infer_schema(
+    df: pd.DataFrame, target: str | None = None, max_values: int = MAX_VALUES
+) -> tuple[Schema, dict[str, dict]]:
     """Draft a schema from data: observed dtypes, ranges and categories, nulls with slack."""
     if target is not None and target not in df.columns:
         raise DataError(f"target column {target!r} not found; columns: {', '.join(map(str, df.columns))}")
@@ -254,8 +314,8 @@ def infer_schema(df: pd.DataFrame, target: str | None = None) -> tuple[Schema, d
     kinds = kinds_of(df)
     columns, observed = {}, {}
     for name in df.columns:
-        kind = kinds[name] if name != target else None
-        columns[str(name)], observed[str(name)] = infer_column(df[name], kind)
+        kind, cap = (kinds[name], max_values) if name != target else (None, 0)
+        columns[str(name)], observed[str(name)] = infer_column(df[name], kind, cap)
     labels = None
     if target is not None and columns[target].values is not None:
         labels = columns[target].values
@@ -344,8 +404,12 @@ HEADER = """\
 #   kind            boolean | datetime | text | identifier (numbers and categories need none);
 #                   an identifier must be unique per row; text and dates list no values
 #   max_null_share  largest share of missing values allowed (0 = never missing)
-#   min, max        allowed numeric range (drafted as the observed range)
-#   values          allowed values of a category/string column
+#   min, max        allowed range (drafted as the observed range): numbers, or ISO dates for a
+#                   datetime column
+#   values          allowed values of a category/string column (none drafted above
+#                   --max-values distinct values: a high-cardinality category)
+#   max_length      text: the longest value in characters (drafted as the longest seen)
+#   max_empty_share text: the largest share of empty or blank values
 #   severity        per-check overrides, e.g. {{range: warning}}; checks: {kinds}
 # A key with * ? [ is a pattern (e.g. g*): it applies to every data column it matches that is
 # not named on its own; `count` is how many columns it must match (drafted for runs of
@@ -394,10 +458,13 @@ def render_schema(schema: Schema, observed: dict[str, dict] | None = None, sourc
         if "columns" in seen and note:
             note += " (largest in the group)"
         lines.append(f"    max_null_share: {_yaml_value(col.max_null_share)}{note}")
-        for key in ("min", "max"):
+        for key in ("min", "max", "max_length", "max_empty_share"):
             value = getattr(col, key)
             if value is not None:
                 lines.append(f"    {key}: {_yaml_value(value)}")
+        if seen.get("high_cardinality"):
+            lines.append(f"    # {seen['distinct']} distinct values (above --max-values): "
+                         "high-cardinality, no list")
         if col.values is not None:
             count = f"    # {len(col.values)} observed" if "distinct" in seen else ""
             lines.append(f"    values:{count}")
@@ -408,18 +475,26 @@ def render_schema(schema: Schema, observed: dict[str, dict] | None = None, sourc
 
 
 def draft_schema_file(
-    data_path: str | Path, output: str | Path, target: str | None = None, group_min: int = GROUP_MIN_RUN
-) -> tuple[int, int]:
+    data_path: str | Path, output: str | Path, target: str | None = None, group_min: int = GROUP_MIN_RUN,
+    max_values: int = MAX_VALUES,
+) -> tuple[int, int, list[str]]:
     """Infer a schema from a data file and write it as commented YAML.
 
-    Returns the number of data columns and of schema entries (patterns cover many columns).
+    A CSV gets the column kinds ingest would give it (dates parsed, yes/no as booleans), so the
+    draft describes the table validate will see. Returns the number of data columns, of schema
+    entries (patterns cover many columns) and the high-cardinality categories (drafted unlisted).
     """
+    from traincycle.column_kinds import apply_kinds
     from traincycle.io import write_text
 
-    schema, observed = infer_schema(read_table(data_path), target)
+    df = read_table(data_path)
+    if Path(data_path).suffix.lower() not in (".parquet", ".pq"):
+        df, _ = apply_kinds(df, {}, skip=(target,) if target else ())
+    schema, observed = infer_schema(df, target, max_values)
     grouped, observed = group_columns(schema, observed, group_min)
     write_text(render_schema(grouped, observed, source=str(data_path)), output)
-    return len(schema.columns), len(grouped.columns)
+    high = [name for name, seen in observed.items() if seen.get("high_cardinality")]
+    return len(schema.columns), len(grouped.columns), high
 
 
 def check_describes(

@@ -25,7 +25,7 @@ from traincycle.config import DataConfig, check_range
 from traincycle.errors import ConfigError, DataError, GateFailed
 from traincycle.parsing import snake_case
 from traincycle.privacy import PrivacyConfig
-from traincycle.schema import Schema, Severity, check_describes
+from traincycle.schema import Schema, Severity, as_timestamp, check_describes
 
 DATA_BATCH = "data"
 BIAS_PREFIX = "bias:"
@@ -109,6 +109,12 @@ class ValidateConfig:
     text: TextChecks = dataclasses.field(default_factory=TextChecks)
     #: personal data in column names and values: fail (default), drop, hash or allow per finding
     privacy: PrivacyConfig = dataclasses.field(default_factory=PrivacyConfig)
+    #: tables: any missing target value is a warning (featurize drops those rows); a larger
+    #: share than this is critical
+    max_missing_target_share: float = 0.1
+
+    def __post_init__(self) -> None:
+        check_range("validate.max_missing_target_share", self.max_missing_target_share, 0.0, 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,8 +162,17 @@ def schema_checks(schema: Schema, columns: Iterable[str]) -> list[Check]:
         else:
             add("dtype", "ExpectColumnValuesToBeInTypeList", type_list=TYPE_LISTS[col.dtype])
         add("nulls", "ExpectColumnValuesToNotBeNull", mostly=round(1.0 - col.max_null_share, 12))
-        if col.min is not None or col.max is not None:
+        if col.dtype == "datetime" and (col.min is not None or col.max is not None):
+            # GX compares datetimes with datetimes, not with the schema's ISO strings
+            low, high = (None if v is None else as_timestamp(v).to_pydatetime() for v in (col.min, col.max))
+            add("range", "ExpectColumnValuesToBeBetween", min_value=low, max_value=high)
+        elif col.min is not None or col.max is not None:
             add("range", "ExpectColumnValuesToBeBetween", min_value=col.min, max_value=col.max)
+        if col.max_length is not None:
+            add("length", "ExpectColumnValueLengthsToBeBetween", min_value=None, max_value=col.max_length)
+        if col.max_empty_share is not None:
+            add("empty", "ExpectColumnValuesToNotMatchRegex", regex=r"^\s*$",
+                mostly=round(1.0 - col.max_empty_share, 12))
         if col.dtype == "float":
             top = sys.float_info.max
             add("finite", "ExpectColumnValuesToBeBetween", min_value=-top, max_value=top)
@@ -173,6 +188,18 @@ def schema_checks(schema: Schema, columns: Iterable[str]) -> list[Check]:
             {"column": schema.target, "value_set": list(schema.labels)}, schema.severity.labels,
         ))
     return checks
+
+
+def target_checks(target: str, columns: Iterable[str], max_share: float) -> list[Check]:
+    """Missing target values: any is a warning (featurize drops those rows), over `max_share` critical."""
+    if target not in set(columns):
+        return []  # the columns check names it
+    return [
+        Check(f"{name}:{target}", "nulls", target, "ExpectColumnValuesToNotBeNull",
+              {"column": target, "mostly": round(1.0 - share, 12)}, severity)
+        for name, share, severity in (("target_missing", 0.0, "warning"),
+                                      ("target_missing_limit", max_share, "critical"))
+    ]
 
 
 def group_checks(schema: Schema, matches: Mapping[str, list[str]]) -> list[Check]:
@@ -397,6 +424,7 @@ def validate_frame(
     resolved, matches = schema.resolve(df.columns)
     checks = [
         *schema_checks(resolved, df.columns), *group_checks(schema, matches),
+        *target_checks(schema.target or data.target, df.columns, cfg.max_missing_target_share),
         *bias_checks(data.sensitive, summaries, cfg.bias),
     ]
     batches = {DATA_BATCH: df, **group_batches(matches)}
@@ -477,6 +505,9 @@ def quality_metrics(df: pd.DataFrame, outcomes: list[Outcome], summaries: Mappin
         "failed_critical": len(failed(outcomes, "critical")),
         "failed_warning": len(failed(outcomes, "warning")),
     }
+    missing = next((o for o in outcomes if o.check.name.startswith("target_missing:")), None)
+    if missing is not None:
+        metrics["target_missing_share"] = (missing.observed.get("unexpected_percent") or 0.0) / 100
     for col, s in summaries.items():
         entry: dict[str, Any] = {"min_group_share": s["row_share"].min()}
         if "label_rate_ratio" in s.columns:

@@ -65,13 +65,13 @@ def test_draft_groups_runs_of_numbered_columns(tmp_path) -> None:
     data = tmp_path / "wide.parquet"
     df.to_parquet(data, index=False)
     out = tmp_path / "schema.yaml"
-    assert draft_schema_file(data, out, target="label") == (202, 3)
+    assert draft_schema_file(data, out, target="label") == (202, 3, [])
     text = out.read_text()
     assert len(text.splitlines()) < 60 and "  g*:\n    count: 200" in text
     schema = load_schema(out)
     outcomes, _ = validate_frame(df, schema, DATA, ValidateConfig())
     gate(outcomes)
-    assert len(outcomes) == 1 + 1 + 4 + 5 * 200 + 3  # columns, group count, age, g*, label
+    assert len(outcomes) == 1 + 1 + 4 + 5 * 200 + 3 + 2  # columns, group, age, g*, label, target_missing
 
 
 def test_group_takes_the_widest_limits_and_skips_ambiguous_patterns() -> None:
