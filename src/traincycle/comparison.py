@@ -5,7 +5,9 @@ scored on the *same* rows, so most of the row-to-row noise cancels in their diff
 one bootstrap sample of rows and scoring both models on it, many times, gives a CI of the
 difference itself; the verdict is "better" or "worse" when that CI excludes zero and "within
 noise" when it does not. Predictions come from evaluate's per-row output
-(reports/predictions.parquet), joined on row_id.
+(reports/predictions.parquet), joined on row_id; its `group:<attribute>` columns (the sensitive
+attributes) give the same verdict within each group, since a change can help overall and hurt
+one group.
 """
 
 from __future__ import annotations
@@ -21,15 +23,20 @@ from traincycle.errors import DataError
 ROW_ID = "row_id"
 TARGET = "y"
 PRED = "pred"
+#: prefix of the per-row sensitive-group columns
+GROUP = "group:"
 
 
 def predictions_frame(row_ids: np.ndarray, y: np.ndarray, proba: np.ndarray | None,
-                      pred: np.ndarray) -> pd.DataFrame:
-    """Per-row test predictions: row_id, encoded target, prediction and (classes) probabilities."""
+                      pred: np.ndarray, groups: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per-row test predictions: row_id, encoded target, prediction, (classes) probabilities and
+    each row's sensitive group per attribute (`groups`, as strings)."""
     frame = pd.DataFrame({ROW_ID: row_ids, TARGET: y, PRED: pred})
     if proba is not None:
         for k in range(proba.shape[1]):
             frame[f"p{k}"] = proba[:, k].astype(np.float64)
+    for name in groups.columns if groups is not None else ():
+        frame[f"{GROUP}{name}"] = groups[name].astype(str).to_numpy()
     return frame.sort_values(ROW_ID, kind="stable").reset_index(drop=True)
 
 
@@ -73,6 +80,27 @@ def paired_difference(
     return {"metric": metric, "rows": n, "difference": float(point), "low": float(low),
             "high": float(high), "level": level, "resamples": resamples,
             "verdict": verdict(metric, float(low), float(high))}
+
+
+def paired_by_group(
+    base: pd.DataFrame, head: pd.DataFrame, task: str, metric: str, min_rows: int,
+    resamples: int = 1000, level: float = 0.95, seed: int = 0,
+) -> list[dict[str, Any]]:
+    """`paired_difference` within every sensitive group of at least `min_rows` rows.
+
+    Groups are read from head's `group:` columns (the rows and labels are the same in both).
+    """
+    groups = [c for c in head.columns if c.startswith(GROUP)]
+    plain_base = base.drop(columns=[c for c in base.columns if c.startswith(GROUP)])
+    out = []
+    for column in groups:
+        for value, part in head.groupby(column, sort=True):
+            if len(part) < min_rows:
+                continue
+            rows = plain_base[plain_base[ROW_ID].isin(part[ROW_ID])]
+            diff = paired_difference(rows, part.drop(columns=groups), task, metric, resamples, level, seed)
+            out.append({"attribute": column[len(GROUP):], "group": str(value), **diff})
+    return out
 
 
 def verdict(metric: str, low: float, high: float) -> str:

@@ -231,6 +231,7 @@ def evaluate(
 
     per_group: dict[str, Any] = {}
     differences: dict[str, Any] = {}
+    groups = None
     gate = {"status": "not applicable", "severity": cfg.fairness.severity, "findings": []}
     if modality.FAIRNESS:
         sensitive = tuple(c for c in data.sensitive if c in raw.columns)
@@ -267,7 +268,7 @@ def evaluate(
         m.class_report(y, pred, classes) if task != "regression" else None,
     )
     plot_data = plot_records(y, proba, pred, task, classes, metrics, chart, cfg, seed)
-    rows = predictions_frame(processed[ROW_ID].to_numpy(), y, proba, pred)
+    rows = predictions_frame(processed[ROW_ID].to_numpy(), y, proba, pred, groups)
     files = modality.evaluation_files(raw, y, proba, pred, classes)
     return Evaluation(metrics, plot_data, errors, slice_report, importance, gate, clock.laps, rows, files)
 

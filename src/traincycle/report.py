@@ -483,7 +483,7 @@ def judge_change(rev: str, sha: str, params_path: str = "params.yaml") -> str:
 
     import pandas as pd
 
-    from traincycle.comparison import paired_difference
+    from traincycle.comparison import paired_by_group, paired_difference
     from traincycle.config import read_params
     from traincycle.errors import UserError
 
@@ -502,14 +502,33 @@ def judge_change(rev: str, sha: str, params_path: str = "params.yaml") -> str:
     except Exception as exc:  # dvc raises many types: absent at that revision, not in the cache
         return (f"_No paired comparison: {PREDICTIONS} of `{rev}` is not readable "
                 f"({type(exc).__name__}; `dvc pull` or `dvc repro` it there)._")
+    draws = (int(evaluate.get("bootstrap") or 1000), float(evaluate.get("ci_level", 0.95)),
+             int(params.get("seed", 0)))
+    min_rows = int(((evaluate.get("fairness") or {}).get("min_group_size")) or 30)
     try:
-        out = paired_difference(base, head, task, metric, int(evaluate.get("bootstrap") or 1000),
-                                float(evaluate.get("ci_level", 0.95)), int(params.get("seed", 0)))
+        out = paired_difference(base, head, task, metric, *draws)
+        by_group = paired_by_group(base, head, task, metric, min_rows, *draws)
     except UserError as exc:
         return f"_No paired comparison: {exc}_"
-    return (f"**Is it real?** Paired bootstrap on the same {out['rows']} test rows: Δ `{metric}` "
+    text = (f"**Is it real?** Paired bootstrap on the same {out['rows']} test rows: Δ `{metric}` "
             f"{out['difference']:+.4g}, {out['level']:.0%} CI [{out['low']:+.4g}, {out['high']:+.4g}] "
             f"→ **{out['verdict']}**.")
+    if not by_group:
+        return text
+    rows = [[g["attribute"], g["group"], str(g["rows"]), fmt_signed(g["difference"]),
+             f"[{fmt_signed(g['low'])}, {fmt_signed(g['high'])}]", g["verdict"]] for g in by_group]
+    moved = [f"{g['attribute']}={g['group']}" for g in by_group if g["verdict"] != "within noise"]
+    summary = (f"Per group (≥ {min_rows} rows): " + (f"{len(moved)} moved beyond noise: {', '.join(moved)}"
+               if moved else "every group within noise"))
+    return text + "\n\n" + fold(summary, table(["attribute", "group", "rows", f"Δ {metric}", "CI", "verdict"],
+                                               rows, "llrrrl"))
+
+
+def fmt_signed(value: float) -> str:
+    """A signed 4-significant-digit number, or n/a (a group where the metric is undefined)."""
+    import math
+
+    return f"{value:+.4g}" if math.isfinite(value) else "n/a"
 
 
 def test_looks(params_path: str = "params.yaml") -> str | None:

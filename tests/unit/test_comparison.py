@@ -52,3 +52,22 @@ def test_verdict_edges():
     assert verdict("rmse", -0.2, -0.1) == "better" and verdict("r2", -0.2, -0.1) == "worse"
     assert verdict("accuracy", -0.01, 0.02) == "within noise"
     assert verdict("accuracy", float("nan"), 0.1) == "within noise"
+
+
+def test_per_group_verdicts_find_a_change_that_helps_one_group_only(rows):
+    import pandas as pd
+
+    from traincycle.comparison import paired_by_group
+
+    y, p, rng = rows
+    group = np.where(np.arange(len(y)) % 2, "a", "b")
+    noisy = 1 / (1 + np.exp(-(y + rng.normal(0, 2.0, len(y)))))
+    helped = np.where(group == "a", p, noisy)  # head is the better model on group a only
+    groups = pd.DataFrame({"sex": group, "tiny": np.where(np.arange(len(y)) < 5, "x", "y")})
+    base = frame(y, noisy)
+    head = predictions_frame(np.arange(len(y)), y, np.column_stack([1 - helped, helped]),
+                             (helped > 0.5).astype(int), groups)
+    out = {(g["attribute"], g["group"]): g for g in paired_by_group(base, head, "binary", "roc_auc", 30, 300)}
+    assert out["sex", "a"]["verdict"] == "better" and out["sex", "a"]["rows"] == len(y) // 2
+    assert out["sex", "b"]["verdict"] == "within noise" and out["sex", "b"]["difference"] == 0
+    assert ("tiny", "x") not in out and ("tiny", "y") in out  # 5 rows: below min_rows, not judged
