@@ -50,6 +50,48 @@ ColumnKind = Literal["numeric", "category", "boolean", "datetime", "text", "iden
 
 
 @dataclasses.dataclass(frozen=True)
+class TimeConfig:
+    """data.time: the rows are a time series (forecast `target` `horizon` steps ahead).
+
+    Every stage reads it: split orders by time and adds the lag and calendar columns (each built
+    only from rows at least one horizon before its row), featurize leaves the time column out of
+    the features, evaluate scores the naive and seasonal-naive forecasts beside the model.
+    """
+
+    #: the timestamp column (datetime, date, or text pandas parses)
+    column: str
+    #: the series / entity id column when the table holds several series (lags stay per series)
+    series: str | None = None
+    #: forecast horizon in steps of the series' time step (the most common gap between rows)
+    horizon: int = 1
+    #: season in steps for the seasonal-naive baseline (0: inferred from the time step)
+    season: int = 0
+    #: steps left out between train and val and between val and test
+    gap: int = 0
+    #: target lags in steps (each >= horizon); empty: horizon, horizon + 1 and one season back
+    lags: tuple[int, ...] = ()
+    #: rolling mean / std windows in steps, each ending one horizon before the row
+    windows: tuple[int, ...] = (4,)
+    #: hour / day of week / week of year / month, as fine as the time step resolves
+    calendar: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.column.strip():
+            raise ConfigError("params data.time.column: expected the name of the timestamp column")
+        check_range("data.time.horizon", self.horizon, 1)
+        check_range("data.time.season", self.season, 0)
+        check_range("data.time.gap", self.gap, 0)
+        for lag in self.lags:
+            if lag < self.horizon:
+                raise ConfigError(
+                    f"params data.time.lags: lag {lag} is shorter than the horizon {self.horizon} "
+                    "(it would read values not yet known at forecast time)"
+                )
+        for window in self.windows:
+            check_range("data.time.windows", window, 2)
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig:
     """What the data is: where it comes from, what to predict, who it is about."""
 
@@ -72,6 +114,13 @@ class DataConfig:
     kinds: dict[str, ColumnKind] = dataclasses.field(default_factory=dict)
     #: strftime format of date columns when not ISO 8601 (e.g. "%d/%m/%Y"); None: guess
     date_format: str | None = None
+    #: a time series: timestamp column, series id, horizon... (None: rows are exchangeable)
+    time: TimeConfig | None = None
+
+    @property
+    def time_columns(self) -> tuple[str, ...]:
+        """The timestamp column of a time series (never a feature), else nothing."""
+        return (self.time.column,) if self.time is not None else ()
 
     def __post_init__(self) -> None:
         if not self.source.strip():
@@ -81,6 +130,8 @@ class DataConfig:
         if self.positive_label is not None and not isinstance(self.positive_label, str):
             # ingest turns class labels into text: 1 -> "1", true -> "True" (pandas' spelling)
             object.__setattr__(self, "positive_label", str(self.positive_label))
+        if self.time is not None and self.task != "regression":
+            raise ConfigError(f"params data.time: forecasting needs data.task: regression, got {self.task}")
         overlap = set(self.id_columns) & ({self.target} | set(self.sensitive))
         if overlap:
             raise ConfigError(

@@ -267,6 +267,10 @@ def evaluate(
         task, len(y), point, ci, problem, cfg, per_group, differences, gate,
         m.class_report(y, pred, classes) if task != "regression" else None,
     )
+    if data.time is not None:  # the forecasts any model must beat, scored on the same test rows
+        from traincycle.timeseries import baseline_report
+
+        metrics["baselines"] = baseline_report(raw, y, pred, data.time, data.target, problem.metric)
     plot_data = plot_records(y, proba, pred, task, classes, metrics, chart, cfg, seed)
     rows = predictions_frame(processed[ROW_ID].to_numpy(), y, proba, pred, groups)
     files = modality.evaluation_files(raw, y, proba, pred, classes)

@@ -209,9 +209,10 @@ def input_columns(df: pd.DataFrame, data: DataConfig, cfg: FeaturizeConfig) -> l
         raise DataError(f"featurize: target column {data.target!r} is not in the data")
     from traincycle.column_kinds import kinds_of
 
-    # identifiers (inferred at ingest, or data.id_columns / data.kinds) are never features
+    # identifiers (inferred at ingest, or data.id_columns / data.kinds) are never features, nor is
+    # a series' time: its lag and calendar columns are (traincycle.timeseries)
     ids = [c for c, kind in kinds_of(df, data).items() if kind == "identifier"]
-    skip = {data.target, *data.id_columns, *cfg.drop_columns, *ids}
+    skip = {data.target, *data.id_columns, *cfg.drop_columns, *ids, *data.time_columns}
     columns = [c for c in df.columns if c not in skip]
     if not columns:
         raise DataError("featurize: no feature columns left after dropping target/id/drop_columns")

