@@ -1,0 +1,177 @@
+"""Time series: the grid, the time-ordered split, leakage-free derived columns and the baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from traincycle.config import DataConfig, TimeConfig, build
+from traincycle.errors import EXIT_GATE, ConfigError, DataError, GateFailed
+from traincycle.headline import count_leaves, pick
+from traincycle.timeseries import (
+    BUILDERS,
+    History,
+    baseline_report,
+    derive,
+    grid,
+    parse_times,
+    time_split,
+)
+
+
+def hourly(n: int = 24 * 40, series: int = 1, seed: int = 0) -> pd.DataFrame:
+    """`series` hourly series with a daily cycle and noise; times as text."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for s in range(series):
+        t = pd.date_range("2024-01-01", periods=n, freq="h")
+        y = 10 * s + np.sin(2 * np.pi * t.hour / 24) + rng.normal(0, 0.1, n)
+        frames.append(pd.DataFrame({"ts": t.strftime("%Y-%m-%d %H:%M"), "shop": f"s{s}", "y": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_grid_reads_the_step_and_infers_the_season():
+    g = grid(hourly(), TimeConfig(column="ts"))
+    assert g.step == "0 days 01:00:00" and g.season == 24
+    assert g.calendar == ("hour", "dayofweek", "week", "month")
+    weekly = pd.DataFrame({"w": pd.date_range("2000-01-01", periods=60, freq="7D"), "y": 1.0})
+    gw = grid(weekly, TimeConfig(column="w"))
+    assert gw.season == 52 and gw.calendar == ("week", "month")
+    monthly = pd.DataFrame({"m": pd.date_range("2000-01-31", periods=30, freq="ME").strftime("%Y-%m-%d"),
+                            "y": 1.0})
+    gm = grid(monthly, TimeConfig(column="m"))
+    assert gm.step == "1 month" and gm.season == 12
+    assert np.array_equal(gm.pos - gm.pos.min(), np.arange(30))  # 28..31-day months are one step each
+
+
+@pytest.mark.parametrize("value, message", [
+    ("not a date", "time column 'ts' has a value that is not a date/time at row 5: 'not a date'"),
+    (None, "time column 'ts' is missing at row 5"),
+])
+def test_bad_time_values_are_one_line_errors_naming_the_column(value, message):
+    df = hourly(50)
+    df.loc[5, "ts"] = value
+    with pytest.raises(DataError, match=message):
+        parse_times(df, "ts")
+
+
+def test_duplicate_timestamps_per_series_are_an_error_but_not_across_series():
+    df = hourly(50, series=2)
+    grid(df, TimeConfig(column="ts", series="shop"))  # the same hours in two shops: fine
+    with pytest.raises(DataError, match=r"duplicate timestamp 2024-01-01 03:00:00 in time column 'ts' "
+                                        r"in series 's1'"):
+        grid(pd.concat([df, df.iloc[[53]]], ignore_index=True), TimeConfig(column="ts", series="shop"))
+    with pytest.raises(DataError, match="duplicate timestamp"):
+        grid(df, TimeConfig(column="ts"))  # without the series column the shops collide
+
+
+def test_lags_look_back_per_series_by_time_not_by_row():
+    df = hourly(100, series=2).sample(frac=1.0, random_state=1).reset_index(drop=True)  # shuffled rows
+    df = df.drop(index=df.index[(df["shop"] == "s0") & (df["ts"] == "2024-01-02 00:00")])  # a missing hour
+    time = TimeConfig(column="ts", series="shop", horizon=3)
+    g = grid(df, time)
+    lag3 = History(df["y"].to_numpy(), g, time, "y").lag(3)
+    t = pd.to_datetime(df["ts"])
+    for i in range(0, len(df), 7):
+        earlier = df[(df["shop"] == df["shop"].iloc[i]) & (t == t.iloc[i] - pd.Timedelta(hours=3))]
+        expected = earlier["y"].iloc[0] if len(earlier) else np.nan
+        assert np.isnan(lag3[i]) if np.isnan(expected) else lag3[i] == expected
+
+
+def test_time_split_is_ordered_leaves_the_gap_out_and_adds_derived_columns():
+    df = hourly(24 * 40)
+    time = TimeConfig(column="ts", horizon=2, gap=5, windows=(3,))
+    parts, report = time_split(df, time, "y", (0.7, 0.15))
+    last = {name: pd.to_datetime(p["ts"]) for name, p in parts.items()}
+    assert last["train"].max() < last["val"].min() and last["val"].max() < last["test"].min()
+    # five hours left out before val and before test
+    assert last["val"].min() - last["train"].max() == pd.Timedelta(hours=6)
+    assert last["test"].min() - last["val"].max() == pd.Timedelta(hours=6)
+    assert report["rows_in_gap"] == 10 and sum(map(len, parts.values())) == len(df) - 10
+    assert {"y_lag2", "y_lag3", "y_lag24", "y_mean3", "y_std3", "ts_hour", "ts_dayofweek"} <= set(
+        parts["train"].columns)
+    assert report["season"] == 24 and report["leakage_gate"]["status"] == "passed"
+    test = parts["test"]
+    assert np.allclose(test["y_lag2"].iloc[2:].to_numpy(), test["y"].iloc[:-2].to_numpy())
+
+
+def test_a_horizon_longer_than_the_test_span_names_the_param():
+    with pytest.raises(ConfigError, match=r"params data.time.horizon: 200 steps is not shorter than the "
+                                          r"test span \(144 steps of 0 days 01:00:00\)"):
+        time_split(hourly(24 * 40), TimeConfig(column="ts", horizon=200, lags=(200,)), "y", (0.7, 0.15))
+
+
+def peek_at_own_target(h: History) -> dict[str, np.ndarray]:
+    """A planted leak: the row's own target."""
+    return {"y_now": h.y.copy()}
+
+
+def centred_mean(h: History) -> dict[str, np.ndarray]:
+    """A planted leak: a rolling mean centred on the row (half of it from the future)."""
+    window = np.column_stack([h.lag(k) for k in (-1, 0, 1)])
+    return {"y_centred": np.nansum(window, axis=1) / np.maximum(np.isfinite(window).sum(axis=1), 1)}
+
+
+def one_horizon_too_recent(h: History) -> dict[str, np.ndarray]:
+    """A planted leak: a lag one step shorter than the horizon."""
+    return {"y_lag_short": h.lag(h.time.horizon - 1)}
+
+
+@pytest.mark.parametrize("planted", [peek_at_own_target, centred_mean, one_horizon_too_recent])
+def test_the_leakage_gate_fails_the_stage_on_a_planted_leak(planted):
+    with pytest.raises(GateFailed, match="leakage gate: derived column 'y_") as failed:
+        time_split(hourly(24 * 20), TimeConfig(column="ts", horizon=3), "y", (0.7, 0.15),
+                   (*BUILDERS, planted))
+    assert failed.value.exit_code == EXIT_GATE
+
+
+def test_every_built_in_column_passes_the_gate_with_several_series_and_holes():
+    df = hourly(24 * 15, series=3)
+    df.loc[df.sample(frac=0.1, random_state=0).index, "y"] = np.nan
+    _, report = time_split(df, TimeConfig(column="ts", series="shop", horizon=5, windows=(4, 24)),
+                           "y", (0.7, 0.15))
+    assert report["leakage_gate"] == {"cuts_checked": 24, "status": "passed"}
+    assert report["n_series"] == 3
+
+
+def test_time_config_rejects_lags_inside_the_horizon_and_non_regression_tasks():
+    with pytest.raises(ConfigError, match=r"params data\.time\.lags: lag 2 is shorter than the horizon 3"):
+        TimeConfig(column="ts", horizon=3, lags=(2,))
+    with pytest.raises(ConfigError, match=r"params data\.time: unknown key 'colum'"):
+        build(DataConfig, {"target": "y", "task": "regression", "time": {"colum": "ts"}}, "data")
+    with pytest.raises(ConfigError, match=r"forecasting needs data\.task: regression"):
+        build(DataConfig, {"target": "y", "task": "binary", "time": {"column": "ts"}}, "data")
+    data = build(DataConfig, {"target": "y", "task": "regression", "time": {"column": "ts"}}, "data")
+    assert data.time_columns == ("ts",) and DataConfig().time_columns == ()
+
+
+def test_baselines_score_on_the_same_rows_and_the_headline_gains_one_leaf():
+    df = hourly(24 * 30)
+    time = TimeConfig(column="ts", horizon=1)
+    parts, _ = time_split(df, time, "y", (0.7, 0.15))
+    test = parts["test"]
+    y = test["y"].to_numpy()
+    report = baseline_report(test, y, y + 0.01, time, "y", "mae")
+    assert report["lags"] == {"naive": 1, "seasonal_naive": 24}
+    assert report["scores"]["naive"]["mae"] == pytest.approx(np.abs(y - test["y_lag1"]).mean())
+    # a daily cycle plus small noise: one day back beats one hour back
+    assert report["best_baseline"] == "seasonal_naive"
+    best = report["scores"]["seasonal_naive"]["mae"]
+    assert report["vs_best_baseline"] == pytest.approx((best - 0.01) / best)
+    head = pick("evaluate", {"headline": {"metric": "mae", "value": 0.01}, "problem": {"met": None},
+                             "baselines": report})
+    assert head["vs_best_baseline"] == report["vs_best_baseline"] and count_leaves(head) == 2
+
+
+def test_derived_columns_depend_only_on_the_past_by_construction():
+    df = hourly(24 * 5)
+    time = TimeConfig(column="ts", horizon=2)
+    g = grid(df, time)
+    y = df["y"].to_numpy()
+    full = derive(y, g, time, "y")
+    cut = y.copy()
+    cut[60:] = np.nan  # hide everything from hour 60 on: rows up to hour 61 keep every column
+    early = derive(cut, g, time, "y")
+    for name, values in full.items():
+        assert np.array_equal(values[:62], early[name][:62], equal_nan=True), name
