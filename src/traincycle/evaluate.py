@@ -272,6 +272,10 @@ def evaluate(
 
         metrics["baselines"] = baseline_report(raw, y, pred, data.time, data.target, problem.metric)
     plot_data = plot_records(y, proba, pred, task, classes, metrics, chart, cfg, seed)
+    if data.time is not None:  # actual vs predicted over time, residuals by hour / day of week
+        from traincycle.timeseries import forecast_plots
+
+        plot_data.update(forecast_plots(raw, y, pred, data.time, data.target))
     rows = predictions_frame(processed[ROW_ID].to_numpy(), y, proba, pred, groups)
     files = modality.evaluation_files(raw, y, proba, pred, classes)
     return Evaluation(metrics, plot_data, errors, slice_report, importance, gate, clock.laps, rows, files)

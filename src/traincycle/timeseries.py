@@ -341,3 +341,35 @@ def baseline_report(raw: pd.DataFrame, y: np.ndarray, pred: np.ndarray, time: Ti
         "scores": scores, "best_baseline": best,
         "vs_best_baseline": _relative_gain(metric, scores["model"][metric], scores[best][metric]),
     }
+
+
+#: most recent test rows drawn in plots/evaluate/forecast.json
+FORECAST_POINTS = 2000
+
+
+def forecast_plots(raw: pd.DataFrame, y: np.ndarray, pred: np.ndarray, time: TimeConfig,
+                   target: str) -> dict[str, list[dict]]:
+    """plots/evaluate files of a forecast: actual, model and naive over the test span; mean residual
+    by hour and by day of week where the time step resolves them."""
+    g = grid(raw, time, "evaluate")
+    naive = raw[lag_name(target, time.horizon)].to_numpy(dtype=np.float64)
+    order = np.lexsort((g.key, g.pos))[-FORECAST_POINTS:]
+    series = raw[time.series].astype("string").to_numpy() if time.series else None
+    start = int(g.pos.min())
+    over_time = []
+    for i in order:
+        record = {"step": int(g.pos[i]) - start, "time": g.times[i].isoformat(), "actual": float(y[i]),
+                  "predicted": float(pred[i]), "naive": None if np.isnan(naive[i]) else float(naive[i])}
+        if series is not None:
+            record["series"] = str(series[i])
+        over_time.append(record)
+    out = {"forecast.json": over_time}
+    residual = pd.Series(y - pred)
+    for field in ("hour", "dayofweek"):
+        if field in g.calendar:
+            groups = residual.groupby(np.asarray(getattr(g.times, field)))
+            out[f"residuals_by_{field}.json"] = [
+                {field: int(k), "mean_residual": float(v), "rows": int(n)}
+                for (k, v), n in zip(groups.mean().items(), groups.size(), strict=True)
+            ]
+    return out

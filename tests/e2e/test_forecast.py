@@ -57,6 +57,9 @@ def test_forecast_runs_end_to_end_with_baselines_beside_the_model(ts_repo):
     head = read(ts_repo, "metrics/evaluate.json")
     assert head["vs_best_baseline"] == baselines["vs_best_baseline"]
     assert read(ts_repo, "reports/optimize.json")["variants"]["onnx_float"]["accepted"]
+    over_time = json.loads((ts_repo / "plots/evaluate/forecast.json").read_text())
+    assert len(over_time) == evaluate["rows"] and over_time[0]["time"].startswith("1995-06-10")
+    assert not (ts_repo / "plots/evaluate/residuals_by_hour.json").exists()  # weekly: no hours
 
 
 def test_the_exported_model_scores_raw_interim_rows_as_evaluate_did(ts_repo, tmp_path):

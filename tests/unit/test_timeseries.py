@@ -14,6 +14,7 @@ from traincycle.timeseries import (
     History,
     baseline_report,
     derive,
+    forecast_plots,
     grid,
     parse_times,
     time_split,
@@ -175,3 +176,15 @@ def test_derived_columns_depend_only_on_the_past_by_construction():
     early = derive(cut, g, time, "y")
     for name, values in full.items():
         assert np.array_equal(values[:62], early[name][:62], equal_nan=True), name
+
+
+def test_forecast_plots_follow_time_and_group_residuals_by_hour_and_day():
+    parts, _ = time_split(hourly(24 * 30), TimeConfig(column="ts", horizon=1), "y", (0.7, 0.15))
+    test = parts["test"]
+    y = test["y"].to_numpy()
+    plots = forecast_plots(test, y, y - 0.5, TimeConfig(column="ts", horizon=1), "y")
+    over_time = plots["forecast.json"]
+    assert [r["step"] for r in over_time] == list(range(len(test)))
+    assert over_time[1]["naive"] == pytest.approx(y[0]) and over_time[0]["time"] == "2024-01-26T12:00:00"
+    assert {r["hour"] for r in plots["residuals_by_hour.json"]} == set(range(24))
+    assert all(r["mean_residual"] == pytest.approx(0.5) for r in plots["residuals_by_dayofweek.json"])
