@@ -29,8 +29,6 @@ from traincycle.models.text_tfidf import TfidfLogisticConfig
 AUTO = "auto"
 #: the params subsection of each family (train.<key>)
 SECTION = {name: name for name in FAMILIES}
-#: families tied to one data modality (the others take any float feature columns)
-MODALITY = {name: getattr(family_module(name), "MODALITY", None) for name in ("cnn", "tfidf_logistic")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +79,8 @@ def check_config(data: DataConfig, cfg: TrainConfig) -> None:
     for family in cfg.families():
         check_task(family, data.task)
         check_engine(family, cfg.engine)
-        needed = MODALITY.get(family)
+        # a family tied to one data modality says so (MODALITY); the others take any float columns
+        needed = getattr(family_module(family), "MODALITY", None)
         if needed and needed != data.modality:
             raise ConfigError(
                 f"params train.model: {family!r} needs data.modality: {needed} "

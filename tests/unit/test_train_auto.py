@@ -59,3 +59,11 @@ def test_pick_family_honours_direction_and_ties():
 def test_unknown_candidate_is_a_config_error():
     with pytest.raises(ConfigError, match=r"train\.candidates: unknown model 'catboost'"):
         config(model="auto", candidates=["catboost"])
+
+
+@pytest.mark.parametrize("family, needed", [("cnn", "image"), ("tfidf_logistic", "text")])
+def test_a_family_tied_to_a_modality_is_refused_on_another(family, needed):
+    from traincycle.train import check_config
+
+    with pytest.raises(ConfigError, match=f"'{family}' needs data.modality: {needed}"):
+        check_config(DATA, config(model=family))
