@@ -526,8 +526,6 @@ def judge_change(rev: str, sha: str, params_path: str = "params.yaml") -> str:
 
 def fmt_signed(value: float) -> str:
     """A signed 4-significant-digit number, or n/a (a group where the metric is undefined)."""
-    import math
-
     return f"{value:+.4g}" if math.isfinite(value) else "n/a"
 
 
