@@ -8,10 +8,10 @@ from traincycle.config import load_stage_config
 from traincycle.cost import note_model_flops, tracked
 from traincycle.errors import report_errors
 from traincycle.headline import write_reports
-from traincycle.io import read_json, read_parquet, write_json
+from traincycle.io import read_json, read_parquet, write_json, write_parquet
 from traincycle.modalities import of_featurizer
 from traincycle.pruning import reporter
-from traincycle.train import TrainConfig, check_config, log_curves, train, train_on_dask
+from traincycle.train import TrainConfig, check_config, log_curves, train, train_on_dask, val_predictions
 
 
 @click.command()
@@ -24,6 +24,7 @@ from traincycle.train import TrainConfig, check_config, log_curves, train, train
 @click.option("--details", "details_path", required=True, help="Full JSON report (reports/).")
 @click.option("--live-dir", required=True, help="dvclive directory for learning curves.")
 @click.option("--diagnosis", "diagnosis_path", required=True, help="JSON fit diagnosis.")
+@click.option("--val-predictions", "val_rows_path", required=True, help="Per-row val predictions (Parquet).")
 @click.option("--timings", default=".traincycle/timings/train.json", show_default=True)
 @tracked("train")
 @report_errors
@@ -37,6 +38,7 @@ def main(
     details_path: str,
     live_dir: str,
     diagnosis_path: str,
+    val_rows_path: str,
     timings: str,
 ) -> None:
     from traincycle.diagnosis import diagnose, summary_line
@@ -59,6 +61,7 @@ def main(
     seconds = time.perf_counter() - started
     log_curves(fitted.curves, live_dir)  # first: the one write that can fail (dvclive asks git)
     save_model(model, model_dir)
+    write_parquet(val_predictions(model, read_parquet(val_path), meta), val_rows_path)
     write_reports("train", report, details_path, metrics_path)
     diagnosis = diagnose(
         report["model"],

@@ -151,7 +151,8 @@ def card(card_path: str, rev: str, output: str) -> None:
 
 
 @main.command(short_help="Markdown review comment: changes vs a git revision.")
-@click.option("--rev", default="main", show_default=True, help="Base git revision to compare with.")
+@click.option("--rev", default="main", show_default=True,
+              help="Base git revision, or an experiment of HEAD by name, to compare with.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the Markdown here instead of stdout.")
 @click.option("--plots-dir", default=".traincycle/plots-diff", show_default=True,

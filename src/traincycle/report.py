@@ -456,15 +456,18 @@ def collect_report(rev: str, plots_dir: str = ".traincycle/plots-diff",
 
     from traincycle.cost import STAGES, base_costs, cost_section, read_costs
     from traincycle.errors import UserError
-    from traincycle.experiment import dvc, git, last_error
+    from traincycle.experiment import dvc, experiment_rev, git, last_error
 
     try:
         sha = git("rev-parse", "--verify", f"{rev}^{{commit}}").strip()
-    except UserError:
-        raise UserError(f"--rev {rev!r}: not a git revision of this repository") from None
+    except UserError:  # not a git revision: an experiment of HEAD by name (a tune trial, a queued run)
+        sha = experiment_rev(rev)
+        if sha is None:
+            raise UserError(f"--rev {rev!r}: neither a git revision nor an experiment of HEAD "
+                            "(`dvc exp list`)") from None
     metrics = reports_diff(read_reports(sha), read_reports(None))
-    params = json.loads(dvc("params", "diff", "--json", rev).stdout or "{}")
-    plots = dvc("plots", "diff", rev, "-o", plots_dir, check=False)
+    params = json.loads(dvc("params", "diff", "--json", sha).stdout or "{}")
+    plots = dvc("plots", "diff", sha, "-o", plots_dir, check=False)
     index = f"{plots_dir}/index.html" if plots.returncode == 0 else None
     return build_report(
         rev=rev, rev_sha=sha, metrics_diff=metrics, params_diff=params, plots_index=index,
@@ -475,15 +478,11 @@ def collect_report(rev: str, plots_dir: str = ".traincycle/plots-diff",
 
 
 PREDICTIONS = "reports/predictions.parquet"
+VAL_PREDICTIONS = "reports/val_predictions.parquet"
 
 
 def judge_change(rev: str, sha: str, params_path: str = "params.yaml") -> str:
-    """The verdict on the headline metric: paired bootstrap of (workspace - rev) on the same rows."""
-    import io
-
-    import pandas as pd
-
-    from traincycle.comparison import paired_by_group, paired_difference
+    """Verdicts on the headline metric, val then test: paired bootstrap of (workspace - rev)."""
     from traincycle.config import read_params
     from traincycle.errors import UserError
 
@@ -491,28 +490,56 @@ def judge_change(rev: str, sha: str, params_path: str = "params.yaml") -> str:
         params = read_params(params_path)
         metric, task = params["problem"]["metric"], params["data"]["task"]
         evaluate = params.get("evaluate") or {}
-        head = pd.read_parquet(PREDICTIONS)
-    except (UserError, KeyError, TypeError, OSError) as exc:
-        return f"_No paired comparison: {type(exc).__name__} reading params or {PREDICTIONS}._"
-    try:
-        import dvc.api
-
-        with dvc.api.open(PREDICTIONS, rev=sha, mode="rb") as fh:
-            base = pd.read_parquet(io.BytesIO(fh.read()))
-    except Exception as exc:  # dvc raises many types: absent at that revision, not in the cache
-        return (f"_No paired comparison: {PREDICTIONS} of `{rev}` is not readable "
-                f"({type(exc).__name__}; `dvc pull` or `dvc repro` it there)._")
+    except (UserError, KeyError, TypeError) as exc:
+        return f"_No paired comparison: {type(exc).__name__} reading params._"
     draws = (int(evaluate.get("bootstrap") or 1000), float(evaluate.get("ci_level", 0.95)),
              int(params.get("seed", 0)))
     min_rows = int(((evaluate.get("fairness") or {}).get("min_group_size")) or 30)
+    return "\n\n".join((
+        judge_rows("val", VAL_PREDICTIONS, rev, sha, task, metric, draws),
+        judge_rows("test", PREDICTIONS, rev, sha, task, metric, draws, min_rows),
+    ))
+
+
+def read_rows(path: str, sha: str | None) -> Any:
+    """A per-row predictions Parquet of the workspace (`sha` None) or of a revision (dvc.api)."""
+    import io
+
+    import pandas as pd
+
+    if sha is None:
+        return pd.read_parquet(path)
+    import dvc.api
+
+    with dvc.api.open(path, rev=sha, mode="rb") as fh:
+        return pd.read_parquet(io.BytesIO(fh.read()))
+
+
+def judge_rows(split: str, path: str, rev: str, sha: str, task: str, metric: str,
+               draws: tuple[int, float, int], min_rows: int | None = None) -> str:
+    """One split's verdict from its per-row predictions at `rev` and in the workspace, and per
+    sensitive group (test, where `min_rows` is given) within groups of at least `min_rows` rows."""
+    from traincycle.comparison import paired_by_group, paired_difference
+    from traincycle.errors import UserError
+
+    try:
+        head = read_rows(path, None)
+    except OSError as exc:
+        return (f"_No paired {split} comparison: {path} is not readable "
+                f"({type(exc).__name__}; run `dvc repro`)._")
+    try:
+        base = read_rows(path, sha)
+    except Exception as exc:  # dvc raises many types: absent at that revision, not in the cache
+        return (f"_No paired {split} comparison: {path} of `{rev}` is not readable "
+                f"({type(exc).__name__}; `dvc pull` or `dvc repro` it there)._")
     try:
         out = paired_difference(base, head, task, metric, *draws)
-        by_group = paired_by_group(base, head, task, metric, min_rows, *draws)
+        by_group = [] if min_rows is None else paired_by_group(base, head, task, metric, min_rows, *draws)
     except UserError as exc:
-        return f"_No paired comparison: {exc}_"
-    text = (f"**Is it real?** Paired bootstrap on the same {out['rows']} test rows: Δ `{metric}` "
-            f"{out['difference']:+.4g}, {out['level']:.0%} CI [{out['low']:+.4g}, {out['high']:+.4g}] "
-            f"→ **{out['verdict']}**.")
+        return f"_No paired {split} comparison: {exc}_"
+    text = (f"**Is it real ({split})?** Paired bootstrap on the same {out['rows']} {split} rows: "
+            f"Δ `{metric}` {out['difference']:+.4g}, {out['level']:.0%} CI [{out['low']:+.4g}, "
+            f"{out['high']:+.4g}] → **{out['verdict']}**.")
     if not by_group:
         return text
     rows = [[g["attribute"], g["group"], str(g["rows"]), fmt_signed(g["difference"]),

@@ -124,6 +124,25 @@ def check_featurizer(meta: dict[str, Any], data: DataConfig) -> None:
         )
 
 
+def takes_documents(families: tuple[str, ...]) -> bool:
+    """Whether these families take the raw documents of a text column instead of features."""
+    return any(getattr(family_module(f), "INPUT", "features") == "text" for f in families)
+
+
+def val_predictions(model: Model, val_df: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
+    """Per-row val predictions of the trained model (reports/val_predictions.parquet).
+
+    `traincycle report` pairs two experiments on these rows, as it pairs evaluate's test
+    predictions, so a change can be judged against noise without a look at test.
+    """
+    from traincycle.comparison import ROW_ID, predictions_frame
+
+    X_val, y_val = split_xy(val_df, meta, "processed val", takes_documents((model.family,)))
+    out = outputs(model, X_val)
+    proba, pred = (None, out) if model.task == "regression" else (out, out.argmax(axis=1))
+    return predictions_frame(val_df[ROW_ID].to_numpy(), y_val, proba, pred)
+
+
 def outputs(model: Model, X: np.ndarray) -> np.ndarray:
     """Probabilities (classification) or values (regression): what `score` takes."""
     return model.predict(X) if model.task == "regression" else model.predict_proba(X)
@@ -162,7 +181,7 @@ def train(
     """
     check_config(data, cfg)
     check_featurizer(meta, data)
-    text = any(getattr(family_module(f), "INPUT", "features") == "text" for f in cfg.families())  # documents
+    text = takes_documents(cfg.families())
     X, y = split_xy(train_df, meta, "processed train", text)
     X_val, y_val = split_xy(val_df, meta, "processed val", text)
     classes = list(meta.get("classes") or [])

@@ -214,10 +214,13 @@ def test_tune_refuses_a_test_metric(toy, tmp_path):
 
 def test_report_on_an_applied_experiment(toy):
     best = json.loads((toy / ".traincycle" / "tune" / "toy" / "best.json").read_text())["best"]
+    other = next(n for n in experiments(toy) if n.startswith("toy-trial-") and n != best["experiment"])
     ok(sh("dvc", "exp", "apply", best["experiment"], cwd=toy))
     try:
         ok(sh(TRAINCYCLE, "report", "--rev", "main", "-o", "review.md", cwd=toy))
         text = (toy / "review.md").read_text()
+        versus = ok(sh(TRAINCYCLE, "report", "--rev", other, cwd=toy))  # an experiment by name
+        unknown = sh(TRAINCYCLE, "report", "--rev", "no-such-exp", cwd=toy)
     finally:
         ok(sh("git", "checkout", "--", ".", cwd=toy))
         (toy / "review.md").unlink(missing_ok=True)
@@ -226,6 +229,9 @@ def test_report_on_an_applied_experiment(toy):
     assert "### Params changed" in text and "`train.lr`" in text  # lr is continuous: always moves
     assert (toy / ".traincycle" / "plots-diff" / "index.html").exists()
     assert "`.traincycle/plots-diff/index.html`" in text
+    assert versus.startswith(f"## traincycle report: workspace vs `{other}`") and "`train.lr`" in versus
+    assert unknown.returncode == 2 and "--rev 'no-such-exp': neither a git revision nor an experiment" \
+        in unknown.stderr and len(unknown.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow

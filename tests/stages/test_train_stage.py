@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
+from sklearn.metrics import roc_auc_score
 from test_featurize_stage import FEATURIZE, prepare, run_stage
 
 TRAIN = [
@@ -28,6 +30,8 @@ TRAIN = [
     "dvclive",
     "--diagnosis",
     "fit_diagnosis.json",
+    "--val-predictions",
+    "val_predictions.parquet",
     "--timings",
     "timings.json",
 ]
@@ -56,6 +60,7 @@ def test_train_is_byte_identical_across_runs(tmp_path: Path, family: str) -> Non
             *sorted((tmp_path / "models" / "model").iterdir()),
             tmp_path / "train.json",
             tmp_path / "fit_diagnosis.json",
+            tmp_path / "val_predictions.parquet",
             *sorted((tmp_path / "dvclive").rglob("*.*")),
         ]
         outputs.setdefault("runs", []).append({p.name: p.read_bytes() for p in files})
@@ -67,6 +72,10 @@ def test_train_is_byte_identical_across_runs(tmp_path: Path, family: str) -> Non
     assert set(metrics["baselines"]) == {"majority", "logistic"}  # on val, every run
     assert head["baselines"] == {k: v["roc_auc"] for k, v in metrics["baselines"].items()}
     assert "simpler_model" in json.loads((tmp_path / "fit_diagnosis.json").read_text())
+    rows = pd.read_parquet(tmp_path / "val_predictions.parquet")  # what report pairs experiments on
+    val = pd.read_parquet(tmp_path / "processed" / "val.parquet")
+    assert sorted(rows["row_id"]) == sorted(val["row_id"])
+    assert roc_auc_score(rows["y"], rows["p1"]) == pytest.approx(metrics["val"]["roc_auc"], abs=1e-6)
     assert "seconds" not in (tmp_path / "train.json").read_text()
     assert json.loads((tmp_path / "timings.json").read_text())["train_seconds"] > 0
     assert (tmp_path / "dvclive" / "plots" / "metrics" / "val" / "loss.tsv").exists()

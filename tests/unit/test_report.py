@@ -189,3 +189,49 @@ def test_reports_diff_reads_reports_and_falls_back_to_old_metrics(tmp_path, monk
         "val.roc_auc": {"old": 0.9, "new": 0.91, "diff": pytest.approx(0.01)},
         "n_trees": {"old": 5, "new": 7, "diff": 2},
     }}
+
+
+def test_change_is_judged_on_val_rows_and_on_test_rows_per_group(tmp_path, monkeypatch):
+    """Val from train's per-row predictions (experiments compared without a look at test), test
+    from evaluate's, with the per-group table only for test (val rows carry no groups)."""
+    import numpy as np
+    import pandas as pd
+
+    from traincycle import report
+    from traincycle.comparison import predictions_frame
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 600)
+    good = 1 / (1 + np.exp(-(3 * y - 1.5 + rng.normal(0, 1, 600))))
+    poor = 1 / (1 + np.exp(-(3 * y - 1.5 + rng.normal(0, 3, 600))))
+    groups = pd.DataFrame({"sex": np.where(np.arange(600) % 2, "a", "b")})
+
+    def rows(p, with_groups):
+        proba = np.column_stack([1 - p, p])
+        return predictions_frame(np.arange(600), y, proba, proba.argmax(axis=1),
+                                 groups if with_groups else None)
+
+    val, test = report.VAL_PREDICTIONS, report.PREDICTIONS
+    frames = {(val, None): rows(good, False), (val, "abc"): rows(poor, False),
+              (test, None): rows(good, True), (test, "abc"): rows(good, True)}
+    monkeypatch.setattr(report, "read_rows", lambda path, sha: frames[path, sha])
+    (tmp_path / "params.yaml").write_text("seed: 0\ndata: {task: binary}\nproblem: {metric: roc_auc}\n"
+                                          "evaluate: {bootstrap: 200, fairness: {min_group_size: 30}}\n")
+    text = report.judge_change("exp-a", "abc", str(tmp_path / "params.yaml"))
+    val, test = text.split("\n\n", 1)
+    assert val.startswith("**Is it real (val)?** Paired bootstrap on the same 600 val rows")
+    assert val.endswith("→ **better**.")  # the workspace's val predictions beat the experiment's
+    assert test.startswith("**Is it real (test)?**") and "→ **within noise**." in test  # identical
+    assert "Per group (≥ 30 rows): every group within noise" in test and "Per group" not in val
+
+
+def test_a_revision_without_val_predictions_says_so(tmp_path, monkeypatch):
+    from traincycle import report
+
+    def absent(path, sha):
+        raise FileNotFoundError(path)
+
+    monkeypatch.setattr(report, "read_rows", absent)
+    text = report.judge_rows("val", report.VAL_PREDICTIONS, "main", "abc", "binary", "roc_auc",
+                             (100, 0.95, 0))
+    assert text.startswith("_No paired val comparison: reports/val_predictions.parquet is not readable")
