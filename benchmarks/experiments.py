@@ -1,5 +1,6 @@
-"""Experiments: 4 queued experiments with `dvc queue start -j 2` vs 4 `dvc exp run` one after another;
-`traincycle tune --jobs 2` (pinned trials) vs `--jobs 1` on the same 4 random draws.
+"""Experiments: 4 queued experiments with `dvc queue start -j 2`, and 4 with `traincycle queue start
+-j 2` (pinned workers, `n_jobs` 1), vs 4 `dvc exp run` one after another; `traincycle tune --jobs 2`
+(pinned trials) vs `--jobs 1` on the same 4 random draws.
 
 Both sets start from the same committed baseline in one temporary copy with shrunk params, and
 each set uses its own parameter values so DVC's run cache cannot replay the other set's results.
@@ -21,6 +22,7 @@ from harness import copy_project, load_params, measure, table
 PARAM = "train.xgboost.reg_lambda"
 SEQUENTIAL = (1.1, 1.2, 1.3, 1.4)
 QUEUED = (2.1, 2.2, 2.3, 2.4)
+PINNED = (3.1, 3.2, 3.3, 3.4)
 TUNE = {"tune": {"study": "jobs1", "trials": 4, "sampler": "random", "pruner": "none",
                  "metric": "metrics/train.json:val.roc_auc",
                  "space": {PARAM: {"type": "float", "low": 3.0, "high": 9.0}}}}
@@ -58,6 +60,17 @@ def wait_for_queue(repo: Path, limit_s: float = 3600) -> str:
         time.sleep(1)
 
 
+def run_queue(repo: Path, start_cmd: list[str], succeeded: int) -> float:
+    """Start the queue's workers; wall seconds until it is empty, with `succeeded` successes."""
+    start = time.perf_counter()
+    ok(start_cmd, repo)
+    status = wait_for_queue(repo)
+    seconds = time.perf_counter() - start
+    if "Failed" in status or status.count("Success") < succeeded:
+        raise SystemExit(f"a queued experiment did not succeed:\n{status}")
+    return seconds
+
+
 def main(quick: bool) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory(prefix="tc-exps-") as tmp:
         repo = copy_project(Path(tmp) / "repo", shrunk_params(5000 if quick else 20000))
@@ -67,20 +80,22 @@ def main(quick: bool) -> list[dict[str, object]]:
         ok([*git, "commit", "-qm", "baseline"], repo)
         sequential = sum(ok(["dvc", "exp", "run", "-S", f"{PARAM}={v}"], repo) for v in SEQUENTIAL)
         enqueue = sum(ok(["dvc", "exp", "run", "--queue", "-S", f"{PARAM}={v}"], repo) for v in QUEUED)
-        start = time.perf_counter()
-        ok(["dvc", "queue", "start", "-j", "2"], repo)
-        status = wait_for_queue(repo)
-        queued = time.perf_counter() - start
-        if "Failed" in status or status.count("Success") < len(QUEUED):
-            raise SystemExit(f"a queued experiment did not succeed:\n{status}")
+        queued = run_queue(repo, ["dvc", "queue", "start", "-j", "2"], len(QUEUED))
+        ok(["dvc", "queue", "stop"], repo)
+        time.sleep(15)  # idle workers leave; the pinned ones reuse their node names
+        for v in PINNED:
+            ok(["dvc", "exp", "run", "--queue", "-S", f"{PARAM}={v}", "-S", "train.xgboost.n_jobs=1"], repo)
+        pinned = run_queue(repo, ["traincycle", "queue", "start", "-j", "2"], len(QUEUED) + len(PINNED))
+        ok(["dvc", "queue", "stop"], repo)
         (repo / "tune.yaml").write_text(yaml.safe_dump(TUNE))
         ok(["git", "add", "tune.yaml"], repo)
         ok([*git, "commit", "-qm", "tune settings"], repo)
         tune1 = ok(["traincycle", "tune", "--study", "jobs1", "--jobs", "1"], repo)
         tune2 = ok(["traincycle", "tune", "--study", "jobs2", "--jobs", "2"], repo)
         shown = measure(["dvc", "exp", "ls", "--name-only"], repo).output.split()
-        if len(shown) < len(SEQUENTIAL) + len(QUEUED):
-            raise SystemExit(f"expected {len(SEQUENTIAL) + len(QUEUED)} experiments, found: {shown}")
+        if len(shown) < len(SEQUENTIAL) + len(QUEUED) + len(PINNED):
+            raise SystemExit(f"expected {len(SEQUENTIAL) + len(QUEUED) + len(PINNED)} experiments, "
+                             f"found: {shown}")
     return [
         {"measure": "4 experiments: sequential `dvc exp run` (baseline)", "seconds": sequential,
          "per exp s": sequential / 4, "ratio": 1.0},
@@ -88,6 +103,8 @@ def main(quick: bool) -> list[dict[str, object]]:
          "per exp s": queued / 4, "ratio": queued / sequential},
         {"measure": "4 experiments: queue incl. `dvc exp run --queue` x4", "seconds": queued + enqueue,
          "per exp s": (queued + enqueue) / 4, "ratio": (queued + enqueue) / sequential},
+        {"measure": "4 experiments: `traincycle queue start -j 2`, pinned, n_jobs 1", "seconds": pinned,
+         "per exp s": pinned / 4, "ratio": pinned / sequential},
         {"measure": "tune, 4 trials: `--jobs 1` (baseline)", "seconds": tune1, "per exp s": tune1 / 4,
          "ratio": 1.0},
         {"measure": "tune, 4 trials: `--jobs 2`, pinned", "seconds": tune2, "per exp s": tune2 / 4,

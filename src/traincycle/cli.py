@@ -120,6 +120,37 @@ def tune(trials: int | None, study: str | None, storage: str | None, verify_best
                                 verify_best=verify_best, jobs=jobs, echo=click.echo)
 
 
+@main.group(short_help="DVC's experiment queue, with workers pinned to their cores.")
+def queue() -> None:
+    """DVC's experiment queue (`dvc exp run --queue`), run by workers pinned to core slots.
+
+    \b
+    Example:
+      traincycle queue start -j 2
+    """
+
+
+@queue.command("start", short_help="Start queue workers, each on its own share of the cores.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Workers to start, each pinned to a disjoint core slot (at most one per core).")
+def queue_start(jobs: int) -> None:
+    """`dvc queue start -j N` with each worker pinned to its own cores and thread variables.
+
+    Watch and stop them with `dvc queue status` / `dvc queue stop` as usual.
+
+    \b
+    Example:
+      traincycle queue start -j 2
+    """
+    from traincycle.errors import report_errors
+    from traincycle.workers import start_pinned_workers
+
+    started = report_errors(start_pinned_workers)(jobs)
+    for num, cores in started:
+        click.echo(f"queue worker {num}: cores {','.join(map(str, cores))}")
+    click.echo(f"started {len(started)} pinned queue worker(s); `dvc queue status` follows them")
+
+
 @main.command(short_help="The model card plus this run's compute cost vs a git revision.")
 @click.option("--card", "card_path", default="reports/model_card.md", show_default=True,
               type=click.Path(dir_okay=False), help="The committed model card (from evaluate).")

@@ -132,10 +132,14 @@ def toy(tmp_path_factory) -> Path:
     return make_toy(tmp_path_factory.mktemp("toy") / "repo", TOY_PARAMS, TOY_TUNE)
 
 
-def test_queued_sweep_runs_and_shows_up(toy):
+def test_queued_sweep_runs_on_pinned_workers_and_shows_up(toy):
+    import os
+
     before = looks(toy)
+    jobs = min(2, len(os.sched_getaffinity(0)))
     ok(sh("dvc", "exp", "run", "--queue", "-S", "train.depth=range(3,8,2)", cwd=toy))
-    ok(sh("dvc", "queue", "start", "-j", "2", cwd=toy))
+    started = ok(sh(TRAINCYCLE, "queue", "start", "-j", str(jobs), cwd=toy))  # `dvc queue start`, pinned
+    assert f"started {jobs} pinned queue worker(s)" in started and "queue worker 1: cores " in started
     try:
         for _ in range(300):  # `dvc queue start` returns at once; the workers run in the background
             status = ok(sh("dvc", "queue", "status", cwd=toy))
@@ -149,6 +153,9 @@ def test_queued_sweep_runs_and_shows_up(toy):
              for e in experiments(toy).values() if e["params"]["train"]["lr"] == 0.05}
     assert set(swept) >= {3, 5, 7}
     assert swept[5] > swept[3]  # the toy score peaks at depth 6
+    for exp in experiments(toy).values():  # each queued run ran inside its worker's slot
+        if exp["params"]["train"]["lr"] == 0.05 and jobs == 2:
+            assert exp["metrics"]["metrics/train.json"]["run"] == {"cores": 1, "omp_threads": 1}
     # queued runs evaluate in copies under .dvc/tmp, yet their looks at test land in one ledger
     # (depth 5 and 7 score alike here: DVC may restore the second evaluate instead of running it)
     assert looks(toy) >= before + len(set(swept.values()))
