@@ -1,18 +1,21 @@
 # The scoring service: `traincycle serve` over the model directory baked in at /app/model.
 #   make image            podman, offline, from a local Debian base (see the Makefile)
-#   docker build -t traincycle-serve .      where python:3.11-slim-bookworm can be pulled
+#   make image-wheels && docker build -t traincycle-serve .      where python:3.11-slim-bookworm can be pulled
 # Mount another model directory over /app/model to serve it instead.
 ARG BASE=python:3.11-slim-bookworm
 
 FROM ${BASE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md docker/serve-requirements.in ./
-COPY src ./src
-# only what serving imports (not torch, xgboost, dvc, ...), at the versions constraints.txt pins
+# docker/wheels: the traincycle wheel and every wheel serving needs, at the versions
+# constraints.txt pins, made on the host by `make image-wheels`; the build reaches no index
+COPY docker/serve-requirements.in ./
+COPY docker/wheels /wheels
+# only what serving imports (not torch, xgboost, dvc, ...)
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt -r serve-requirements.in \
-    && /opt/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation . \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels -r serve-requirements.in \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --no-deps --find-links /wheels traincycle \
+    && /opt/venv/bin/python -m pip uninstall -q -y pip setuptools \
     && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
 FROM ${BASE}

@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install repro test test-all lint bench image image-tools system-deps
+.PHONY: help install repro test test-all lint bench image image-tools image-wheels system-deps
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,8 +59,18 @@ image-tools: ## Install podman, runc and debootstrap (Debian packages) when miss
 	@command -v podman >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null \
 		|| { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman runc debootstrap; }
 
-image: image-tools ## Service image (Dockerfile) with podman, from a local Debian base: nothing pulled from a registry
+# The wheels the image installs, made here with this machine's pip (its index, proxy and
+# certificates), so `podman build` itself reaches no network: what serving imports at the
+# versions constraints.txt pins, and traincycle's own wheel (fixed timestamps: the same sources
+# make the same bytes, so an unchanged project reuses every cached layer).
+image-wheels: ## Wheels for the image build (docker/wheels): serving's dependencies and traincycle
+	rm -rf docker/wheels build
+	python -m pip download -q -c constraints.txt -r docker/serve-requirements.in --only-binary=:all: -d docker/wheels
+	SOURCE_DATE_EPOCH=315532800 python -m pip wheel -q --no-deps --no-build-isolation -w docker/wheels .
+	rm -rf build
+
+image: image-tools image-wheels ## Service image (Dockerfile) with podman, from a local Debian base: nothing pulled from a registry
 	@test -f models/optimized/manifest.json || { echo "make image: models/optimized/manifest.json missing; run dvc repro first" >&2; exit 2; }
 	bash docker/base.sh $(BASE_IMAGE)
-	podman build --isolation=chroot --build-arg BASE=$(BASE_IMAGE) -t $(IMAGE) .
+	podman build --isolation=chroot --format docker --build-arg BASE=$(BASE_IMAGE) -t $(IMAGE) .
 	@podman image inspect $(IMAGE) --format 'image $(IMAGE): {{.Size}} bytes'
