@@ -20,6 +20,8 @@ from traincycle.provenance import data_version
 @click.option("--featurizer-meta", required=True, help="featurizer.json (input columns).")
 @click.option("--processed", required=True, help="Processed test Parquet (row_id, features, target).")
 @click.option("--raw", required=True, help="Interim (raw) test Parquet, joined on row_id.")
+@click.option("--history", multiple=True,
+              help="Interim train and val Parquet (a time series' smoothing baseline is fitted on them).")
 @click.option("--provenance", required=True, help="data/raw/provenance.json for the card.")
 @click.option("--data-quality", default=None, help="reports/data_quality.json for the card, if any.")
 @click.option("--metrics", "metrics_path", required=True, help="Headline test metric, CI, gap.")
@@ -36,10 +38,12 @@ from traincycle.provenance import data_version
 @click.option("--timings", default=".traincycle/timings/evaluate.json", show_default=True)
 @tracked("evaluate")
 @report_errors
-def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, data_quality,
+def main(params_path, model_dir, featurizer_meta, processed, raw, history, provenance, data_quality,
          metrics_path, details_path, plots_dir, errors_path, predictions_path, slices_path,
          importance_path, card_path, ledger_path, timings) -> None:
     start = time.perf_counter()
+    import pandas as pd
+
     from traincycle import card, fairness, ledger
     from traincycle.evaluate import (
         EvaluateConfig,
@@ -53,14 +57,17 @@ def main(params_path, model_dir, featurizer_meta, processed, raw, provenance, da
 
     data, seed, cfg = load_stage_config(params_path, "evaluate", EvaluateConfig)
     problem = load_section(params_path, "problem", ProblemConfig)
-    check_problem(problem, data.task)
+    check_problem(problem, data.task, data.time is not None)
     model, meta = load_model(model_dir), read_json(featurizer_meta)
     # every input is read before the look at test, so a missing file never costs a ledger entry
     setup, record = read_json(Path(model_dir) / "model.json"), read_json(provenance)
     origin = {**record, **data_version(record, read_params(params_path))}
     quality = read_json(data_quality) if data_quality and Path(data_quality).exists() else None
     raw_test = read_parquet(raw)
-    ev = evaluate(model, read_parquet(processed), raw_test, data, problem, cfg, seed, meta, processed, raw)
+    past = pd.concat([read_parquet(p) for p in history], ignore_index=True) \
+        if data.time is not None and history else None
+    ev = evaluate(model, read_parquet(processed), raw_test, data, problem, cfg, seed, meta, processed, raw,
+                  past)
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     entry = ledger_entry(raw_test, model_dir, read_params(params_path), ev.metrics, problem, now)
     for line in ledger.record(ledger_path or ledger.default_path(), entry, cfg.test_budget):

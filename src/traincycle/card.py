@@ -67,6 +67,9 @@ def render_card(
         f"at least {problem['at_least']}" if problem.get("at_least") is not None
         else f"at most {problem['at_most']}" if problem.get("at_most") is not None else "no threshold"
     )
+    if problem.get("beat_baseline_by") is not None:  # time series: the naive/smoothing forecasts
+        beat = f"{problem['beat_baseline_by'] * 100:g}% better than the best baseline forecast"
+        threshold = beat if threshold == "no threshold" else f"{threshold} and {beat}"
     met = metrics["problem"]["met"]
     verdict = "not set" if met is None else ("**met**" if met else "**not met**")
     out += [f"Success criterion: `{head['metric']}` {threshold} — {verdict} "

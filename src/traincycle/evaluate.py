@@ -39,8 +39,15 @@ class ProblemConfig:
     #: success threshold: at_least for higher-is-better metrics, at_most for error metrics
     at_least: float | None = None
     at_most: float | None = None
+    #: time series: success also needs the model to beat the best baseline forecast by this share
+    #: of its error (0.05: 5% lower MAE; for a higher-is-better metric, 5% higher)
+    beat_baseline_by: float | None = None
 
     def __post_init__(self) -> None:
+        share = self.beat_baseline_by
+        if share is not None and not 0 <= share < 1:
+            raise ConfigError(f"params problem.beat_baseline_by: expected a share from 0 to below 1 "
+                              f"(0.05: beat the best baseline by 5%), got {share!r}")
         known = (*m.CLASSIFICATION_METRICS, *m.REGRESSION_METRICS)
         if self.metric not in known:
             raise ConfigError(
@@ -58,6 +65,11 @@ class ProblemConfig:
             raise ConfigError(
                 f"params problem.at_most: {self.metric} is higher-is-better; expected problem.at_least"
             )
+
+    def beats_baselines(self, gain: float) -> bool:
+        """Whether `gain` (the share of the best baseline's error removed) meets beat_baseline_by."""
+        return bool(np.isfinite(gain) and self.beat_baseline_by is not None
+                    and gain >= self.beat_baseline_by)
 
     def met(self, value: float) -> bool | None:
         """Whether `value` meets the threshold (None when no threshold is set)."""
@@ -132,8 +144,12 @@ class Evaluation:
     files: dict[str, bytes] = dataclasses.field(default_factory=dict)
 
 
-def check_problem(problem: ProblemConfig, task: str) -> None:
-    """Raise ConfigError when the headline metric does not fit the task."""
+def check_problem(problem: ProblemConfig, task: str, forecasting: bool = False) -> None:
+    """Raise ConfigError when the headline metric does not fit the task, or the success criterion
+    names baselines that only a time series (data.time) has."""
+    if problem.beat_baseline_by is not None and not forecasting:
+        raise ConfigError("params problem.beat_baseline_by: the baseline forecasts exist only for a time "
+                          "series; set data.time or remove the key")
     if problem.metric not in m.metric_names(task):
         raise ConfigError(
             f"params problem.metric: {problem.metric!r} does not apply to a {task} task; "
@@ -192,6 +208,7 @@ def evaluate(
     model: Any, processed: pd.DataFrame, raw: pd.DataFrame, data: DataConfig,
     problem: ProblemConfig, cfg: EvaluateConfig, seed: int, meta: dict[str, Any],
     processed_path: str = "processed test", raw_path: str = "raw test",
+    history: pd.DataFrame | None = None,
 ) -> Evaluation:
     """Score `model` on the test split and gather everything the stage writes.
 
@@ -201,13 +218,15 @@ def evaluate(
         raw: the interim test split (raw columns, for groups, slices and error rows).
         data, problem, cfg, seed: the params sections evaluate reads.
         meta: featurizer.json; its modality says how to slice, explain and show the rows.
+        history: the interim train and val rows of a time series (the exponential-smoothing
+            baseline is fitted on them); None: that baseline is left out.
     """
     from traincycle import fairness, slices
     from traincycle.modalities import of_featurizer
 
     modality = of_featurizer(meta)
     task = data.task
-    check_problem(problem, task)
+    check_problem(problem, task, data.time is not None)
     if model.task != task:
         raise DataError(f"model: trained for a {model.task} task but data.task is {task}")
     clock = Timer()
@@ -268,9 +287,12 @@ def evaluate(
         m.class_report(y, pred, classes) if task != "regression" else None,
     )
     if data.time is not None:  # the forecasts any model must beat, scored on the same test rows
+        from traincycle import smoothing
         from traincycle.timeseries import baseline_report
 
-        metrics["baselines"] = baseline_report(raw, y, pred, data.time, data.target, problem.metric)
+        fitted = smoothing.baseline(history, raw, data.time, data.target) if history is not None else None
+        metrics["baselines"] = baseline_report(raw, y, pred, data.time, data.target, problem.metric, fitted)
+        judge_baselines(metrics, problem)
     plot_data = plot_records(y, proba, pred, task, classes, metrics, chart, cfg, seed)
     if data.time is not None:  # actual vs predicted over time, residuals by hour / day of week
         from traincycle.timeseries import forecast_plots
@@ -315,6 +337,26 @@ def metrics_report(
     }
     report["fairness"]["gate"] = gate["status"]
     return report
+
+
+def judge_baselines(report: dict[str, Any], problem: ProblemConfig) -> None:
+    """Fold problem.beat_baseline_by into report["problem"]: met needs the threshold (if any) and
+    the gain over the best baseline; at the CI bound, the gain of the CI's bad end."""
+    if problem.beat_baseline_by is None:
+        return
+    from traincycle.timeseries import relative_gain
+
+    baselines, verdict = report["baselines"], report["problem"]
+    metric = baselines["metric"]
+    best = baselines["scores"][baselines["best_baseline"]][metric]
+    beat = problem.beats_baselines(baselines["vs_best_baseline"])
+    verdict["beat_baseline_by"] = problem.beat_baseline_by
+    verdict["met"] = beat if verdict["met"] is None else verdict["met"] and beat
+    bound = report["headline"].get("high" if metric in m.LOWER_IS_BETTER else "low")
+    if bound is not None:
+        beat_at_bound = problem.beats_baselines(relative_gain(metric, bound, best))
+        at_bound = verdict["met_at_ci_bound"]
+        verdict["met_at_ci_bound"] = beat_at_bound if at_bound is None else at_bound and beat_at_bound
 
 
 def plot_records(

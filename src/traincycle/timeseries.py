@@ -302,7 +302,7 @@ def time_split(df: pd.DataFrame, time: TimeConfig, target: str, fractions: tuple
     return parts, report
 
 
-def _relative_gain(metric: str, model: float, best: float) -> float:
+def relative_gain(metric: str, model: float, best: float) -> float:
     """How much better the model is than the best baseline: error removed, or score gained, as a share."""
     if metric in LOWER_IS_BETTER:
         return float((best - model) / best) if best else float("nan")
@@ -310,11 +310,12 @@ def _relative_gain(metric: str, model: float, best: float) -> float:
 
 
 def baseline_report(raw: pd.DataFrame, y: np.ndarray, pred: np.ndarray, time: TimeConfig, target: str,
-                    metric: str) -> dict:
-    """The naive and seasonal-naive forecasts and the model, scored on the same test rows.
+                    metric: str, smoothing: tuple[np.ndarray, dict] | None = None) -> dict:
+    """The naive, seasonal-naive and (when given) exponential-smoothing forecasts and the model,
+    scored on the same test rows.
 
-    `raw` holds the interim test rows aligned with `y`/`pred`; the baselines are their lag columns.
-    Rows where a baseline has no value (the first steps of a series) are left out for all three.
+    `raw` holds the interim test rows aligned with `y`/`pred`; the naive baselines are their lag
+    columns. Rows where a baseline has no value (the first steps of a series) are left out for all.
     """
     from traincycle.metrics import point_metrics
 
@@ -326,6 +327,8 @@ def baseline_report(raw: pd.DataFrame, y: np.ndarray, pred: np.ndarray, time: Ti
             raise DataError(f"evaluate: raw test split has no column {column!r} "
                             "(split writes it when data.time is set)")
         forecasts[name] = raw[column].to_numpy(dtype=np.float64)
+    if smoothing is not None:  # (forecast per row, how it was made): traincycle.smoothing.baseline
+        forecasts["exp_smoothing"] = smoothing[0]
     rows = np.logical_and.reduce([np.isfinite(f) for f in forecasts.values()])
     if not rows.any():
         raise DataError("evaluate: no test row has a value for every baseline (is the test span shorter "
@@ -336,11 +339,14 @@ def baseline_report(raw: pd.DataFrame, y: np.ndarray, pred: np.ndarray, time: Ti
     lower = metric in LOWER_IS_BETTER
     names = list(forecasts)
     best = sorted(names, key=lambda n: scores[n][metric] if lower else -scores[n][metric])[0]
-    return {
+    report = {
         "metric": metric, "rows": int(rows.sum()), "horizon": time.horizon, "lags": baseline_lags(time, g),
         "scores": scores, "best_baseline": best,
-        "vs_best_baseline": _relative_gain(metric, scores["model"][metric], scores[best][metric]),
+        "vs_best_baseline": relative_gain(metric, scores["model"][metric], scores[best][metric]),
     }
+    if smoothing is not None:
+        report["exp_smoothing"] = smoothing[1]
+    return report
 
 
 #: most recent test rows drawn in plots/evaluate/forecast.json

@@ -52,10 +52,17 @@ def test_forecast_runs_end_to_end_with_baselines_beside_the_model(ts_repo):
     assert baselines["lags"] == {"naive": 4, "seasonal_naive": 52}
     assert baselines["rows"] == evaluate["rows"] == split["rows"]["test"]
     assert baselines["scores"]["model"]["mae"] == pytest.approx(evaluate["metrics"]["mae"])
-    # one horizon back is a strong forecast of a slow trend: the model must at least come close
-    assert baselines["best_baseline"] == "naive" and baselines["vs_best_baseline"] > -0.1
+    scores = baselines["scores"]
+    assert set(scores) == {"model", "naive", "seasonal_naive", "exp_smoothing"}
+    assert baselines["exp_smoothing"]["fitted_on"] == "train+val"
+    assert baselines["exp_smoothing"]["params"]["season"] == 52
+    # trend and season both tracked: smoothing beats one horizon back and one season back
+    assert scores["exp_smoothing"]["mae"] < min(scores["naive"]["mae"], scores["seasonal_naive"]["mae"])
     head = read(ts_repo, "metrics/evaluate.json")
     assert head["vs_best_baseline"] == baselines["vs_best_baseline"]
+    problem = evaluate["problem"]
+    assert problem["beat_baseline_by"] == 0.05
+    assert head["problem_met"] == (baselines["vs_best_baseline"] >= 0.05 and scores["model"]["mae"] <= 1.2)
     assert read(ts_repo, "reports/optimize.json")["variants"]["onnx_float"]["accepted"]
     over_time = json.loads((ts_repo / "plots/evaluate/forecast.json").read_text())
     assert len(over_time) == evaluate["rows"] and over_time[0]["time"].startswith("1995-06-10")

@@ -188,3 +188,67 @@ def test_forecast_plots_follow_time_and_group_residuals_by_hour_and_day():
     assert over_time[1]["naive"] == pytest.approx(y[0]) and over_time[0]["time"] == "2024-01-26T12:00:00"
     assert {r["hour"] for r in plots["residuals_by_hour.json"]} == set(range(24))
     assert all(r["mean_residual"] == pytest.approx(0.5) for r in plots["residuals_by_dayofweek.json"])
+
+
+def test_smoothing_recursion_is_the_one_statsmodels_fits():
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    from traincycle.smoothing import fit, forecast, one_step
+
+    rng = np.random.default_rng(1)
+    t = np.arange(150)
+    y = np.cumsum(rng.normal(0.2, 1, 150)) + 3 * np.sin(2 * np.pi * t / 7)
+    sm = fit(y, 7)
+    fitted = ExponentialSmoothing(y, trend="add", seasonal="add", seasonal_periods=7,
+                                  initialization_method="estimated").fit()
+    np.testing.assert_allclose(one_step(sm, y), fitted.fittedvalues, rtol=0, atol=1e-9)
+    for h in (1, 3, 8):  # statsmodels' own forecast from the end of the fitted span
+        ahead = forecast(sm, np.concatenate([y, np.zeros(h)]), h)[-1]
+        assert ahead == pytest.approx(fitted.forecast(h)[-1], abs=1e-9)
+
+
+def test_smoothing_baseline_fits_on_history_and_reads_no_value_inside_the_horizon():
+    from traincycle.smoothing import baseline as smoothing_baseline
+
+    time = TimeConfig(column="ts", series="shop", horizon=3)
+    parts, _ = time_split(hourly(24 * 7, series=2), time, "y", (0.7, 0.15))
+    history = pd.concat([parts["train"], parts["val"]], ignore_index=True)
+    test = parts["test"]
+    base, about = smoothing_baseline(history, test, time, "y")
+    assert about["series_fitted"] == 2 and about["fitted_on"] == "train+val" and np.isfinite(base).all()
+    # hide every test value from one horizon before row i on: row i's forecast does not move
+    i = len(test) // 2
+    at, shop = test["ts"].iloc[i], test["shop"].iloc[i]
+    hidden = test.copy()
+    late = pd.to_datetime(hidden["ts"]) > pd.Timestamp(at) - pd.Timedelta(hours=3)
+    hidden.loc[late, "y"] = 1e6
+    again, _ = smoothing_baseline(history, hidden, time, "y")
+    row = (test["ts"] == at) & (test["shop"] == shop)
+    assert again[row.to_numpy()] == pytest.approx(base[row.to_numpy()])
+    assert not np.allclose(again, base)  # later rows do see the values before them
+
+
+def test_beat_baseline_by_decides_problem_met_and_bad_values_are_one_line_errors():
+    from traincycle.evaluate import ProblemConfig, check_problem, judge_baselines
+
+    with pytest.raises(ConfigError, match=r"^params problem\.beat_baseline_by: expected a share from 0"):
+        build(ProblemConfig, {"metric": "mae", "beat_baseline_by": 5}, "problem")
+    with pytest.raises(ConfigError, match=r"problem\.beat_baseline_by: expected a number, got '5%'"):
+        build(ProblemConfig, {"metric": "mae", "beat_baseline_by": "5%"}, "problem")
+    problem = build(ProblemConfig, {"metric": "mae", "beat_baseline_by": 0.05}, "problem")
+    with pytest.raises(ConfigError, match=r"exist only for a time series; set data\.time"):
+        check_problem(problem, "regression")
+    check_problem(problem, "regression", forecasting=True)
+
+    def report(gain: float, high: float) -> dict:
+        baselines = {"metric": "mae", "best_baseline": "naive", "vs_best_baseline": gain,
+                     "scores": {"naive": {"mae": 1.0}}}
+        return {"headline": {"metric": "mae", "value": 1 - gain, "high": high}, "baselines": baselines,
+                "problem": {"met": None, "met_at_ci_bound": None}}
+
+    beaten, close = report(0.10, 0.97), report(0.01, 0.9)
+    judge_baselines(beaten, problem)
+    judge_baselines(close, problem)
+    assert beaten["problem"] == {"met": True, "met_at_ci_bound": False, "beat_baseline_by": 0.05}
+    assert close["problem"]["met"] is False
+    assert pick("evaluate", beaten)["problem_met"] is True
