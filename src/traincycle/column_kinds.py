@@ -32,6 +32,9 @@ DATE_SHAPE = re.compile(
 )
 #: a text column: several words per value on average
 TEXT_WORDS = 3.0
+#: the words TF-IDF counts: scikit-learn's default token pattern restricted to ASCII word
+#: characters, because the ONNX graph's RE2 tokenizer knows only ASCII ``\w``
+TOKEN_PATTERN = r"(?a)\b\w\w+\b"
 
 
 def id_like_name(name: str) -> bool:
@@ -195,3 +198,13 @@ def date_parts(values: pd.Series, reference: np.datetime64) -> dict[str, np.ndar
         "year": part(when.dt.year), "month": part(when.dt.month), "dayofweek": part(when.dt.dayofweek),
         "dayofyear": part(when.dt.dayofyear), "hour": part(when.dt.hour), "days": part(days),
     }
+
+
+def epoch_seconds(values: pd.Series) -> np.ndarray:
+    """Datetimes as float64 seconds since 1970-01-01 (NaN where missing): how a date column
+    reaches the ONNX graph, whose calendar arithmetic mirrors `date_parts` (kind_onnx)."""
+    when = pd.to_datetime(values, errors="coerce").astype("datetime64[ns]")
+    ns = when.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    out = ns / 1e9
+    out[when.isna().to_numpy()] = np.nan
+    return out

@@ -42,13 +42,18 @@ class Column:
     """One raw input column of the exported graph."""
 
     name: str
-    kind: str  # "numeric" or "categorical"
+    kind: str  # "numeric", "categorical", "text" or "datetime"
     dtype: str
     categories: tuple[str, ...] = ()
 
     @property
     def is_categorical(self) -> bool:
         return self.kind == "categorical"
+
+    @property
+    def is_string(self) -> bool:
+        """Fed as strings: categories and free text."""
+        return self.kind in ("categorical", "text")
 
 
 def output_name(task: str) -> str:
@@ -73,9 +78,11 @@ def _register_converters() -> None:
                        (OrdinalEncoder, "SklearnOrdinalEncoder")):
         update_registered_converter(cls, alias, _encoder_shape, _convert_encoder, overwrite=True)
     try:
+        from traincycle import kind_onnx
         from traincycle.featurize import QuantileClipper
     except ImportError:  # featurize not present (e.g. a stripped-down install)
         return
+    kind_onnx.register()
     update_registered_converter(
         QuantileClipper, "TraincycleQuantileClipper", _clipper_shape, _convert_clipper,
         overwrite=True,
@@ -307,18 +314,17 @@ def _convert_clipper(scope: Any, operator: Any, container: Any) -> None:
 
 
 def initial_types(columns: Sequence[Column]) -> list[tuple[str, Any]]:
-    """skl2onnx input types: one ``[N, 1]`` tensor per raw column."""
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    """skl2onnx input types: one ``[N, 1]`` tensor per raw column (strings for categories and
+    text, float64 epoch seconds for dates, float32 for numbers)."""
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
-    return [
-        (c.name, (StringTensorType if c.is_categorical else FloatTensorType)([None, 1]))
-        for c in columns
-    ]
+    types = {"categorical": StringTensorType, "text": StringTensorType, "datetime": DoubleTensorType}
+    return [(c.name, types.get(c.kind, FloatTensorType)([None, 1])) for c in columns]
 
 
 def tensor_columns(columns: Sequence[Column]) -> list[Column]:
     """The numeric columns fed as one ``NUMERIC_TENSOR`` input (none below the threshold)."""
-    numeric = [c for c in columns if not c.is_categorical]
+    numeric = [c for c in columns if c.kind == "numeric"]
     return numeric if len(numeric) > TENSOR_MIN_COLUMNS else []
 
 
@@ -342,9 +348,10 @@ def _convert_featurizer(featurizer: Any, inputs: list[tuple[str, Any]]) -> Any:
     from skl2onnx import convert_sklearn
 
     _register_converters()
+    simple = simplify(featurizer)
     onx = convert_sklearn(
-        simplify(featurizer), initial_types=inputs,
-        target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET}, name="featurizer",
+        simple, initial_types=inputs, target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET},
+        options={id(v): tfidf_options(v) for v in _vectorizers(simple)} or None, name="featurizer",
     )
     return _rename_output(onx, onx.graph.output[0].name, FEATURES)
 
@@ -366,11 +373,43 @@ def _split_numeric_input(onx: Any, names: list[str]) -> None:
     onx.graph.node.insert(0, split)
 
 
+def tfidf_options(vectorizer: Any) -> dict[str, Any]:
+    """skl2onnx options for a fitted Count/TfidfVectorizer: its tokenizer regex, and a locale that exists.
+
+    skl2onnx tokenises with RE2, whose ``\\w`` is ASCII: the vectorizer's token_pattern must be
+    ASCII too (``(?a)``, traincycle.column_kinds.TOKEN_PATTERN) for the graph to split words alike.
+    C.UTF-8 exists on every glibc system; onnxruntime fails on an absent en_US.UTF-8 locale.
+    """
+    import re
+
+    return {"tokenexp": re.sub(r"^\(\?[au]\)", "", vectorizer.token_pattern), "locale": "C.UTF-8"}
+
+
+def _vectorizers(est: Any) -> list[Any]:
+    """The text vectorizers (count or TF-IDF) inside a (simplified) featurizer."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(est, CountVectorizer):
+        return [est]
+    if isinstance(est, Pipeline):
+        return [v for _, step in est.steps for v in _vectorizers(step)]
+    if isinstance(est, ColumnTransformer):
+        return [v for _, t, _ in est.transformers_ for v in _vectorizers(t)]
+    return []
+
+
 def simplify(est: Any) -> Any:
-    """A copy without ``passthrough``/None pipeline steps, which skl2onnx cannot convert."""
+    """A copy without ``passthrough``/None pipeline steps, which skl2onnx cannot convert, and
+    with each part that names its ONNX stand-in (``onnx_estimator()``, e.g. a text column's
+    fitted TfidfVectorizer) replaced by it."""
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
+    stand_in = getattr(est, "onnx_estimator", None)
+    if stand_in is not None:
+        return stand_in()
     if isinstance(est, Pipeline):
         steps = [(n, simplify(s)) for n, s in est.steps if s not in (None, "passthrough")]
         if not steps:
@@ -521,7 +560,7 @@ def columns_from_meta(input_columns: Any) -> list[Column]:
     out = []
     for spec in input_columns:
         dtype = str(spec["dtype"])
-        kind = "categorical" if dtype == "category" else "numeric"
+        kind = {"category": "categorical", "text": "text", "datetime": "datetime"}.get(dtype, "numeric")
         out.append(Column(str(spec["name"]), kind, dtype,
                           tuple(str(c) for c in spec.get("categories") or ())))
     return out
@@ -529,15 +568,20 @@ def columns_from_meta(input_columns: Any) -> list[Column]:
 
 def to_feeds(df: Any, columns: Sequence[Column]) -> dict[str, np.ndarray]:
     """onnxruntime feeds for raw rows: ``[N, 1]`` float32 numerics (NaN = missing), or one
-    ``[N, k]`` ``NUMERIC_TENSOR`` on wide tables, and strings (``""`` = missing). `df` must
-    already hold valid values (see predict's checks)."""
+    ``[N, k]`` ``NUMERIC_TENSOR`` on wide tables, strings (``""`` = missing) for categories and
+    text, float64 epoch seconds for dates. `df` must already hold valid values (see predict's
+    checks; dates parsed)."""
+    from traincycle.column_kinds import epoch_seconds
+
     feeds = {}
     for col in columns:
-        if col.is_categorical:
+        if col.is_string:
             text = df[col.name].astype("string")
             values = text.where(text.notna(), MISSING_STRING).astype(object).to_numpy()
             feeds[col.name] = values.astype(str).reshape(-1, 1)
-    numeric = [c.name for c in columns if not c.is_categorical]
+        elif col.kind == "datetime":
+            feeds[col.name] = epoch_seconds(df[col.name]).reshape(-1, 1)
+    numeric = [c.name for c in columns if c.kind == "numeric"]
     block = _numeric_block(df, numeric)
     if tensor_columns(columns):
         feeds[NUMERIC_TENSOR] = block

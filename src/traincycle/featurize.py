@@ -286,7 +286,7 @@ def prepare_inputs(df: pd.DataFrame, inputs: list[dict[str, Any]], where: str = 
         if col["dtype"] in ("datetime", "text"):
             from traincycle.column_kinds import convert
 
-            out[col["name"]] = convert(series, col["dtype"])
+            out[col["name"]] = convert(series, col["dtype"], col.get("format"))
         elif col["dtype"] == "category":
             values = series.astype("string").astype(object)
             out[col["name"]] = values.where(series.notna(), np.nan)
@@ -486,6 +486,9 @@ def fit_featurizer(train: pd.DataFrame, data: DataConfig, cfg: FeaturizeConfig) 
     plain = [c for c in columns if kinds[c] not in ("datetime", "text")]
     strategies = column_strategies(train, plain, cfg)
     inputs = describe_inputs(train, columns, kinds)
+    for spec in inputs:  # predict and serve parse new dates as ingest parsed the source's
+        if spec["dtype"] == "datetime" and data.date_format:
+            spec["format"] = data.date_format
     pipeline = build_featurizer(inputs, strategies, cfg)
     pipeline.fit(prepare_inputs(train, inputs, "train"))
     names = output_names(pipeline)

@@ -12,7 +12,11 @@
 * an absent column is an error naming it, or, under ``predict.missing_columns: impute``, all
   missing and flagged ``missing_column:<column>``;
 * a value of the wrong type (text in a numeric column, a number or a boolean where a category is
-  expected) is always an error.
+  expected, a date that does not parse) is always an error.
+
+Free text is scored as it comes (only a missing text is flagged); dates arrive as strings (ISO
+8601, or the source's ``data.date_format``), parsed by ingest's own code into the graph's epoch
+seconds; booleans as true/false (JSON) or yes/no, true/false, 1/0 (files).
 """
 
 from __future__ import annotations
@@ -52,16 +56,23 @@ class InputSpec:
     """One raw input column of a model directory's graph, as its manifest describes it."""
 
     name: str
-    kind: str  # "numeric" or "categorical"
+    kind: str  # "numeric", "categorical", "text" or "datetime"
     dtype: str
     categories: tuple[str, ...] = ()
-    #: the schema's allowed range of a numeric column (None: unbounded)
+    #: the schema's allowed range of a numeric column (None: unbounded); dates: epoch seconds
     low: float | None = None
     high: float | None = None
+    #: a date column's strptime format (None: ISO 8601 and the common forms ingest reads)
+    format: str | None = None
 
     @property
     def is_categorical(self) -> bool:
         return self.kind == "categorical"
+
+    @property
+    def is_string(self) -> bool:
+        """Read and fed as strings: categories and free text."""
+        return self.kind in ("categorical", "text")
 
     @functools.cached_property
     def known(self) -> np.ndarray:
@@ -72,8 +83,21 @@ class InputSpec:
 def specs_from_manifest(manifest: Mapping[str, Any]) -> list[InputSpec]:
     """The input columns listed in a manifest, in graph order."""
     return [InputSpec(str(c["name"]), str(c["kind"]), str(c["dtype"]),
-                      tuple(str(v) for v in c.get("categories", ())), c.get("min"), c.get("max"))
+                      tuple(str(v) for v in c.get("categories", ())), *_bounds(c), c.get("format"))
             for c in manifest["inputs"]]
+
+
+def _bounds(column: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """A column's (min, max); a date column's ISO bounds as epoch seconds, as its feed."""
+    low, high = column.get("min"), column.get("max")
+    if column["kind"] != "datetime":
+        return low, high
+    import pandas as pd
+
+    from traincycle.column_kinds import epoch_seconds
+
+    seconds = epoch_seconds(pd.Series([low, high], dtype=object))
+    return tuple(None if np.isnan(v) else float(v) for v in seconds)  # type: ignore[return-value]
 
 
 @dataclasses.dataclass
@@ -115,13 +139,14 @@ def screen(columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], cfg: P
             _check_absent(gone, spec, cfg, offset, where)
             marks.append((f"{FLAG_ABSENT}:{spec.name}", gone))
         if values is None:
-            values = (np.full(rows, None, dtype=object) if spec.is_categorical
+            values = (np.full(rows, None, dtype=object) if spec.is_string
                       else np.full(rows, np.nan))
-        if spec.is_categorical:
+        if spec.is_string:
             values = _text(values)
             missing = values == MISSING_STRING
-            unseen = ~missing & ~np.isin(values, spec.known)
-            _judge(unseen, values, spec, cfg, offset, where, FLAG_UNKNOWN, marks)
+            if spec.is_categorical:  # free text has no list of known values
+                unseen = ~missing & ~np.isin(values, spec.known)
+                _judge(unseen, values, spec, cfg, offset, where, FLAG_UNKNOWN, marks)
         else:
             missing = np.isnan(values)
             outside = np.zeros(rows, dtype=bool)
@@ -136,7 +161,7 @@ def screen(columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], cfg: P
         if missing.any():
             marks.append((f"{FLAG_MISSING}:{spec.name}", missing))
         feeds[spec.name] = _feed(values, spec)
-    numeric = [spec.name for spec in specs if not spec.is_categorical]
+    numeric = [spec.name for spec in specs if spec.kind == "numeric"]
     if len(numeric) > TENSOR_MIN_COLUMNS:  # wide tables: the graph takes one [N, k] tensor (export)
         feeds[NUMERIC_TENSOR] = np.hstack([feeds.pop(name) for name in numeric])
     return Screened(feeds, row_flags(marks, rows), flag_counts(marks), rows)
@@ -146,7 +171,7 @@ def _check_absent(gone: np.ndarray, spec: InputSpec, cfg: PredictConfig, offset:
                   where: str) -> None:
     if cfg.missing_columns != "error":
         return
-    expected = "a category" if spec.is_categorical else f"a number, {spec.dtype}"
+    expected = _EXPECTED.get(spec.kind, f"a number, {spec.dtype}")
     hint = "params predict.missing_columns: impute scores it as missing"
     if gone.all():
         raise DataError(f"{where}: column {spec.name!r} is missing (expected {expected}); {hint}")
@@ -166,10 +191,20 @@ def _judge(bad: np.ndarray, values: np.ndarray, spec: InputSpec, cfg: PredictCon
     if kind == FLAG_UNKNOWN:
         known = ", ".join(spec.categories[:8]) + (", ..." if len(spec.categories) > 8 else "")
         what = f"unseen category {str(values[i])!r} (known: {known})"
+    elif spec.kind == "datetime":
+        shown = [_iso(v) for v in (values[i], spec.low, spec.high)]
+        what = f"{shown[0]} is outside the schema range [{shown[1]}, {shown[2]}]"
     else:
         what = f"{float(values[i]):g} is outside the schema range [{spec.low}, {spec.high}]"
     raise DataError(f"{where}: column {spec.name!r} row {offset + i}: {what}; params "
                     "predict.unknown: flag scores such rows and marks them")
+
+
+def _iso(seconds: float | None) -> str | None:
+    """Epoch seconds as an ISO date/time (messages about date columns)."""
+    import pandas as pd
+
+    return None if seconds is None else pd.Timestamp(seconds, unit="s").isoformat()
 
 
 def _text(values: np.ndarray) -> np.ndarray:
@@ -178,8 +213,10 @@ def _text(values: np.ndarray) -> np.ndarray:
 
 
 def _feed(values: np.ndarray, spec: InputSpec) -> np.ndarray:
-    if spec.is_categorical:
+    if spec.is_string:
         return values.reshape(-1, 1)
+    if spec.kind == "datetime":
+        return values.astype(np.float64).reshape(-1, 1)  # epoch seconds need float64
     with np.errstate(over="ignore"):  # beyond float32: +-inf, out of every range, clipped
         return values.astype(np.float32).reshape(-1, 1)
 
@@ -230,7 +267,11 @@ def frame_columns(df: Any, specs: Sequence[InputSpec], offset: int = 0,
         if spec.name not in df.columns:
             continue
         series = df[spec.name]
-        if spec.is_categorical:
+        if spec.kind == "text":  # free text: whatever was written, numbers included
+            out[spec.name] = series.astype("string").to_numpy(dtype=object, na_value=None)
+        elif spec.kind == "datetime":
+            out[spec.name] = _dates(series, spec, offset, where)
+        elif spec.is_categorical:
             numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
             if numeric and series.notna().any():
                 bad = int(np.flatnonzero(series.notna().to_numpy())[0])
@@ -238,21 +279,43 @@ def frame_columns(df: Any, specs: Sequence[InputSpec], offset: int = 0,
                                 f"category (text), got number {series.iloc[bad]!r}")
             out[spec.name] = series.astype("string").to_numpy(dtype=object, na_value=None)
         else:
-            numbers = _numbers(series)
+            numbers = _numbers(series, spec)
             bad_mask = series.notna().to_numpy() & np.isnan(numbers)
             if bad_mask.any():
                 bad = int(np.flatnonzero(bad_mask)[0])
-                raise DataError(f"{where}: column {spec.name!r} row {offset + bad}: expected a "
-                                f"number ({spec.dtype}), got {series.iloc[bad]!r}")
+                expected = "yes/no, true/false or 1/0" if spec.dtype == "bool" else f"a number ({spec.dtype})"
+                raise DataError(f"{where}: column {spec.name!r} row {offset + bad}: expected "
+                                f"{expected}, got {series.iloc[bad]!r}")
             out[spec.name] = numbers
     return out
 
 
-def _numbers(series: Any) -> np.ndarray:
+def _dates(series: Any, spec: InputSpec, offset: int, where: str) -> np.ndarray:
+    """A date column as epoch seconds, parsed by ingest's code; a value that is no date is an error."""
+    import pandas as pd
+
+    from traincycle.column_kinds import convert, epoch_seconds
+
+    seconds = epoch_seconds(convert(series, "datetime", spec.format))
+    bad_mask = series.notna().to_numpy() & np.isnan(seconds)
+    if pd.api.types.is_string_dtype(series) or isinstance(series.dtype, pd.CategoricalDtype):
+        bad_mask &= series.astype("string").str.strip().fillna("").to_numpy(dtype=str) != ""
+    if bad_mask.any():
+        bad = int(np.flatnonzero(bad_mask)[0])
+        raise DataError(f"{where}: column {spec.name!r} row {offset + bad}: expected a date "
+                        f"({spec.format or 'ISO 8601, e.g. 2024-05-31'}), got {series.iloc[bad]!r}")
+    return seconds
+
+
+def _numbers(series: Any, spec: InputSpec) -> np.ndarray:
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
         return series.to_numpy(dtype="float64", na_value=np.nan)
+    if spec.dtype == "bool":  # yes/no, true/false as users write them (ingest's reading)
+        from traincycle.column_kinds import parse_booleans
+
+        return parse_booleans(series).to_numpy(dtype="float64", na_value=np.nan)
     text = series.astype("string").str.strip()
     return pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
@@ -265,6 +328,7 @@ ABSENT = _Absent()
 _TEXT = frozenset({str, type(None), _Absent})
 _BOOL = frozenset({bool, type(None), _Absent})
 _NUMBER = frozenset({int, float, type(None), _Absent})
+_EXPECTED = {"categorical": "a category", "text": "a text", "datetime": "a date"}
 
 
 def record_columns(records: Sequence[Mapping[str, Any]], specs: Sequence[InputSpec],
@@ -307,16 +371,21 @@ def _typed(values: list[Any], types: set[type], spec: InputSpec, key: str, missi
            where: str) -> np.ndarray:
     from traincycle.parsing import clean_text
 
-    allowed, expected = ((_TEXT, "a category (text) or null") if spec.is_categorical else
+    allowed, expected = ((_TEXT, f"{_EXPECTED[spec.kind]} (a string) or null") if spec.kind in _EXPECTED else
                          (_BOOL, "true, false or null") if spec.dtype == "bool" else
                          (_NUMBER, "a number or null"))
     if not types <= allowed:
         i, bad = next((i, v) for i, v in enumerate(values) if type(v) not in allowed)
         raise DataError(f"{where}: row {i}: field {key!r}: expected {expected}, "
                         f"got {type(bad).__name__} {bad!r}")
-    if spec.is_categorical:
-        return np.array([clean_text(v, missing) if type(v) is str else None for v in values],
+    if spec.kind in _EXPECTED:
+        text = np.array([clean_text(v, missing) if type(v) is str else None for v in values],
                         dtype=object)
+        if spec.kind != "datetime":
+            return text
+        import pandas as pd
+
+        return _dates(pd.Series(text, dtype=object), spec, 0, where)
     numbers = [v if type(v) is not _Absent and v is not None else np.nan for v in values]
     try:
         return np.array(numbers, dtype=np.float64)

@@ -1,9 +1,10 @@
 """Featurizer parts for column kinds beyond numbers and categories: dates and free text.
 
 `DateParts` turns datetime columns into calendar parts (year, month, day of week, day of year,
-hour when train has times of day) and days since the earliest train date; `text_encoder` is a
+hour when train has times of day) and days since the earliest train date; `TextTerms` is a
 TF-IDF with a bounded vocabulary per text column. Both are fitted on train inside the one
-ColumnTransformer (see featurize.build_featurizer).
+ColumnTransformer (see featurize.build_featurizer); their ONNX converters live in
+:mod:`traincycle.kind_onnx` (`TermWeights` is the text part's export-only tail).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from traincycle.column_kinds import date_parts
+from traincycle.column_kinds import TOKEN_PATTERN, date_parts
+from traincycle.errors import ConfigError
 
 PARTS = ("year", "month", "dayofweek", "dayofyear", "hour", "days")
 
@@ -73,9 +75,11 @@ class TextTerms(TransformerMixin, BaseEstimator):
         self.n_features_in_ = 1
         # a tiny train split may hold fewer documents than min_df: keep every term then
         min_df = self.min_df if len(values) >= self.min_df else 1
+        # ASCII word runs, as the text modality's vectorizer: the ONNX graph's RE2 tokenizer
+        # then splits words alike; float64 weights, as the graph computes them (kind_onnx)
         self.tfidf_ = TfidfVectorizer(max_features=self.max_features, min_df=min_df,
                                       ngram_range=(1, self.ngram_max), lowercase=self.lowercase,
-                                      dtype=np.float64)
+                                      token_pattern=TOKEN_PATTERN, dtype=np.float64)
         try:
             self.tfidf_.fit(values)
         except ValueError:  # no term at all (empty notes): one constant-free empty vocabulary
@@ -88,6 +92,14 @@ class TextTerms(TransformerMixin, BaseEstimator):
             return np.zeros((len(values), 0))
         return self.tfidf_.transform(values).toarray()
 
+    def onnx_estimator(self) -> Any:
+        """What ONNX export converts in this part's place (traincycle.export.simplify): term
+        counts, then float64 idf weights and L2 norm (`TermWeights`)."""
+        if self.tfidf_ is None:
+            raise ConfigError(f"optimize: text column {self.column_!r} has no terms in train (too few "
+                              "words), so ONNX has nothing to export; drop it (featurize.drop_columns)")
+        return term_counts_then_weights(self.tfidf_)
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         terms = [] if self.tfidf_ is None else self.tfidf_.get_feature_names_out()
         return np.array([f"{self.column_}_{t}" for t in terms], dtype=object)
@@ -97,3 +109,38 @@ def _texts(X: Any) -> list[str]:
     """The documents of a 1-D column (a frame's only column, a Series or an array); missing = ''."""
     series = X.iloc[:, 0] if isinstance(X, pd.DataFrame) else pd.Series(np.asarray(X).ravel())
     return series.astype("string").fillna("").astype(str).tolist()
+
+
+class TermWeights(TransformerMixin, BaseEstimator):
+    """Term counts -> TF-IDF (counts x idf, rows L2-normalised) in float64: the export-only tail
+    of a fitted TfidfVectorizer (sklearn's own transform is what featurize runs)."""
+
+    def __init__(self, idf: Any = None, norm: str | None = "l2") -> None:
+        self.idf = idf
+        self.norm = norm
+
+    def fit(self, X: Any, y: Any = None) -> TermWeights:
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        weighted = np.asarray(X, dtype=np.float64) * np.asarray(self.idf, dtype=np.float64)
+        if self.norm != "l2":
+            return weighted
+        norms = np.sqrt((weighted**2).sum(axis=1, keepdims=True))
+        return np.divide(weighted, norms, out=np.zeros_like(weighted), where=norms > 0)
+
+
+def term_counts_then_weights(tfidf: Any) -> Any:
+    """A fitted TfidfVectorizer as (term counts, `TermWeights`) for export."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.pipeline import Pipeline
+
+    if tfidf.sublinear_tf or tfidf.norm not in ("l2", None):
+        raise ConfigError("optimize: a text column's TF-IDF uses sublinear_tf or an l1 norm, which "
+                          "ONNX export does not cover; keep the defaults")
+    counts = CountVectorizer(lowercase=tfidf.lowercase, token_pattern=tfidf.token_pattern,
+                             ngram_range=tfidf.ngram_range, vocabulary=tfidf.vocabulary_,
+                             dtype=np.float32)  # whole counts: exact in float32
+    counts.fit([""])
+    idf = tfidf.idf_ if tfidf.use_idf else np.ones(len(tfidf.vocabulary_))
+    return Pipeline([("counts", counts), ("weights", TermWeights(idf, tfidf.norm))])

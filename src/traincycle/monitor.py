@@ -78,6 +78,8 @@ def compare(current: pd.DataFrame, reference: pd.DataFrame, pred: Any, cfg: Moni
                 report["columns"][spec.name] = {"kind": spec.kind, "absent": True,
                                                 "severity": "critical"}
                 continue
+            if spec.kind == "text":  # free text: every value distinct, no distribution to compare
+                continue
             drift = categorical_drift if spec.is_categorical else numeric_drift
             args = () if spec.is_categorical else (cfg.bins,)
             figures = drift(ref_cols[spec.name], cur_cols[spec.name], *args)

@@ -41,7 +41,7 @@ def encode(columns: dict[str, np.ndarray], specs: list[InputSpec]) -> np.ndarray
     parts = []
     for spec in specs:
         values = columns.get(spec.name)
-        if values is None:
+        if values is None or spec.kind == "text":  # free text has no distance here
             continue
         if spec.is_categorical:
             parts.append(np.stack([values == c for c in spec.categories], axis=1).astype(np.float64)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from traincycle.column_kinds import TOKEN_PATTERN
 from traincycle.config import DataConfig
 from traincycle.errors import ConfigError, DataError
 
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
     from traincycle.validate import Outcome, TextChecks
 
 LISTED = 5
-#: scikit-learn's default token pattern, restricted to ASCII word characters (see make_vectorizer)
-TOKEN_PATTERN = r"(?a)\b\w\w+\b"
 _SPACE = re.compile(r"\s+")
 
 

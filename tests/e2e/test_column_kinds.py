@@ -66,19 +66,68 @@ def auc(df, data, drop) -> tuple[float, list[str]]:
     return float(roc_auc_score(np.asarray(test[data.target]) == 1, proba)), list(fz.feature_names)
 
 
-def test_optimize_refuses_date_and_text_in_one_line(raw) -> None:
-    from traincycle.featurize import fit_featurizer
-    from traincycle.optimize import check_exportable
+@pytest.fixture(scope="module")
+def shipped(raw, tmp_path_factory):
+    """The churn model through featurize, train and optimize, written as a model directory."""
+    from traincycle.io import write_bytes, write_json
+    from traincycle.optimize import MANIFEST_FILE, MODEL_FILE, Inputs, OptimizeConfig, manifest, optimize
 
     df, data = raw
-    fz = fit_featurizer(df, data, FeaturizeConfig(label_scan=LabelScanConfig(enabled=False)))
+    parts, _ = split_frame(df, data, SplitConfig(), seed=0)
+    cfg = FeaturizeConfig(label_scan=LabelScanConfig(enabled=False))
+    fz, processed, _, _ = featurize(parts, data, cfg, 0)
+    model, _, _ = train(processed["train"], processed["val"], fz.meta, data, TrainConfig(model="xgboost"), 0)
+    variants, chosen, _ = optimize(Inputs(fz, model, processed["val"], parts["val"]),
+                                  OptimizeConfig(choose="float"), 0)
+    out = tmp_path_factory.mktemp("optimized")
+    write_bytes(chosen.onnx, out / MODEL_FILE)
+    _, provenance = ingest(data, IngestConfig())
+    write_json(manifest(chosen, fz, model, "0" * 64, provenance["parsing"]), out / MANIFEST_FILE)
+    return fz, model, variants, out
 
-    class Model:
-        family, feature_names = "logistic", fz.feature_names
 
-    with pytest.raises(ConfigError, match="column 'signup_date' is a datetime column") as info:
-        check_exportable(fz, Model())
-    assert "\n" not in str(info.value)
+def test_optimize_exports_every_kind_behind_the_parity_gate(shipped) -> None:
+    import json
+
+    from traincycle.optimize import FLOAT, MANIFEST_FILE
+
+    _fz, _model, variants, out = shipped
+    exported = next(v for v in variants if v.name == FLOAT)
+    assert exported.verdict["accepted"], exported.verdict
+    assert exported.figures["max_prob_diff"] < 1e-4
+    text = (out / MANIFEST_FILE).read_text()
+    inputs = {c["name"]: (c["kind"], c["dtype"]) for c in json.loads(text)["inputs"]}
+    assert inputs == {"signup_date": ("datetime", "datetime"), "plan": ("categorical", "category"),
+                      "autopay": ("numeric", "bool"), "monthly_spend": ("numeric", "float64"),
+                      "note": ("text", "text")}
+    assert len(text) < 3000  # no value lists for dates, notes or ids
+
+
+def test_predict_and_serve_score_raw_rows_like_their_ingested_twins(raw, shipped, tmp_path) -> None:
+    import pandas as pd
+
+    from traincycle.featurize import transform
+    from traincycle.inputs import PredictConfig
+    from traincycle.predict import load_predictor, predict_file
+
+    df, data = raw
+    fz, model, _variants, out = shipped
+    sent = pd.read_csv(data.source).head(300)  # ISO date strings, yes/no, free text, an id
+    sent.loc[3, "note"] = None
+    twins = df.head(300).copy()
+    twins.loc[3, "note"] = None
+    native = model.scores(transform(fz, twins))[:, 1]
+    sent.to_csv(tmp_path / "new.csv", index=False)
+    outcome = predict_file(out, tmp_path / "new.csv", tmp_path / "scored.csv")
+    scored = pd.read_csv(tmp_path / "scored.csv")
+    np.testing.assert_allclose(scored["proba_yes"].to_numpy(), native, atol=1e-5)
+    assert outcome.counts["missing"] == 1 and scored["flags"].iloc[3] == "missing:note"
+    rows = sent.drop(columns=["churn", "customer_id"]).head(20)
+    body = rows.assign(autopay=rows["autopay"] == "yes").to_json(orient="records")  # JSON booleans
+    pred = load_predictor(out)
+    batch = pred.intake(PredictConfig()).parse_request(
+        f'{{"rows": {body}}}'.encode(), "application/json", 100)
+    np.testing.assert_allclose(pred.scores(batch.screened)[:, 1], native[:20], atol=1e-5)
 
 
 def test_drafted_schema_is_short_and_lists_no_ids_dates_or_notes(raw, tmp_path) -> None:

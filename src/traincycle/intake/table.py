@@ -19,6 +19,9 @@ from traincycle.intake.base import JSON, Batch, json_items, kind
 from traincycle.parsing import ReadOptions
 
 FORMATS = (".csv", ".parquet")
+#: columns sent as strings that are neither numbers nor categories
+STRING_KINDS = {"text": "free text",
+                "datetime": "a date or time, ISO 8601 (2024-05-31, 2024-05-31T14:00:00Z)"}
 
 
 def check_input(path: str | Path) -> Path:
@@ -38,7 +41,7 @@ def read_batches(path: str | Path, specs: Sequence[InputSpec], options: ReadOpti
 
     path = check_input(path)
     if path.suffix.lower() == ".csv":
-        text = [s.name for s in specs if s.is_categorical]
+        text = [s.name for s in specs if s.is_string or s.kind == "datetime"]
         batches: Iterator[pd.DataFrame] = csv_chunks(path, options, batch_rows, text)
     else:
         batches = parquet_batches(path, batch_rows)
@@ -75,10 +78,14 @@ def row_schema(manifest: dict[str, Any], cfg: PredictConfig) -> dict[str, Any]:
     imputed."""
     props: dict[str, Any] = {}
     for col in manifest["inputs"]:
-        if col["kind"] == "categorical":
+        if col["kind"] in STRING_KINDS:
+            described = f"a date or time written as {col['format']}" if col.get("format") \
+                else STRING_KINDS[col["kind"]]
+            prop: dict[str, Any] = {"type": ["string", "null"], "description": described}
+        elif col["kind"] == "categorical":
             cats = col.get("categories") or []
             if cfg.unknown == "error" and cats:
-                prop: dict[str, Any] = {"enum": [*cats, None]}
+                prop = {"enum": [*cats, None]}
             else:
                 prop = {"type": ["string", "null"],
                         "description": "known: " + ", ".join(cats[:20]) + (", ..." if len(cats) > 20 else "")}

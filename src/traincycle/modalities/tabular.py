@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from traincycle.config import DataConfig
-from traincycle.errors import ConfigError
 from traincycle.ingest import ingest
 from traincycle.modalities.shared import fit_inputs
 from traincycle.validate import validate_frame
@@ -27,7 +26,7 @@ FAIRNESS = True
 #: the module under traincycle.intake that reads new tabular inputs (predict, serve)
 INTAKE = "table"
 
-__all__ = ["FAIRNESS", "INTAKE", "NAME", "check", "check_exportable", "evaluation_files",
+__all__ = ["FAIRNESS", "INTAKE", "NAME", "check", "evaluation_files",
            "evaluation_inputs", "explain", "export_onnx", "featurize", "fit_inputs", "identity_columns",
            "ingest", "manifest_fields", "requests"]
 
@@ -81,17 +80,6 @@ def _columns(featurizer: Any) -> list[Any]:
     return columns_from_meta(featurizer.meta["input_columns"])
 
 
-def check_exportable(meta: dict[str, Any]) -> None:
-    """Date and free-text columns of a table have no ONNX featurizer yet: refuse in one line."""
-    unsupported = [c for c in meta["input_columns"] if c["dtype"] in ("datetime", "text")]
-    if unsupported:
-        col = unsupported[0]
-        raise ConfigError(
-            f"optimize: column {col['name']!r} is a {col['dtype']} column, whose features ONNX export "
-            f"does not cover yet; drop it (featurize.drop_columns) to ship an ONNX model"
-        )
-
-
 def export_onnx(featurizer: Any, model: Any, native: Any = None) -> bytes:
     """The featurizer's graph over raw columns merged with the family's (or `native`'s) graph."""
     from traincycle import export
@@ -117,11 +105,13 @@ def manifest_fields(featurizer: Any, model: Any) -> dict[str, Any]:
     """One input per raw column (categories listed), and how a missing value is written."""
     from traincycle.export import MISSING_STRING
 
+    specs = featurizer.meta["input_columns"]
     return {
         "inputs": [
             {"name": c.name, "kind": c.kind, "dtype": c.dtype,
-             **({"categories": list(c.categories)} if c.is_categorical else {})}
-            for c in _columns(featurizer)
+             **({"categories": list(c.categories)} if c.is_categorical else {}),
+             **({"format": spec["format"]} if spec.get("format") else {})}
+            for c, spec in zip(_columns(featurizer), specs, strict=True)
         ],
         "missing": {"categorical": MISSING_STRING, "numeric": "NaN"},
     }

@@ -77,19 +77,13 @@ def explain(native: Any, classes: list[str]) -> dict[str, Any]:
 
 def export_onnx(native: Any, task: str, n_features: int) -> Any:
     """TF-IDF + logistic through skl2onnx: documents in (string ``[N, 1]``), scores out."""
-    import re
-
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import StringTensorType
 
-    from traincycle.export import FEATURES, ML_OPSET, OPSET, keep_score_output
+    from traincycle.export import FEATURES, ML_OPSET, OPSET, keep_score_output, tfidf_options
 
     vectorizer = native.named_steps["tfidf"]
-    # skl2onnx tokenises with this regex; it matches sklearn's default token_pattern
-    # C.UTF-8 exists on every glibc system; onnxruntime fails on an absent en_US.UTF-8 locale
-    options = {id(vectorizer): {"tokenexp": re.sub(r"^\(\?[au]\)", "", vectorizer.token_pattern),
-                                "locale": "C.UTF-8"},
-               id(native.named_steps["clf"]): {"zipmap": False}}
+    options = {id(vectorizer): tfidf_options(vectorizer), id(native.named_steps["clf"]): {"zipmap": False}}
     onx = convert_sklearn(native, initial_types=[(FEATURES, StringTensorType([None, 1]))],
                           target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET}, options=options, name="model")
     return keep_score_output(onx, task)
