@@ -115,6 +115,23 @@ class TextFeaturizeConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class HighCardinalityConfig:
+    """featurize.high_cardinality: category columns with many distinct train values."""
+
+    #: group: as every category (rare values grouped into `other`); frequency: the share of train
+    #: rows holding the value; target: the mean target, fitted out of fold on train
+    encoding: Literal["group", "frequency", "target"] = "group"
+    #: a category with more distinct train values than this is high-cardinality
+    min_values: int = 50
+    #: folds of the target encoding's out-of-fold fit
+    folds: int = 5
+
+    def __post_init__(self) -> None:
+        check_range("featurize.high_cardinality.min_values", self.min_values, 2)
+        check_range("featurize.high_cardinality.folds", self.folds, 2, 20)
+
+
+@dataclasses.dataclass(frozen=True)
 class FeaturizeConfig:
     """How raw columns become model features."""
 
@@ -138,6 +155,7 @@ class FeaturizeConfig:
     text: TextFeaturizeConfig = dataclasses.field(default_factory=TextFeaturizeConfig)
     #: text columns of a table: TF-IDF terms kept per column (min_df, n-grams, case from `text`)
     text_column_terms: int = 200
+    high_cardinality: HighCardinalityConfig = dataclasses.field(default_factory=HighCardinalityConfig)
 
     def __post_init__(self) -> None:
         check_range("featurize.rare_min_count", self.rare_min_count, 1)
@@ -158,6 +176,8 @@ class Featurizer:
 
     pipeline: ColumnTransformer
     meta: dict[str, Any]
+    #: train's features as the fit produced them (out of fold where target-encoded); not saved
+    fitted_train: np.ndarray | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -302,7 +322,8 @@ def prepare_inputs(df: pd.DataFrame, inputs: list[dict[str, Any]], where: str = 
 
 
 def build_featurizer(
-    inputs: list[dict[str, Any]], strategies: dict[str, str], cfg: FeaturizeConfig
+    inputs: list[dict[str, Any]], strategies: dict[str, str], cfg: FeaturizeConfig,
+    task: str = "binary", seed: int = 0,
 ) -> ColumnTransformer:
     """An unfitted ColumnTransformer: one Pipeline per (kind, strategy) group of columns."""
     from sklearn.compose import ColumnTransformer
@@ -312,13 +333,27 @@ def build_featurizer(
         if col["dtype"] in ("datetime", "text"):
             continue
         kind = "cat" if col["dtype"] == "category" else "num"
+        if kind == "cat" and is_high_cardinality(col, cfg.high_cardinality):
+            kind = "high"
         groups.setdefault((kind, strategies[col["name"]]), []).append(col["name"])
     transformers = []
     for (kind, strategy), columns in groups.items():
-        steps = _numeric_steps(strategy, cfg) if kind == "num" else _categorical_steps(strategy, cfg)
+        if kind == "high":
+            from traincycle.kind_features import high_cardinality_encoder
+
+            high = cfg.high_cardinality
+            encoder = high_cardinality_encoder(high.encoding, task, high.folds, seed)
+            steps = [*_categorical_steps(strategy, cfg)[:-1], ("encode", encoder)]
+        else:
+            steps = _numeric_steps(strategy, cfg) if kind == "num" else _categorical_steps(strategy, cfg)
         transformers.append((f"{kind}_{strategy}", _pipeline(steps), columns))
     transformers.extend(_kind_transformers(inputs, cfg))
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+
+
+def is_high_cardinality(column: dict[str, Any], cfg: HighCardinalityConfig) -> bool:
+    """A category column encoded by featurize.high_cardinality (not `group`) for its many values."""
+    return cfg.encoding != "group" and len(column.get("categories", ())) > cfg.min_values
 
 
 def _kind_transformers(inputs: list[dict[str, Any]], cfg: FeaturizeConfig) -> list[tuple[str, Any, Any]]:
@@ -477,8 +512,13 @@ def filter_rows(
     return out, dropped
 
 
-def fit_featurizer(train: pd.DataFrame, data: DataConfig, cfg: FeaturizeConfig) -> Featurizer:
-    """Fit the featurizer on train rows only and describe it for featurizer.json."""
+def fit_featurizer(train: pd.DataFrame, data: DataConfig, cfg: FeaturizeConfig, seed: int = 0) -> Featurizer:
+    """Fit the featurizer on train rows only and describe it for featurizer.json.
+
+    The fit also yields train's own features (`Featurizer.fitted_train`): target-encoded columns
+    there come out of fold (sklearn's TargetEncoder cross-fits in fit_transform), unlike a second
+    transform of the same rows, which would hand each row its own label.
+    """
     from traincycle.column_kinds import kinds_of
 
     columns = input_columns(train, data, cfg)
@@ -489,10 +529,12 @@ def fit_featurizer(train: pd.DataFrame, data: DataConfig, cfg: FeaturizeConfig) 
     for spec in inputs:  # predict and serve parse new dates as ingest parsed the source's
         if spec["dtype"] == "datetime" and data.date_format:
             spec["format"] = data.date_format
-    pipeline = build_featurizer(inputs, strategies, cfg)
-    pipeline.fit(prepare_inputs(train, inputs, "train"))
-    names = output_names(pipeline)
     classes = [] if data.task == "regression" else class_labels(train[data.target], data)
+    pipeline = build_featurizer(inputs, strategies, cfg, data.task, seed)
+    y = encode_target(train[data.target], data.task, classes, "train")
+    fitted = np.asarray(pipeline.fit_transform(prepare_inputs(train, inputs, "train"), y), dtype=np.float32)
+    names = output_names(pipeline)
+    high = [c["name"] for c in inputs if is_high_cardinality(c, cfg.high_cardinality)]
     meta = {
         "modality": "tabular",
         "feature_names": names,
@@ -504,8 +546,10 @@ def fit_featurizer(train: pd.DataFrame, data: DataConfig, cfg: FeaturizeConfig) 
         "positive_label": classes[-1] if data.task == "binary" else None,
         "encoding": cfg.encoding,
         "row_filters": {"drop_rows_missing": sorted(c for c, s in strategies.items() if s == "drop")},
+        **({"high_cardinality": {"encoding": cfg.high_cardinality.encoding, "columns": high}}
+           if high else {}),
     }
-    return Featurizer(pipeline, meta)
+    return Featurizer(pipeline, meta, fitted)
 
 
 def transform(featurizer: Featurizer, raw: pd.DataFrame, where: str = "input") -> pd.DataFrame:
@@ -526,9 +570,13 @@ def raw_rows(processed: pd.DataFrame, raw: pd.DataFrame, where: str = "optimize"
 
 
 def processed_frame(featurizer: Featurizer, part: pd.DataFrame, split: str) -> pd.DataFrame:
-    """row_id, float32 features, encoded target: one processed split."""
+    """row_id, float32 features, encoded target: one processed split (train: the fit's own
+    output, out of fold where target-encoded)."""
     meta = featurizer.meta
-    features = transform(featurizer, part, f"{split} split")
+    if split == "train" and featurizer.fitted_train is not None:
+        features = pd.DataFrame(featurizer.fitted_train, columns=featurizer.feature_names, index=part.index)
+    else:
+        features = transform(featurizer, part, f"{split} split")
     target = encode_target(part[meta["target"]], meta["task"], meta["classes"], split)
     return pd.concat(
         [
@@ -613,7 +661,7 @@ def featurize(
     kept, dropped = filter_rows(parts, data, strategies, cfg)
     if kept["train"].empty:
         raise DataError("featurize: no train rows left after dropping rows with missing values")
-    featurizer = fit_featurizer(kept["train"], data, cfg)
+    featurizer = fit_featurizer(kept["train"], data, cfg, seed)
     processed = {s: processed_frame(featurizer, kept[s], s) for s in SPLITS}
     issues = empty_label_issues()
     if cfg.label_scan.enabled and data.task != "regression":
@@ -626,7 +674,7 @@ def featurize(
         dropped["label_issues"] = len(kept["train"]) - len(train)
         kept["train"] = train
         # refit, so the cleaning statistics ignore the dropped rows too
-        featurizer = fit_featurizer(train, data, cfg)
+        featurizer = fit_featurizer(train, data, cfg, seed)
         processed = {s: processed_frame(featurizer, kept[s], s) for s in SPLITS}
     report = {
         "n_features": len(featurizer.feature_names),

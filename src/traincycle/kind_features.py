@@ -144,3 +144,49 @@ def term_counts_then_weights(tfidf: Any) -> Any:
     counts.fit([""])
     idf = tfidf.idf_ if tfidf.use_idf else np.ones(len(tfidf.vocabulary_))
     return Pipeline([("counts", counts), ("weights", TermWeights(idf, tfidf.norm))])
+
+
+class FrequencyEncoder(TransformerMixin, BaseEstimator):
+    """Category columns -> the share of train rows holding each value (0 for unseen values).
+
+    For high-cardinality categories (featurize.high_cardinality.encoding: frequency): one number
+    per column however many values, and nothing learned from the label, so no leakage.
+    """
+
+    def fit(self, X: Any, y: Any = None) -> FrequencyEncoder:
+        frame = pd.DataFrame(X)
+        self.n_features_in_ = frame.shape[1]
+        self.categories_, self.shares_ = [], []
+        for col in frame.columns:
+            shares = frame[col].astype(str).value_counts(normalize=True, sort=False).sort_index()
+            self.categories_.append(np.array(shares.index.tolist(), dtype=object))
+            self.shares_.append(shares.to_numpy(dtype=np.float64))
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        frame = pd.DataFrame(X)
+        out = np.zeros(frame.shape, dtype=np.float64)
+        for j, col in enumerate(frame.columns):
+            lookup = pd.Series(self.shares_[j], index=self.categories_[j])
+            out[:, j] = frame[col].astype(str).map(lookup).fillna(0.0).to_numpy(dtype=np.float64)
+        return out
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        from sklearn.utils.validation import _check_feature_names_in
+
+        names = _check_feature_names_in(self, input_features)
+        return np.array([f"{c}_frequency" for c in names], dtype=object)
+
+
+def high_cardinality_encoder(encoding: str, task: str, folds: int, seed: int) -> Any:
+    """The encoder of high-cardinality category columns: train-row shares, or the mean target
+    fitted out of fold (sklearn's TargetEncoder cross-fits in fit_transform: each train row's
+    value comes from the other folds, so the label never leaks into its own features)."""
+    if encoding == "frequency":
+        return FrequencyEncoder()
+    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.preprocessing import TargetEncoder
+
+    if task == "regression":
+        return TargetEncoder(target_type="continuous", cv=KFold(folds, shuffle=True, random_state=seed))
+    return TargetEncoder(target_type=task, cv=StratifiedKFold(folds, shuffle=True, random_state=seed))

@@ -25,12 +25,44 @@ def register() -> None:
     """Teach skl2onnx `DateParts` (the calendar arithmetic below) and `TermWeights`."""
     from skl2onnx import update_registered_converter
 
-    from traincycle.kind_features import DateParts, TermWeights
+    from traincycle.kind_features import DateParts, FrequencyEncoder, TermWeights
 
     update_registered_converter(DateParts, "TraincycleDateParts", _date_parts_shape,
                                 _convert_date_parts, overwrite=True)
     update_registered_converter(TermWeights, "TraincycleTermWeights", _term_weights_shape,
                                 _convert_term_weights, overwrite=True)
+    update_registered_converter(FrequencyEncoder, "TraincycleFrequencyEncoder", _frequency_shape,
+                                _convert_frequency, overwrite=True)
+
+
+def _frequency_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import FloatTensorType
+
+    n = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = FloatTensorType([n, len(operator.raw_operator.shares_)])
+
+
+def _convert_frequency(scope: Any, operator: Any, container: Any) -> None:
+    """Per column: LabelEncoder (value -> float32 share of train rows, 0 when unseen)."""
+    from onnx import TensorProto
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    op = operator.raw_operator
+    g = _Graph(scope, container)
+    x = concatenate_variables(scope, operator.inputs, container)
+    shape = scope.get_unique_variable_name("shape")
+    container.add_initializer(shape, TensorProto.INT64, [2], [-1, 1])
+    blocks = []
+    for j, (cats, shares) in enumerate(zip(op.categories_, op.shares_, strict=True)):
+        index = scope.get_unique_variable_name("col_idx")
+        container.add_initializer(index, TensorProto.INT64, [], [j])
+        code = g.op("LabelEncoder", g.op("Gather", x, index, axis=1), op_domain="ai.onnx.ml",
+                    op_version=2, keys_strings=[str(c) for c in cats],
+                    values_floats=np.asarray(shares, dtype=np.float32).tolist(), default_float=0.0)
+        blocks.append(g.op("Reshape", code, shape))
+    out = operator.outputs[0].full_name
+    container.add_node("Concat" if len(blocks) > 1 else "Identity", blocks, [out],
+                       **({"axis": 1} if len(blocks) > 1 else {}))
 
 
 def _term_weights_shape(operator: Any) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from traincycle.config import DataConfig
+from traincycle.errors import ConfigError
 from traincycle.ingest import ingest
 from traincycle.modalities.shared import fit_inputs
 from traincycle.validate import validate_frame
@@ -26,7 +27,7 @@ FAIRNESS = True
 #: the module under traincycle.intake that reads new tabular inputs (predict, serve)
 INTAKE = "table"
 
-__all__ = ["FAIRNESS", "INTAKE", "NAME", "check", "evaluation_files",
+__all__ = ["FAIRNESS", "INTAKE", "NAME", "check", "check_exportable", "evaluation_files",
            "evaluation_inputs", "explain", "export_onnx", "featurize", "fit_inputs", "identity_columns",
            "ingest", "manifest_fields", "requests"]
 
@@ -78,6 +79,16 @@ def _columns(featurizer: Any) -> list[Any]:
     from traincycle.export import columns_from_meta
 
     return columns_from_meta(featurizer.meta["input_columns"])
+
+
+def check_exportable(meta: dict[str, Any]) -> None:
+    """skl2onnx's TargetEncoder covers binary and numeric targets only: refuse the rest in one line."""
+    high = meta.get("high_cardinality") or {}
+    if high.get("encoding") == "target" and meta["task"] == "multiclass":
+        raise ConfigError(
+            f"optimize: column {high['columns'][0]!r} is target-encoded for a multiclass target, which "
+            "ONNX export does not cover; set featurize.high_cardinality.encoding: frequency to ship one"
+        )
 
 
 def export_onnx(featurizer: Any, model: Any, native: Any = None) -> bytes:
