@@ -10,6 +10,7 @@ fitted vectorizer (`TextTerms.tfidf_`, see :func:`traincycle.export.simplify`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,24 +23,30 @@ EPOCH_SHIFT = 719468.0
 
 
 def register() -> None:
-    """Teach skl2onnx `DateParts` (the calendar arithmetic below) and `TermWeights`."""
+    """Teach skl2onnx `DateParts` (the calendar arithmetic below), `TermWeights` and
+    `FrequencyEncoder`; each outputs float32 ``[N, width]``."""
     from skl2onnx import update_registered_converter
 
     from traincycle.kind_features import DateParts, FrequencyEncoder, TermWeights
 
-    update_registered_converter(DateParts, "TraincycleDateParts", _date_parts_shape,
-                                _convert_date_parts, overwrite=True)
-    update_registered_converter(TermWeights, "TraincycleTermWeights", _term_weights_shape,
-                                _convert_term_weights, overwrite=True)
-    update_registered_converter(FrequencyEncoder, "TraincycleFrequencyEncoder", _frequency_shape,
-                                _convert_frequency, overwrite=True)
+    parts = [(DateParts, _convert_date_parts, lambda op: len(op.columns_) * len(op.parts_)),
+             (TermWeights, _convert_term_weights, lambda op: len(op.idf)),
+             (FrequencyEncoder, _convert_frequency, lambda op: len(op.shares_))]
+    for cls, convert, width in parts:
+        update_registered_converter(cls, f"Traincycle{cls.__name__}", _float_shape(width), convert,
+                                    overwrite=True)
 
 
-def _frequency_shape(operator: Any) -> None:
-    from skl2onnx.common.data_types import FloatTensorType
+def _float_shape(width: Callable[[Any], int]) -> Callable[[Any], None]:
+    """A skl2onnx shape calculator: float32 ``[N, width(fitted part)]``."""
 
-    n = operator.inputs[0].get_first_dimension()
-    operator.outputs[0].type = FloatTensorType([n, len(operator.raw_operator.shares_)])
+    def shape(operator: Any) -> None:
+        from skl2onnx.common.data_types import FloatTensorType
+
+        n = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].type = FloatTensorType([n, width(operator.raw_operator)])
+
+    return shape
 
 
 def _convert_frequency(scope: Any, operator: Any, container: Any) -> None:
@@ -65,13 +72,6 @@ def _convert_frequency(scope: Any, operator: Any, container: Any) -> None:
                        **({"axis": 1} if len(blocks) > 1 else {}))
 
 
-def _term_weights_shape(operator: Any) -> None:
-    from skl2onnx.common.data_types import FloatTensorType
-
-    n = operator.inputs[0].get_first_dimension()
-    operator.outputs[0].type = FloatTensorType([n, len(operator.raw_operator.idf)])
-
-
 def _convert_term_weights(scope: Any, operator: Any, container: Any) -> None:
     """Cast(counts, double) * idf, divided by the row's L2 norm (0 rows stay 0), cast to float32."""
     from onnx import TensorProto
@@ -87,14 +87,6 @@ def _convert_term_weights(scope: Any, operator: Any, container: Any) -> None:
         safe = g.where(g.op("Greater", norm, 0.0), norm, 1.0)
         weighted = g.op("Div", weighted, safe)
     container.add_node("Cast", [weighted], [operator.outputs[0].full_name], to=TensorProto.FLOAT)
-
-
-def _date_parts_shape(operator: Any) -> None:
-    from skl2onnx.common.data_types import FloatTensorType
-
-    op = operator.raw_operator
-    n = operator.inputs[0].get_first_dimension()
-    operator.outputs[0].type = FloatTensorType([n, len(op.columns_) * len(op.parts_)])
 
 
 class _Graph:
@@ -186,7 +178,3 @@ def _axes(g: _Graph, axis: int) -> str:
     g.container.add_initializer(name, TensorProto.INT64, [1], [axis])
     return name
 
-
-def date_feed(seconds: np.ndarray) -> np.ndarray:
-    """A date column's graph feed: float64 ``[N, 1]`` epoch seconds (NaN = missing)."""
-    return np.asarray(seconds, dtype=np.float64).reshape(-1, 1)
