@@ -116,13 +116,18 @@ def manifest_fields(featurizer: Any, model: Any) -> dict[str, Any]:
     """One input per raw column (categories listed), and how a missing value is written."""
     from traincycle.export import MISSING_STRING
 
-    specs = featurizer.meta["input_columns"]
+    specs, columns = featurizer.meta["input_columns"], _columns(featurizer)
+    kinds = {c.kind for c in columns}
     return {
         "inputs": [
             {"name": c.name, "kind": c.kind, "dtype": c.dtype,
              **({"categories": list(c.categories)} if c.is_categorical else {}),
              **({"format": spec["format"]} if spec.get("format") else {})}
-            for c, spec in zip(_columns(featurizer), specs, strict=True)
+            for c, spec in zip(columns, specs, strict=True)
         ],
-        "missing": {"categorical": MISSING_STRING, "numeric": "NaN"},
+        "missing": {"categorical": MISSING_STRING, "numeric": "NaN",
+                    **({"text": MISSING_STRING} if "text" in kinds else {}),
+                    **({"datetime": "NaN"} if "datetime" in kinds else {})},
+        # for graph consumers other than traincycle predict/serve, which convert dates themselves
+        **({"feeds": {"datetime": "float64 seconds since 1970-01-01 UTC"}} if "datetime" in kinds else {}),
     }
