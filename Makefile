@@ -35,11 +35,14 @@ system-deps:
 	@command -v curl >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl; }
 
+# test files run in parallel on TEST_WORKERS processes (pytest-xdist); a file stays on one worker,
+# so its module fixtures (a reproduced project, a server) are built once; TEST_WORKERS=0: serial
+TEST_WORKERS ?= 2
 test: system-deps $(VENV)/.installed-extras ## Set up (with the image/text extras), then run the fast test suite
-	python -m pytest -q
+	python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-all: system-deps $(VENV)/.installed-extras ## Run every test, the slow end-to-end ones too
-	python -m pytest -q -m ''
+	python -m pytest -q -m '' -n $(TEST_WORKERS) --dist loadfile
 
 lint: install ## ruff check
 	ruff check src stages tests benchmarks tools

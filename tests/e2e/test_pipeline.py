@@ -129,14 +129,14 @@ def test_metrics_diff_works(repo):
 
 
 def test_killed_stage_recovers_to_identical_outputs(repo):
-    """SIGKILL `dvc repro -f` in the middle of its slowest stage, then `dvc repro` recovers exactly."""
+    """SIGKILL a forced rerun of the slowest stage mid-way, then `dvc repro` recovers exactly."""
     import signal
     import time
 
     before = (repo / "dvc.lock").read_text()
     victim = "train" if "train" in stage_names(repo) else stage_names(repo)[-1]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.Popen(["dvc", "repro", "-f"], cwd=repo, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(["dvc", "repro", "-f", "-s", victim], cwd=repo, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     assert proc.stdout is not None
     for line in proc.stdout:
