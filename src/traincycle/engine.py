@@ -164,6 +164,38 @@ def read_split(path: str, meta: dict[str, Any], where: str, workers: int) -> Das
     return DaskSplit(X, y)
 
 
+def worker_order(client: Any) -> list[str]:
+    """Worker addresses by worker name (a LocalCluster's are 0, 1, ...), then address.
+
+    Names, unlike addresses (random ports), are the same every run.
+    """
+    info = client.scheduler_info(n_workers=-1)["workers"]
+    return sorted(info, key=lambda address: (str(info[address].get("name")), address))
+
+
+def pin(client: Any, split: DaskSplit, workers: list[str]) -> DaskSplit:
+    """Persist `split`'s chunks in contiguous blocks in row order, block k on `workers[k]` only.
+
+    Left to the scheduler, a chunk goes to whichever worker is free first, so the rows each
+    worker builds its histograms from, and with them the trees, change from run to run. Pinned,
+    they depend only on the worker order.
+    """
+    import dask.array as da
+
+    xs, ys = split.X.to_delayed().ravel(), split.y.to_delayed().ravel()
+    parts, count = [], len(xs)
+    for k, address in enumerate(workers):
+        block = range(count * k // len(workers), count * (k + 1) // len(workers))
+        done = client.persist([*(xs[i] for i in block), *(ys[i] for i in block)], workers=[address],
+                              allow_other_workers=False)
+        parts += list(zip(done[:len(block)], done[len(block):], strict=True))
+    rows, width = split.X.chunks[0], split.X.shape[1]
+    pairs = list(zip(parts, rows, strict=True))
+    X = da.concatenate([da.from_delayed(x, (n, width), split.X.dtype) for (x, _), n in pairs])
+    y = da.concatenate([da.from_delayed(t, (n,), split.y.dtype) for (_, t), n in pairs])
+    return DaskSplit(X, y)
+
+
 def class_counts(y: Any, task: str) -> np.ndarray:
     """Train rows per class, computed on the cluster (empty for regression)."""
     import dask.array as da
@@ -185,9 +217,9 @@ def fit_on_dask(
         if workers == 0:
             where = cfg.address or "LocalCluster"
             raise UserError(f"params train.dask.address: the Dask cluster at {where} has no workers")
-        train = read_split(paths[0], meta, "processed train", workers)
-        val = read_split(paths[1], meta, "processed val", workers)
-        train.X, train.y, val.X, val.y = client.persist([train.X, train.y, val.X, val.y])
+        order = worker_order(client)
+        train = pin(client, read_split(paths[0], meta, "processed train", workers), order)
+        val = pin(client, read_split(paths[1], meta, "processed val", workers), order)
         hook = family_module(family).fit_dask
         fitted = hook(client, (train.X, train.y, val.X, val.y), class_counts(train.y, spec.task),
                       family_cfg, spec)

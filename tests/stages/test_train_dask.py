@@ -25,7 +25,8 @@ def train_args(name: str) -> list[str]:
     """TRAIN with outputs under `name`/ (so local and Dask runs sit side by side)."""
     out = {"--model-dir": f"{name}/model", "--metrics": f"{name}/headline.json",
            "--details": f"{name}/train.json", "--live-dir": f"{name}/dvclive",
-           "--diagnosis": f"{name}/diagnosis.json", "--timings": f"{name}/timings.json"}
+           "--diagnosis": f"{name}/diagnosis.json", "--timings": f"{name}/timings.json",
+           "--val-predictions": f"{name}/val_predictions.parquet"}
     return [out.get(prev, arg) for prev, arg in zip(["", *TRAIN], TRAIN, strict=False)]
 
 
@@ -54,6 +55,10 @@ def test_dask_training_matches_local_and_exports_to_onnx(root: Path) -> None:
     assert abs(on_dask["val"]["roc_auc"] - on_local["val"]["roc_auc"]) < 0.01
     assert on_dask["n_train"] == on_local["n_train"] and on_dask["model"] == "xgboost"
     assert (root / "dask" / "dvclive" / "plots" / "metrics" / "val" / "loss.tsv").exists()
+    again = run_stage("train", *train_args("dask-again"), cwd=root)  # a new cluster, new worker ports
+    assert again.returncode == 0, again.stderr
+    for name in ("model/model.json", "train.json", "val_predictions.parquet"):  # chunks pinned by worker name
+        assert (root / "dask" / name).read_bytes() == (root / "dask-again" / name).read_bytes(), name
 
     from traincycle.io import read_parquet
     from traincycle.models import load_model
