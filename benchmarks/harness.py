@@ -105,7 +105,7 @@ def synth_project(rows: int, tmp: Path, rounds: int) -> tuple[Path, Path]:
     if gen.returncode:
         raise SystemExit(gen.output)
     params = load_params()
-    params["data"] = {**params["data"], "source": str(data), "target": "income",
+    params["data"] = {**params["data"], "source": str(data), "path": str(data), "target": "income",
                       "positive_label": ">50K", "sensitive": ["sex", "race"], "task": "binary"}
     params.setdefault("train", {})["model"] = "xgboost"
     params["train"]["xgboost"].update(n_estimators=rounds, early_stopping_rounds=0)
