@@ -2,7 +2,7 @@
 
     python benchmarks/dask_engine.py [--sizes 1000000,5000000] [--rounds 100]
 
-For each size: `traincycle synth`, then ingest → split → featurize (single-process pandas, the same
+For each size: `traincycle synth`, then ingest → validate → split → featurize (single-process pandas, the same
 for both engines), then the train stage twice on the same processed Parquet: `engine: local`
 (xgboost, 2 threads in the stage process) and `engine: dask` on a 2-worker LocalCluster (worker
 processes on 127.0.0.1, 1 thread each). A fixed number of rounds (no early stopping), so both do
@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 from harness import env, measure, stage_commands, synth_project, table
 
-PREP = ("ingest", "split", "featurize")
+PREP = ("ingest", "validate", "split", "featurize")  # split reads what validate passed
 CLUSTER = {"workers": 2, "threads_per_worker": 1}
 
 
