@@ -209,7 +209,9 @@ def _iso(seconds: float | None) -> str | None:
 
 def _text(values: np.ndarray) -> np.ndarray:
     """Text values as a numpy string array, missing (None) as the graph's empty string."""
-    return np.array([MISSING_STRING if v is None else v for v in values.tolist()], dtype=str)
+    values = values.copy()
+    values[np.equal(values, None)] = MISSING_STRING
+    return values.astype(str)
 
 
 def _feed(values: np.ndarray, spec: InputSpec) -> np.ndarray:
@@ -342,11 +344,15 @@ def record_columns(records: Sequence[Mapping[str, Any]], specs: Sequence[InputSp
     holds the missing-value markers). Works column by column: a 1,000-row request stays cheap.
     """
     n = len(records)
-    keys: set[str] = set().union(*records) if n else set()
+    shapes = set(map(tuple, records))  # each row's keys in order: one shape in a regular request
+    keys: set[str] = set().union(*shapes)
     unknown = keys - names.keys()
     if unknown:
         row, key = next((i, k) for i, r in enumerate(records) for k in r if k not in names)
         raise DataError(f"{where}: row {row}: unknown field {key!r}")
+    # rows that all give the same keys in the same order are transposed in one pass in C
+    transposed = dict(zip(next(iter(shapes)), zip(*map(dict.values, records), strict=True),
+                          strict=True)) if len(shapes) == 1 else {}
     aliases: dict[str, list[str]] = {}
     for key in sorted(keys):
         aliases.setdefault(names[key], []).append(key)
@@ -356,10 +362,13 @@ def record_columns(records: Sequence[Mapping[str, Any]], specs: Sequence[InputSp
         given = aliases.get(spec.name)
         if not given:
             continue  # absent from every row: screen applies the missing-columns rule
-        values = [r.get(given[0], ABSENT) for r in records]
-        for other in given[1:]:  # rows that used the other accepted name
-            values = [r.get(other, ABSENT) if v is ABSENT else v
-                      for v, r in zip(values, records, strict=True)]
+        if len(given) == 1 and given[0] in transposed:
+            values: Sequence[Any] = transposed[given[0]]
+        else:
+            values = [r.get(given[0], ABSENT) for r in records]
+            for other in given[1:]:  # rows that used the other accepted name
+                values = [r.get(other, ABSENT) if v is ABSENT else v
+                          for v, r in zip(values, records, strict=True)]
         types = set(map(type, values))
         out[spec.name] = _typed(values, types, spec, given[0], missing, where)
         if _Absent in types:
@@ -367,8 +376,8 @@ def record_columns(records: Sequence[Mapping[str, Any]], specs: Sequence[InputSp
     return out, absent
 
 
-def _typed(values: list[Any], types: set[type], spec: InputSpec, key: str, missing: frozenset[str],
-           where: str) -> np.ndarray:
+def _typed(values: Sequence[Any], types: set[type], spec: InputSpec, key: str,
+           missing: frozenset[str], where: str) -> np.ndarray:
     from traincycle.parsing import clean_text
 
     allowed, expected = ((_TEXT, f"{_EXPECTED[spec.kind]} (a string) or null") if spec.kind in _EXPECTED else
@@ -378,19 +387,22 @@ def _typed(values: list[Any], types: set[type], spec: InputSpec, key: str, missi
         i, bad = next((i, v) for i, v in enumerate(values) if type(v) not in allowed)
         raise DataError(f"{where}: row {i}: field {key!r}: expected {expected}, "
                         f"got {type(bad).__name__} {bad!r}")
-    if spec.kind in _EXPECTED:
-        text = np.array([clean_text(v, missing) if type(v) is str else None for v in values],
-                        dtype=object)
+    if spec.kind in _EXPECTED:  # a column repeats few texts: clean each distinct one once
+        cleaned = {v: clean_text(v, missing) for v in set(values) if type(v) is str}
+        text = np.array(list(map(cleaned.get, values)), dtype=object)
         if spec.kind != "datetime":
             return text
         import pandas as pd
 
         return _dates(pd.Series(text, dtype=object), spec, 0, where)
-    numbers = [v if type(v) is not _Absent and v is not None else np.nan for v in values]
+    if _Absent in types:
+        values = [None if v is ABSENT else v for v in values]
     try:
-        return np.array(numbers, dtype=np.float64)
+        return np.array(values, dtype=np.float64)  # None is NaN
     except OverflowError:  # an integer beyond float: +-inf, outside any range
-        return np.array([_to_float(v) for v in numbers], dtype=np.float64)
+        return np.array([np.nan if v is None else _to_float(v) for v in values], dtype=np.float64)
+
+
 def _to_float(value: int | float) -> float:
     """A JSON number as float; integers too large for a float become +-inf (out of any range)."""
     try:
