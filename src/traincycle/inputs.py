@@ -39,6 +39,8 @@ FLAG_ABSENT = "missing_column"
 FLAG_KINDS = (FLAG_MISSING, FLAG_UNKNOWN, FLAG_RANGE, FLAG_ABSENT)
 #: flags of one row are joined with this in predict's `flags` column
 FLAG_SEPARATOR = ";"
+#: up to this many rows, category membership is tested by set lookups (see in_training)
+SET_LOOKUP_ROWS = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +80,11 @@ class InputSpec:
     def known(self) -> np.ndarray:
         """The training categories as a numpy string array (for vectorised membership tests)."""
         return np.array(self.categories, dtype=str)
+
+    @functools.cached_property
+    def known_set(self) -> frozenset[str]:
+        """The training categories as a set (membership of a few values, see `in_training`)."""
+        return frozenset(self.categories)
 
 
 def specs_from_manifest(manifest: Mapping[str, Any]) -> list[InputSpec]:
@@ -145,7 +152,7 @@ def screen(columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], cfg: P
             values = _text(values)
             missing = values == MISSING_STRING
             if spec.is_categorical:  # free text has no list of known values
-                unseen = ~missing & ~np.isin(values, spec.known)
+                unseen = ~missing & ~in_training(values, spec)
                 _judge(unseen, values, spec, cfg, offset, where, FLAG_UNKNOWN, marks)
         else:
             missing = np.isnan(values)
@@ -205,6 +212,14 @@ def _iso(seconds: float | None) -> str | None:
     import pandas as pd
 
     return None if seconds is None else pd.Timestamp(seconds, unit="s").isoformat()
+
+
+def in_training(values: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Which text values are training categories: hashing for a few rows (a service request),
+    np.isin's sort for many (measured here: 2 vs 30 us for one row, 143 vs 81 us for 1,000)."""
+    if len(values) <= SET_LOOKUP_ROWS:
+        return np.fromiter(map(spec.known_set.__contains__, values.tolist()), bool, len(values))
+    return np.isin(values, spec.known)
 
 
 def _text(values: np.ndarray) -> np.ndarray:
