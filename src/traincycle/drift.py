@@ -6,7 +6,8 @@ reference's standard deviation, so columns of any scale compare). Categorical co
 the categories plus a missing bin, the chi-square test of the two count vectors, and Cramér's V.
 A column has drifted when its PSI reaches ``monitor.psi``, or when its test is significant
 (p < ``monitor.p_value``) with an effect of at least ``monitor.ks`` (KS statistic) or
-``monitor.cramers_v``: with thousands of rows a test alone flags differences too small to matter.
+``monitor.cramers_v``: with thousands of rows a test alone flags differences too small to matter;
+or when its KL divergence (Great Expectations, :mod:`traincycle.gxdrift`) reaches ``monitor.kl``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class MonitorConfig:
     cramers_v: float = 0.1
     #: significance the KS / chi-square test must reach along with the effect size
     p_value: float = 0.001
+    #: KL divergence from the reference (Great Expectations' expectation) at which a column drifted
+    kl: float = 0.5
     #: share of scored rows carrying unknown_category or out_of_range flags that fails the check
     max_flagged_share: float = 0.05
     #: numeric columns are binned on the reference's quantiles into this many bins
@@ -52,6 +55,7 @@ class MonitorConfig:
         check_range("monitor.ks", self.ks, 0.0, 1.0)
         check_range("monitor.cramers_v", self.cramers_v, 0.0, 1.0)
         check_range("monitor.p_value", self.p_value, 0.0, 1.0, low_open=True)
+        check_range("monitor.kl", self.kl, 0.0, low_open=True)
         check_range("monitor.max_flagged_share", self.max_flagged_share, 0.0, 1.0)
         check_range("monitor.bins", self.bins, 2, 100)
         check_range("monitor.max_reference_rows", self.max_reference_rows, 0)
@@ -129,6 +133,6 @@ def judge(figures: dict[str, Any], cfg: MonitorConfig) -> str:
     value = figures["psi"]
     tested = (figures.get("ks_p", 1.0) < cfg.p_value and figures.get("ks", 0.0) >= cfg.ks) or (
         figures.get("chi2_p", 1.0) < cfg.p_value and figures.get("cramers_v", 0.0) >= cfg.cramers_v)
-    if value >= cfg.psi or tested:
+    if value >= cfg.psi or tested or figures.get("kl", 0.0) >= cfg.kl:
         return "critical"
     return "warning" if value >= cfg.warn_psi else "ok"

@@ -90,7 +90,8 @@ def render(report: dict[str, Any]) -> str:
         f = columns[name]
         if not f.get("absent"):
             cards.append(f"<div class='card' id='{escape(name)}'><b>{escape(name)}</b> "
-                         f"{_badge(f['severity'])}<br><span class='muted'>psi {_num(f['psi'])}</span>"
+                         f"{_badge(f['severity'])}<br><span class='muted'>psi {_num(f['psi'])}, "
+                         f"KL (Great Expectations) {_num(f.get('kl'))}</span>"
                          f"<br>{_bars(f['histogram'], f['kind'] == 'numeric')}</div>")
     shares = ", ".join(f"{escape(k)} {v:.1%}" for k, v in flags["shares"].items()) or "none"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Drift report</title>
@@ -103,6 +104,7 @@ def render(report: dict[str, Any]) -> str:
 <p class="muted">Thresholds (params <code>monitor</code>): PSI ≥ {t['psi']} critical,
 ≥ {t['warn_psi']} warning;
 or a test with p &lt; {t['p_value']} and KS ≥ {t['ks']} / Cramér's V ≥ {t['cramers_v']};
+or a KL divergence (Great Expectations) ≥ {t.get('kl', '—')};
 unknown or out-of-range rows over {t['max_flagged_share']:.0%}.</p>
 <h2>Prediction and flags</h2>
 <table><tr><th>check</th><th>value</th><th>severity</th></tr>

@@ -60,6 +60,7 @@ def is_scored(columns: Any, pred: Any) -> bool:
 def compare(current: pd.DataFrame, reference: pd.DataFrame, pred: Any, cfg: MonitorConfig,
             where: str = "current") -> dict[str, Any]:
     """The drift report: per column, predictions, flags, and the list of drifted items."""
+    from traincycle.gxdrift import kl_divergences
     from traincycle.inputs import frame_columns, screen
 
     specs = pred.specs
@@ -73,6 +74,7 @@ def compare(current: pd.DataFrame, reference: pd.DataFrame, pred: Any, cfg: Moni
         report["input"] = "predict output (scores and flags)"
     else:
         cur_cols = frame_columns(current, specs, where=where)
+        kl = kl_divergences(ref_cols, cur_cols, specs, cfg.kl, cfg.bins)
         for spec in specs:
             if spec.name not in cur_cols:
                 report["columns"][spec.name] = {"kind": spec.kind, "absent": True,
@@ -83,6 +85,8 @@ def compare(current: pd.DataFrame, reference: pd.DataFrame, pred: Any, cfg: Moni
             drift = categorical_drift if spec.is_categorical else numeric_drift
             args = () if spec.is_categorical else (cfg.bins,)
             figures = drift(ref_cols[spec.name], cur_cols[spec.name], *args)
+            if spec.name in kl:
+                figures["kl"] = kl[spec.name]
             figures["severity"] = judge(figures, cfg)
             report["columns"][spec.name] = figures
         screened = screen(cur_cols, specs, SCORE_ALL, len(current))
@@ -95,7 +99,7 @@ def compare(current: pd.DataFrame, reference: pd.DataFrame, pred: Any, cfg: Moni
         + (["prediction"] if report["prediction"]["severity"] == "critical" else [])
         + (["flags"] if report["flags"]["severity"] == "critical" else []))
     report["thresholds"] = {k: getattr(cfg, k) for k in ("psi", "warn_psi", "ks", "cramers_v",
-                                                         "p_value", "max_flagged_share")}
+                                                         "p_value", "kl", "max_flagged_share")}
     return report
 
 

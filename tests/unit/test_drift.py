@@ -81,6 +81,8 @@ def test_monitor_passes_unshifted_rows_and_names_drifted_columns(project: Path, 
     assert report["drifted"] == [] and set(report["columns"]) == {"age", "hours_per_week", "education",
                                                                  "sex", "race"}
     assert (tmp_path / "ok/drift.html").read_text().count("<svg") == 6  # 5 columns + prediction
+    # Great Expectations' KL divergence per column, beside the scipy figures
+    assert all(0 <= f["kl"] < report["thresholds"]["kl"] for f in report["columns"].values())
     shifted = fresh.assign(age=fresh["age"] + 15, race=fresh["race"].astype(str).where(
         np.arange(len(fresh)) % 4 != 0, "Martian"))
     shifted.to_parquet(tmp_path / "shifted.parquet")
@@ -91,6 +93,7 @@ def test_monitor_passes_unshifted_rows_and_names_drifted_columns(project: Path, 
     assert "race (psi" in line and "flags (unknown/out of range" in line and "education" not in line
     report = json.loads((tmp_path / "bad/drift.json").read_text())
     assert "Martian" in report["columns"]["race"]["new_categories"]
+    assert report["columns"]["age"]["kl"] > report["thresholds"]["kl"] > report["columns"]["education"]["kl"]
     assert report["flags"]["shares"]["unknown_category"] == pytest.approx(0.25, abs=0.01)
 
 
