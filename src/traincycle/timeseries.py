@@ -55,8 +55,22 @@ class Grid:
     season: int
 
 
+def coerce_times(values: pd.Series) -> pd.DatetimeIndex:
+    """Times as naive datetimes (UTC for zoned ones), NaT where missing or not a date/time; text
+    and YYYYMMDD numbers parse."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values):
+        parsed = pd.to_datetime(values)
+    else:
+        with warnings.catch_warnings():  # "could not infer format": callers say which value failed
+            warnings.simplefilter("ignore", UserWarning)
+            parsed = pd.to_datetime(values.astype("string"), errors="coerce")
+    index = pd.DatetimeIndex(parsed)
+    index = index.tz_convert(None) if index.tz is not None else index
+    return index.as_unit("ns")  # pandas 3 parses text to microseconds; the grid works in ns
+
+
 def parse_times(df: pd.DataFrame, column: str, where: str = "split") -> pd.DatetimeIndex:
-    """The time column as naive datetimes (UTC for zoned ones); text and YYYYMMDD numbers parse."""
+    """The time column as naive datetimes; a missing or unparseable value is a one-line error."""
     if column not in df.columns:
         raise DataError(f"{where}: time column {column!r} (params data.time.column) is not in the data")
     values = df[column]
@@ -64,20 +78,13 @@ def parse_times(df: pd.DataFrame, column: str, where: str = "split") -> pd.Datet
     if missing.any():
         raise DataError(f"{where}: time column {column!r} is missing at row {int(missing.argmax())}; "
                         "every row needs a time")
-    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values):
-        parsed = pd.to_datetime(values)
-    else:
-        with warnings.catch_warnings():  # "could not infer format": the NaT check below says more
-            warnings.simplefilter("ignore", UserWarning)
-            parsed = pd.to_datetime(values.astype("string"), errors="coerce")
-        bad = parsed.isna().to_numpy()
-        if bad.any():
-            at = int(bad.argmax())
-            raise DataError(f"{where}: time column {column!r} has a value that is not a date/time at "
-                            f"row {at}: {str(values.iloc[at])!r} (expected e.g. 2024-01-31 13:00)")
-    index = pd.DatetimeIndex(parsed)
-    index = index.tz_convert(None) if index.tz is not None else index
-    return index.as_unit("ns")  # pandas 3 parses text to microseconds; the grid works in ns
+    index = coerce_times(values)
+    bad = index.isna()
+    if bad.any():
+        at = int(bad.argmax())
+        raise DataError(f"{where}: time column {column!r} has a value that is not a date/time at "
+                        f"row {at}: {str(values.iloc[at])!r} (expected e.g. 2024-01-31 13:00)")
+    return index
 
 
 def series_codes(df: pd.DataFrame, column: str | None, where: str = "split") -> np.ndarray:
@@ -108,15 +115,41 @@ def _step_kind(diff: pd.Timedelta) -> tuple[str, int, tuple[str, ...], int]:
     return str(diff), 0, fields, season
 
 
+def consecutive(times: pd.DatetimeIndex, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row order by series then time, time differences between consecutive rows of one series)."""
+    order = np.lexsort((times.asi8, key))
+    same_series = key[order][1:] == key[order][:-1]
+    return order, np.diff(times.asi8[order])[same_series]
+
+
+def common_step(gaps: np.ndarray) -> pd.Timedelta:
+    """The most common positive difference between consecutive times of a series."""
+    steps, counts = np.unique(gaps[gaps > 0], return_counts=True)
+    return pd.Timedelta(int(steps[counts.argmax()]), unit="ns")
+
+
+def positions(times: pd.DatetimeIndex, diff: pd.Timedelta) -> tuple[np.ndarray, np.ndarray]:
+    """(step position of each time, True where a time is off the grid of `diff` steps)."""
+    months = _step_kind(diff)[1]
+    if months:
+        pos = (times.year.to_numpy() * 12 + times.month.to_numpy() - 1) // months
+        return np.asarray(pos, dtype=np.int64), np.zeros(len(times), dtype=bool)
+    pos, rest = np.divmod(times.asi8 - times.asi8.min(), diff.value)
+    return np.asarray(pos, dtype=np.int64), rest != 0
+
+
+def step_name(diff: pd.Timedelta) -> str:
+    """"7 days", "1 month"...: how the grid names a step."""
+    return _step_kind(diff)[0]
+
+
 def grid(df: pd.DataFrame, time: TimeConfig, where: str = "split") -> Grid:
     """Parse the time column and place every row on its series' grid; one row per time per series."""
     times = parse_times(df, time.column, where)
     key = series_codes(df, time.series, where)
-    order = np.lexsort((times.asi8, key))
-    ordered = times.asi8[order]
-    same_series = key[order][1:] == key[order][:-1]
-    gaps = np.diff(ordered)[same_series]
+    order, gaps = consecutive(times, key)
     if (gaps == 0).any():
+        same_series = key[order][1:] == key[order][:-1]
         at = order[1:][same_series][gaps == 0][0]
         within = f" in series {df[time.series].iloc[at]!r}" if time.series else ""
         raise DataError(f"{where}: duplicate timestamp {times[at]} in time column {time.column!r}{within} "
@@ -124,19 +157,13 @@ def grid(df: pd.DataFrame, time: TimeConfig, where: str = "split") -> Grid:
     if not len(gaps):
         raise DataError(f"{where}: time column {time.column!r}: every series has a single row; "
                         "no time step to forecast over")
-    steps, counts = np.unique(gaps, return_counts=True)
-    diff = pd.Timedelta(int(steps[counts.argmax()]), unit="ns")
-    name, months, fields, season = _step_kind(diff)
-    if months:
-        pos = (times.year.to_numpy() * 12 + times.month.to_numpy() - 1) // months
-    else:
-        offset = times.asi8 - times.asi8.min()
-        pos, rest = np.divmod(offset, diff.value)
-        if rest.any():
-            at = int(np.flatnonzero(rest)[0])
-            raise DataError(f"{where}: time column {time.column!r} is off its {name} grid at row {at} "
-                            f"({times[at]}); resample the data to a regular step")
-    pos = np.asarray(pos, dtype=np.int64)
+    diff = common_step(gaps)
+    name, _, fields, season = _step_kind(diff)
+    pos, off = positions(times, diff)
+    if off.any():
+        at = int(np.flatnonzero(off)[0])
+        raise DataError(f"{where}: time column {time.column!r} is off its {name} grid at row {at} "
+                        f"({times[at]}); resample the data to a regular step")
     dup = pd.DataFrame({"k": key, "p": pos}).duplicated().to_numpy()
     if dup.any():
         raise DataError(f"{where}: two rows of one series fall in the same {name} step of time column "

@@ -50,6 +50,8 @@ OBSERVED_KEYS = (
     "partial_unexpected_list", "partial_missing_list", "details",
 )
 LISTED_FAILURES = 5
+#: the one-row table of time-column violation counts (data.time)
+TIME_BATCH = "time"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -429,7 +431,29 @@ def validate_frame(
     ]
     batches = {DATA_BATCH: df, **group_batches(matches)}
     batches.update({f"{BIAS_PREFIX}{c}": s for c, s in summaries.items()})
-    return evaluate_checks(checks, batches), summaries
+    findings = {}
+    if data.time is not None:  # a time series: its time column is checked before split relies on it
+        from traincycle.time_checks import inspect
+
+        findings = {f"time_{f.kind}:{data.time.column}": f for f in inspect(df, data.time)}
+        checks += time_checks(findings)
+        batches[TIME_BATCH] = pd.DataFrame({name: [f.violations] for name, f in findings.items()})
+    outcomes = evaluate_checks(checks, batches)
+    for outcome in outcomes:  # GX saw one count per check; the report shows the rows behind it
+        found = findings.get(outcome.check.name)
+        if found is not None:
+            share = 100 * found.violations / len(df)
+            outcome.observed.clear()
+            outcome.observed.update(unexpected_count=found.violations, unexpected_percent=share,
+                                    **found.observed)
+    return outcomes, summaries
+
+
+def time_checks(findings: Mapping[str, Any]) -> list[Check]:
+    """One check per time finding (traincycle.time_checks): its count of rows breaking the rule is 0."""
+    return [Check(name, f"time_{f.kind}", name.split(":", 1)[1], "ExpectColumnValuesToBeBetween",
+                  {"column": name, "min_value": 0, "max_value": 0}, f.severity, TIME_BATCH)
+            for name, f in findings.items()]
 
 
 def failed(outcomes: Iterable[Outcome], severity: Severity) -> list[Outcome]:

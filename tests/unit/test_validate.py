@@ -213,3 +213,35 @@ def test_constant_column_is_a_warning_by_default_and_critical_on_request(frame):
     _, outcomes = failures(df, strict)
     with pytest.raises(GateFailed, match="constant:hours_per_week"):
         gate(outcomes)
+
+
+def test_a_time_series_time_column_is_checked_and_reported():
+    from traincycle.config import TimeConfig
+
+    data = DataConfig(target="y", task="regression", time=TimeConfig(column="ts", series="shop"))
+    times = pd.date_range("2024-01-01", periods=30, freq="D").strftime("%Y-%m-%d").tolist()
+    clean = pd.DataFrame({"ts": times * 2, "shop": ["a"] * 30 + ["b"] * 30,
+                          "y": np.arange(60, dtype=float)})
+    schema, _ = infer_schema(clean, target="y")
+    outcomes, _ = validate_frame(clean, schema, data, LENIENT)
+    kinds = {o.check.kind: o for o in outcomes if o.check.kind.startswith("time_")}
+    assert set(kinds) == {"time_parse", "time_duplicates", "time_order", "time_grid", "time_gaps"}
+    assert all(o.success for o in kinds.values())
+    assert kinds["time_gaps"].observed["step"] == "1 days 00:00:00"
+
+    bad = clean.drop(index=[3, 4]).iloc[::-1].reset_index(drop=True)  # a hole, and newest first
+    bad = pd.concat([bad, bad.iloc[[7]]], ignore_index=True)  # one time twice in one series
+    outcomes, _ = validate_frame(bad, schema, data, LENIENT)
+    report = {e["name"]: e for e in build_report(bad, outcomes, {})["expectations"]}
+    twins = report["time_duplicates:ts"]
+    assert not twins["success"] and twins["severity"] == "critical"
+    assert report["time_order:ts"]["observed"]["sorted"] is False
+    assert report["time_gaps:ts"]["observed"] == {
+        "unexpected_count": 2, "unexpected_percent": pytest.approx(200 / 59), "step": "1 days 00:00:00",
+        "missing_steps": 2, "holes": 1, "largest_hole_steps": 2}
+    with pytest.raises(GateFailed, match=r"^validate: 1 critical check\(s\) failed: time_duplicates:ts \(1 "):
+        gate(outcomes)
+    unparsed = clean.assign(ts=clean["ts"].where(clean.index != 5, "soon"))
+    outcomes, _ = validate_frame(unparsed, schema, data, LENIENT)
+    parse = next(o for o in outcomes if o.check.name == "time_parse:ts")
+    assert not parse.success and parse.observed["partial_unexpected_list"] == ["soon"]
