@@ -26,7 +26,7 @@ ROW_ID = "row_id"
 #: chart data files of both task kinds (dvc.yaml's top-level `plots:` declares each)
 PLOT_FILES = ("confusion.csv", "roc.json", "precision_recall.json", "calibration.json",
               "per_class.json", "predicted_vs_actual.json", "residuals.json", "per_group.json",
-              "importance.json")
+              "importance.json", "forecast.json", "residuals_by_hour.json", "residuals_by_dayofweek.json")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -297,7 +297,8 @@ def evaluate(
     if data.time is not None:  # actual vs predicted over time, residuals by hour / day of week
         from traincycle.timeseries import forecast_plots
 
-        plot_data.update(forecast_plots(raw, y, pred, data.time, data.target))
+        others = {"exp_smoothing": fitted[0]} if fitted is not None else {}
+        plot_data.update(forecast_plots(raw, y, pred, data.time, data.target, others))
     rows = predictions_frame(processed[ROW_ID].to_numpy(), y, proba, pred, groups)
     files = modality.evaluation_files(raw, y, proba, pred, classes)
     return Evaluation(metrics, plot_data, errors, slice_report, importance, gate, clock.laps, rows, files)

@@ -53,6 +53,8 @@ class Grid:
     calendar: tuple[str, ...]
     #: season in steps inferred from the step (0: none)
     season: int
+    #: 1 where data.time.holiday marks a holiday, else 0 (None: no holiday column named)
+    holiday: np.ndarray | None = None
 
 
 def coerce_times(values: pd.Series) -> pd.DatetimeIndex:
@@ -168,7 +170,25 @@ def grid(df: pd.DataFrame, time: TimeConfig, where: str = "split") -> Grid:
     if dup.any():
         raise DataError(f"{where}: two rows of one series fall in the same {name} step of time column "
                         f"{time.column!r} (row {int(dup.argmax())}, {times[int(dup.argmax())]})")
-    return Grid(times, key, pos, name, fields if time.calendar else (), season)
+    holiday = holidays(df, time.holiday, where) if time.holiday else None
+    return Grid(times, key, pos, name, fields if time.calendar else (), season, holiday)
+
+
+#: values of a holiday column that say "not a holiday"
+NOT_HOLIDAY = ("", "0", "0.0", "false", "no", "none", "n", "f")
+
+
+def holidays(df: pd.DataFrame, column: str, where: str = "split") -> np.ndarray:
+    """1 where `column` marks a holiday (true, a non-zero number or a name), else 0."""
+    if column not in df.columns:
+        raise DataError(f"{where}: holiday column {column!r} (params data.time.holiday) is not in the data")
+    values = df[column]
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        flags = values.fillna(0).astype(np.float64).to_numpy() != 0
+    else:
+        text = values.astype("string").str.strip().str.lower().fillna("")
+        flags = ~text.isin(NOT_HOLIDAY).to_numpy(dtype=bool)
+    return flags.astype(np.int64)
 
 
 def season_of(time: TimeConfig, g: Grid) -> int:
@@ -238,7 +258,29 @@ def calendar_columns(h: History) -> dict[str, np.ndarray]:
     return {f"{h.time.column}_{f}": np.asarray(values[f], dtype=np.int64) for f in h.grid.calendar}
 
 
-BUILDERS: tuple[Builder, ...] = (lag_columns, window_columns, calendar_columns)
+def holiday_columns(h: History) -> dict[str, np.ndarray]:
+    """The holiday flag, and the steps to the next and since the last holiday of the row's series
+    (NaN where there is none): a holiday calendar is known in advance, so both directions are fair."""
+    g = h.grid
+    if g.holiday is None:
+        return {}
+    to_next, since = np.full(len(g.pos), np.nan), np.full(len(g.pos), np.nan)
+    for k in np.unique(g.key):
+        rows = np.flatnonzero(g.key == k)
+        marked = np.sort(g.pos[rows][g.holiday[rows] == 1])
+        if not len(marked):
+            continue
+        after = np.searchsorted(marked, g.pos[rows], side="left")
+        has_next = after < len(marked)
+        to_next[rows[has_next]] = marked[after[has_next]] - g.pos[rows][has_next]
+        before = np.searchsorted(marked, g.pos[rows], side="right") - 1
+        has_last = before >= 0
+        since[rows[has_last]] = g.pos[rows][has_last] - marked[before[has_last]]
+    name = h.time.column
+    return {f"{name}_holiday": g.holiday.copy(), f"{name}_to_holiday": to_next, f"{name}_from_holiday": since}
+
+
+BUILDERS: tuple[Builder, ...] = (lag_columns, window_columns, calendar_columns, holiday_columns)
 
 
 def target_values(df: pd.DataFrame, target: str) -> np.ndarray:
@@ -380,10 +422,11 @@ def baseline_report(raw: pd.DataFrame, y: np.ndarray, pred: np.ndarray, time: Ti
 FORECAST_POINTS = 2000
 
 
-def forecast_plots(raw: pd.DataFrame, y: np.ndarray, pred: np.ndarray, time: TimeConfig,
-                   target: str) -> dict[str, list[dict]]:
-    """plots/evaluate files of a forecast: actual, model and naive over the test span; mean residual
-    by hour and by day of week where the time step resolves them."""
+def forecast_plots(raw: pd.DataFrame, y: np.ndarray, pred: np.ndarray, time: TimeConfig, target: str,
+                   others: dict[str, np.ndarray] | None = None) -> dict[str, list[dict]]:
+    """plots/evaluate files of a forecast: actual, model, naive (and `others`, e.g. the smoothing
+    baseline) over the test span; mean residual by hour and by day of week where the time step
+    resolves them (dvc.yaml declares all three; a file with nothing to show holds no records)."""
     g = grid(raw, time, "evaluate")
     naive = raw[lag_name(target, time.horizon)].to_numpy(dtype=np.float64)
     order = np.lexsort((g.key, g.pos))[-FORECAST_POINTS:]
@@ -393,12 +436,15 @@ def forecast_plots(raw: pd.DataFrame, y: np.ndarray, pred: np.ndarray, time: Tim
     for i in order:
         record = {"step": int(g.pos[i]) - start, "time": g.times[i].isoformat(), "actual": float(y[i]),
                   "predicted": float(pred[i]), "naive": None if np.isnan(naive[i]) else float(naive[i])}
+        for name, values in (others or {}).items():
+            record[name] = None if np.isnan(values[i]) else float(values[i])
         if series is not None:
             record["series"] = str(series[i])
         over_time.append(record)
-    out = {"forecast.json": over_time}
+    out: dict[str, list[dict]] = {"forecast.json": over_time}
     residual = pd.Series(y - pred)
     for field in ("hour", "dayofweek"):
+        out[f"residuals_by_{field}.json"] = []
         if field in g.calendar:
             groups = residual.groupby(np.asarray(getattr(g.times, field)))
             out[f"residuals_by_{field}.json"] = [

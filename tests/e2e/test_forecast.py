@@ -66,7 +66,19 @@ def test_forecast_runs_end_to_end_with_baselines_beside_the_model(ts_repo):
     assert read(ts_repo, "reports/optimize.json")["variants"]["onnx_float"]["accepted"]
     over_time = json.loads((ts_repo / "plots/evaluate/forecast.json").read_text())
     assert len(over_time) == evaluate["rows"] and over_time[0]["time"].startswith("1995-06-10")
-    assert not (ts_repo / "plots/evaluate/residuals_by_hour.json").exists()  # weekly: no hours
+    assert over_time[0]["exp_smoothing"] > 300 and over_time[0]["naive"] > 300  # ppmv
+    # weekly: no hours to group by; the declared file is there, with no records
+    assert json.loads((ts_repo / "plots/evaluate/residuals_by_hour.json").read_text()) == []
+
+
+def test_dvc_plots_show_draws_the_forecast_over_a_date_axis(ts_repo, tmp_path):
+    result = sh("dvc", "plots", "show", "--json", cwd=ts_repo)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)["data"]
+    spec = shown["Forecast over time (test, data.time)"][0]["content"]
+    assert spec["encoding"]["x"]["type"] == "temporal" and spec["encoding"]["x"]["field"] == "time"
+    drawn = {row["field"] for row in spec["data"]["values"]}
+    assert drawn == {"actual", "predicted", "naive", "exp_smoothing"}
 
 
 def test_the_exported_model_scores_raw_interim_rows_as_evaluate_did(ts_repo, tmp_path):

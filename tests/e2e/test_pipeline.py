@@ -23,7 +23,7 @@ SHRINK = {
     "evaluate.explain_rows": 100,
 }
 COPY = ["dvc.yaml", "params.yaml", "tune.yaml", "schema.yaml", "stages", "src", ".dvc/config",
-        ".dvc/.gitignore", ".dvcignore", ".gitignore"]
+        ".dvc/.gitignore", ".dvc/plots", ".dvcignore", ".gitignore"]
 
 
 def shrink(params: dict, overrides: dict) -> dict:

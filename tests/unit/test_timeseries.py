@@ -130,10 +130,30 @@ def test_the_leakage_gate_fails_the_stage_on_a_planted_leak(planted):
 def test_every_built_in_column_passes_the_gate_with_several_series_and_holes():
     df = hourly(24 * 15, series=3)
     df.loc[df.sample(frac=0.1, random_state=0).index, "y"] = np.nan
-    _, report = time_split(df, TimeConfig(column="ts", series="shop", horizon=5, windows=(4, 24)),
-                           "y", (0.7, 0.15))
+    df["holiday"] = np.where(df["ts"].str.endswith("-07 00:00"), "feast", None)
+    time = TimeConfig(column="ts", series="shop", horizon=5, windows=(4, 24), holiday="holiday")
+    _, report = time_split(df, time, "y", (0.7, 0.15))
     assert report["leakage_gate"] == {"cuts_checked": 24, "status": "passed"}
     assert report["n_series"] == 3
+    assert {"ts_holiday", "ts_to_holiday", "ts_from_holiday"} <= set(report["derived_columns"])
+
+
+def test_a_named_holiday_column_gives_the_flag_and_the_steps_to_and_from_holidays():
+    df = hourly(24 * 4, series=2)
+    df["off"] = (df["ts"].str.startswith("2024-01-02") & df["ts"].str.endswith("12:00")).astype(int)
+    df.loc[(df["shop"] == "s1"), "off"] = 0  # the second series has no holiday at all
+    parts, _ = time_split(df, TimeConfig(column="ts", series="shop", holiday="off"), "y", (0.7, 0.15))
+    s0 = parts["train"][parts["train"]["shop"] == "s0"].set_index("ts")
+    assert s0.loc["2024-01-02 12:00", "ts_holiday"] == 1 and s0["ts_holiday"].sum() == 1
+    before, after = s0.loc["2024-01-02 09:00"], s0.loc["2024-01-02 14:00"]
+    assert before["ts_to_holiday"] == 3 and np.isnan(before["ts_from_holiday"])
+    assert after["ts_from_holiday"] == 2 and np.isnan(after["ts_to_holiday"])
+    s1 = parts["train"][parts["train"]["shop"] == "s1"]
+    assert s1["ts_to_holiday"].isna().all() and s1["ts_holiday"].eq(0).all()
+    with pytest.raises(DataError, match=r"^split: holiday column 'feast' \(params data\.time\.holiday\)"):
+        time_split(df, TimeConfig(column="ts", holiday="feast", series="shop"), "y", (0.7, 0.15))
+    with pytest.raises(ConfigError, match=r"params data\.time\.holiday: 'ts' is the time or series column"):
+        TimeConfig(column="ts", holiday="ts")
 
 
 def test_time_config_rejects_lags_inside_the_horizon_and_non_regression_tasks():
