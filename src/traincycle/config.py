@@ -74,6 +74,9 @@ class TimeConfig:
     windows: tuple[int, ...] = (4,)
     #: hour / day of week / week of year / month, as fine as the time step resolves
     calendar: bool = True
+    #: a column marking holidays (true / 1 / a holiday's name; false, 0, empty or missing: none):
+    #: adds the flag and the steps to the next / since the last holiday (known in advance)
+    holiday: str | None = None
 
     def __post_init__(self) -> None:
         if not self.column.strip():
@@ -89,6 +92,9 @@ class TimeConfig:
                 )
         for window in self.windows:
             check_range("data.time.windows", window, 2)
+        if self.holiday is not None and self.holiday in (self.column, self.series):
+            raise ConfigError(f"params data.time.holiday: {self.holiday!r} is the time or series column; "
+                              "expected the column that marks holidays")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -150,7 +150,7 @@ def baseline(history: pd.DataFrame, raw: pd.DataFrame, time: TimeConfig,
         if missing:
             raise DataError(f"evaluate: the interim {name} rows have no column {missing[0]!r}")
     both = pd.concat([history[columns], raw[columns]], ignore_index=True)
-    g = grid(both, time, "evaluate")
+    g = grid(both, dataclasses.replace(time, holiday=None), "evaluate")  # only the steps matter here
     y = pd.to_numeric(both[target], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     fitted = np.arange(len(both)) < len(history)
     season = season_of(time, g)
