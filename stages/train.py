@@ -25,6 +25,8 @@ from traincycle.train import TrainConfig, check_config, log_curves, train, train
 @click.option("--live-dir", required=True, help="dvclive directory for learning curves.")
 @click.option("--diagnosis", "diagnosis_path", required=True, help="JSON fit diagnosis.")
 @click.option("--val-predictions", "val_rows_path", required=True, help="Per-row val predictions (Parquet).")
+@click.option("--times", "times_paths", nargs=2, default=None,
+              help="Interim train and val Parquet: each row's time, for train.time_cv_folds.")
 @click.option("--timings", default=".traincycle/timings/train.json", show_default=True)
 @tracked("train")
 @report_errors
@@ -39,6 +41,7 @@ def main(
     live_dir: str,
     diagnosis_path: str,
     val_rows_path: str,
+    times_paths: tuple[str, str] | None,
     timings: str,
 ) -> None:
     from traincycle.diagnosis import diagnose, summary_line
@@ -53,9 +56,11 @@ def main(
         engine = f" on Dask ({workers} workers)"
     else:
         extras = of_featurizer(meta).fit_inputs(meta_path)  # e.g. the TF-IDF featurize fitted (text)
-        train_frame = read_parquet(train_path)
-        model, fitted, report = train(train_frame, read_parquet(val_path), meta, data, cfg, seed,
-                                      progress=reporter(), **extras)  # reporter: only inside a tune trial
+        train_frame, val_frame = read_parquet(train_path), read_parquet(val_path)
+        positions = time_positions(times_paths, (train_frame, val_frame), data, cfg)
+        model, fitted, report = train(train_frame, val_frame, meta, data, cfg, seed,
+                                      progress=reporter(), positions=positions,
+                                      **extras)  # reporter: only inside a tune trial
         note_model_flops(model, train_frame, len(fitted.curves))  # torch families: FLOPs to .traincycle/cost
         engine = ""
     seconds = time.perf_counter() - started
@@ -81,6 +86,16 @@ def main(
     picked = f" (auto: {report['candidates']})" if "candidates" in report else ""
     click.echo(f"train: {report['model']}{picked}{engine} in {seconds:.1f}s; val {val}")
     click.echo(summary_line(diagnosis))
+
+
+def time_positions(paths, processed, data, cfg):
+    """Each processed train/val row's time step, when expanding-window folds are asked for."""
+    if not cfg.time_cv_folds or not paths:
+        return None
+    from traincycle.time_cv import positions_of
+
+    row_ids = tuple(frame["row_id"].to_numpy() for frame in processed)
+    return positions_of(tuple(read_parquet(p) for p in paths), row_ids, data.time)
 
 
 if __name__ == "__main__":

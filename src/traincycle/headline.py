@@ -36,6 +36,8 @@ def _train(report: Mapping[str, Any]) -> dict[str, Any]:
         out["baselines"] = {name: b[report["metric"]] for name, b in report["baselines"].items()}
     if report.get("best_iteration") is not None:
         out["best_iteration"] = report["best_iteration"]
+    if "cv" in report:  # time series: mean over the expanding-window folds (a tune metric)
+        out["cv"] = {report["metric"]: report["cv"]["mean"]}
     return out
 
 

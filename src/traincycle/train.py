@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from traincycle import baselines
-from traincycle.config import DataConfig
+from traincycle.config import DataConfig, check_range
 from traincycle.engine import DaskConfig, Engine, check_engine, fit_on_dask
 from traincycle.errors import ConfigError, DataError, UserError
 from traincycle.modalities import modality
@@ -53,8 +53,12 @@ class TrainConfig:
     cnn: CNNConfig = dataclasses.field(default_factory=CNNConfig)
     #: text (data.modality text): logistic regression over featurize's TF-IDF
     tfidf_logistic: TfidfLogisticConfig = dataclasses.field(default_factory=TfidfLogisticConfig)
+    #: a time series (data.time): expanding-window folds over train+val scored beside val
+    #: (metrics/train.json cv; traincycle.time_cv); 0: none
+    time_cv_folds: int = 0
 
     def __post_init__(self) -> None:
+        check_range("train.time_cv_folds", self.time_cv_folds, 0, 20)
         if self.model not in (*FAMILIES, AUTO):
             raise ConfigError(f"params train.model: unknown model {self.model!r}; expected one of "
                               f"{', '.join(FAMILIES)} or {AUTO}")
@@ -86,6 +90,9 @@ def check_config(data: DataConfig, cfg: TrainConfig) -> None:
                 f"params train.model: {family!r} needs data.modality: {needed} "
                 f"(data.modality is {data.modality!r})"
             )
+    if cfg.time_cv_folds and data.time is None:
+        raise ConfigError("params train.time_cv_folds: expanding-window folds need a time series; "
+                          "set data.time or 0")
     if cfg.class_weight == "balanced" and data.task == "regression":
         raise ConfigError("params train.class_weight: 'balanced' needs a classification task; use none")
 
@@ -173,11 +180,13 @@ def train(
     seed: int,
     vectorizer: Any = None,
     progress: Any = None,
+    positions: np.ndarray | None = None,
 ) -> tuple[Model, Fit, dict[str, Any]]:
     """Fit the configured family; return the model, its fit record and the metrics report.
 
     `vectorizer` is featurize's fitted text vectorizer (text data; featurizer.skops);
-    `progress(step, curve_row)` is called as iterative families train (a tune trial's pruner).
+    `progress(step, curve_row)` is called as iterative families train (a tune trial's pruner);
+    `positions` is the time step of each train row then each val row (train.time_cv_folds).
     """
     check_config(data, cfg)
     check_featurizer(meta, data)
@@ -218,7 +227,29 @@ def train(
                   lambda: score(data.task, y_val, outputs(fit_model(
                       family, cfg.family_config(family), spec, classes, (X, y, X_val, y_val))[0], X_val)))
     report["baselines"] = baselines.score_baselines(data.task, y, y_val, len(classes), score, simple)
+    if cfg.time_cv_folds:
+        report["cv"] = time_folds(chosen, cfg, data, spec, classes, (X, y, X_val, y_val), positions)
     return model, fitted, report
+
+
+def time_folds(family: str, cfg: TrainConfig, data: DataConfig, spec: FitSpec, classes: list[str],
+               arrays: tuple[np.ndarray, ...], positions: np.ndarray | None) -> dict[str, Any]:
+    """Expanding-window cross-validation of `family` over train+val (traincycle.time_cv)."""
+    from traincycle.time_cv import cross_validate
+
+    assert data.time is not None  # check_config refuses folds without data.time
+    if positions is None:
+        raise DataError("train: train.time_cv_folds needs the interim train/val rows (their times)")
+    X_all, y_all = np.concatenate([arrays[0], arrays[2]]), np.concatenate([arrays[1], arrays[3]])
+    quiet = dataclasses.replace(spec, progress=None)  # a fold never reports to a tune pruner
+
+    def fit_score(fit: np.ndarray, scored: np.ndarray) -> dict[str, float]:
+        model, _ = fit_model(family, cfg.family_config(family), quiet, classes,
+                             (X_all[fit], y_all[fit], X_all[scored], y_all[scored]))
+        return score(data.task, y_all[scored], outputs(model, X_all[scored]))
+
+    gap_steps = data.time.horizon - 1 + data.time.gap
+    return cross_validate(fit_score, positions, cfg.time_cv_folds, gap_steps, main_metric(data.task))
 
 
 def train_on_dask(

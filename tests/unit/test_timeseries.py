@@ -272,3 +272,44 @@ def test_beat_baseline_by_decides_problem_met_and_bad_values_are_one_line_errors
     assert beaten["problem"] == {"met": True, "met_at_ci_bound": False, "beat_baseline_by": 0.05}
     assert close["problem"]["met"] is False
     assert pick("evaluate", beaten)["problem_met"] is True
+
+
+def test_expanding_folds_fit_only_on_steps_before_each_block_minus_the_horizon():
+    from traincycle.time_cv import cross_validate, folds_of
+
+    pos = np.repeat(np.arange(40), 2)  # two series on one grid
+    folds = folds_of(pos, 3, gap_steps=2)
+    assert len(folds) == 3
+    blocks = [np.unique(pos[scored]) for _, scored in folds]
+    assert [b.tolist() for b in blocks] == [list(range(10, 20)), list(range(20, 30)), list(range(30, 40))]
+    for (fit, _), block in zip(folds, blocks, strict=True):
+        assert pos[fit].max() == block.min() - 3  # the horizon's steps before the block are left out
+        assert pos[fit].min() == 0  # expanding: always from the start
+    with pytest.raises(DataError, match=r"train: 3 time steps in train\+val cannot make 5 expanding folds"):
+        folds_of(np.arange(3), 5, 0)
+    seen = []
+    cv = cross_validate(lambda fit, scored: seen.append(len(fit)) or {"mae": float(len(scored))}, pos, 3, 2,
+                        "mae")
+    assert seen == sorted(seen) and cv["mean"] == pytest.approx(20.0) and cv["folds"] == 3
+
+
+def test_train_scores_expanding_folds_of_train_val_for_tune():
+    from traincycle.headline import pick
+    from traincycle.train import TrainConfig, train
+
+    rng = np.random.default_rng(0)
+    n = 300
+    X = rng.normal(size=(n, 2)).astype(np.float32)
+    df = pd.DataFrame(X, columns=["a", "b"]).assign(y=X @ np.array([2.0, -1.0]) + rng.normal(0, 0.1, n))
+    meta = {"feature_names": ["a", "b"], "target": "y", "task": "regression", "classes": []}
+    data = build(DataConfig, {"source": "x.csv", "target": "y", "task": "regression",
+                              "time": {"column": "ts", "horizon": 3}}, "data")
+    cfg = build(TrainConfig, {"model": "linear", "time_cv_folds": 4}, "train")
+    _, _, report = train(df.iloc[:200], df.iloc[200:], meta, data, cfg, 0, positions=np.arange(n))
+    cv = report["cv"]
+    assert cv["folds"] == 4 and cv["gap_steps"] == 2 and len(cv["per_fold"]) == 4
+    assert cv["per_fold"][0]["fit_rows"] == 60 - 2 and cv["mean"] < 0.2  # a linear truth: small error
+    assert pick("train", report)["cv"] == {"rmse": cv["mean"]}
+    with pytest.raises(ConfigError, match=r"params train\.time_cv_folds: expanding-window folds need a time"):
+        plain = build(DataConfig, {"target": "y", "task": "regression"}, "data")
+        train(df.iloc[:200], df.iloc[200:], meta, plain, cfg, 0)
