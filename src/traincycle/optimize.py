@@ -157,7 +157,9 @@ def _qat(inp: Inputs, cfg: OptimizeConfig, calibration: list[dict[str, np.ndarra
     from traincycle import qat, quantize
 
     model = inp.model
-    if not (cfg.qat.enabled and calibration and inp.train is not None and qat.is_torch_network(model.native)):
+    takes_features = getattr(model.hooks, "INPUT", "features") == "features"  # not documents (finetune)
+    if not (cfg.qat.enabled and calibration and inp.train is not None and takes_features
+            and qat.is_torch_network(model.native)):
         return []
     X = inp.train[model.feature_names].to_numpy(np.float32)
     y = inp.train[inp.featurizer.meta["target"]].to_numpy()

