@@ -176,12 +176,44 @@ def model_directory(name: str, param: str = "featurize.text.embedding_model") ->
     return path
 
 
-def load_encoder(cfg: TextFeaturizeConfig, seed: int) -> Any:
-    """The sentence-transformers model, loaded offline on the CPU with seeded, fixed threads."""
-    os.environ["HF_HUB_OFFLINE"] = "1"  # never reach the network for a model we ship
+def offline() -> None:
+    """Hugging Face libraries never reach the network (every model is shipped) and stay quiet."""
+    import logging
+
+    # transformers imports torchao when it is installed (optimize.qat); its import-time notices are noise
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
+    logging.getLogger("torchao").setLevel(logging.ERROR)
+    os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def load_tokenizer(name: str) -> Any:
+    """The WordPiece tokenizer of a fine-tuned model's encoder (``train.finetune.encoder``: the
+    packaged MiniLM or a local directory), loaded offline: predict and serve feed its token ids."""
+    offline()
+    directory = model_directory(name, "train.finetune.encoder")
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise ConfigError("train.finetune models need transformers: pip install 'traincycle[text]'") from None
+    return AutoTokenizer.from_pretrained(str(directory))
+
+
+def token_ids(tokenizer: Any, texts: Any, max_length: int) -> np.ndarray:
+    """int64 ``[N, max_length]`` token ids of `texts`, cut or padded: what a token graph takes."""
+    texts = [str(t) for t in texts]
+    if not texts:
+        return np.zeros((0, max_length), dtype=np.int64)
+    enc = tokenizer(texts, padding="max_length", truncation=True, max_length=max_length,
+                    return_tensors="np")
+    return np.asarray(enc["input_ids"], dtype=np.int64)
+
+
+def load_encoder(cfg: TextFeaturizeConfig, seed: int) -> Any:
+    """The sentence-transformers model, loaded offline on the CPU with seeded, fixed threads."""
+    offline()
     directory = model_directory(cfg.embedding_model)
     try:
         from sentence_transformers import SentenceTransformer

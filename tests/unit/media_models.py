@@ -57,9 +57,13 @@ def image_model(root: Path, n: int = 300):
     return _optimized(root, fz, model, processed, raw), raw["test"], proba
 
 
-def text_model(root: Path, n: int = 300, embeddings: bool = False):
-    """TF-IDF + logistic (or MiniLM embeddings + logistic) on n review snippets:
-    (model dir, raw test rows, native test probabilities)."""
+#: train.finetune for the predict/serve tests: one short epoch, a few CPU seconds on 2 cores
+FINETUNE = {"epochs": 1, "batch_size": 16, "max_length": 24, "lr": 1e-4, "num_threads": 1}
+
+
+def text_model(root: Path, n: int = 300, embeddings: bool = False, family: str | None = None):
+    """TF-IDF + logistic (or MiniLM embeddings + logistic, or `family`: finetune) on n review
+    snippets: (model dir, raw test rows, native test probabilities)."""
     from traincycle.config import DataConfig, build
     from traincycle.featurize import FeaturizeConfig
     from traincycle.ingest import IngestConfig
@@ -73,8 +77,8 @@ def text_model(root: Path, n: int = 300, embeddings: bool = False):
     fcfg = build(FeaturizeConfig, {"label_scan": {"enabled": False},
                                    "text": {"min_df": 1, "embeddings": embeddings}}, "featurize")
     fz, processed, _issues, _report = featurize_text(raw, data, fcfg, 0)
-    family = "logistic" if embeddings else "tfidf_logistic"
-    tcfg = build(TrainConfig, {"model": family}, "train")
+    family = family or ("logistic" if embeddings else "tfidf_logistic")
+    tcfg = build(TrainConfig, {"model": family, "finetune": FINETUNE}, "train")
     vectorizer = None if embeddings else fz.pipeline
     model, _fit, _report = train(processed["train"], processed["val"], fz.meta, data, tcfg, 0, vectorizer)
     test = processed["test"]

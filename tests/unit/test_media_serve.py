@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pytest
 from media_models import text_model
-from test_media_predict import image_dir, text_dir  # noqa: F401 - the shared module-scoped fixtures
+from test_media_predict import finetune_dir, image_dir, text_dir  # noqa: F401 - the shared module-scoped fixtures
 from test_serve import running
 
 from traincycle.inputs import PredictConfig
@@ -143,3 +143,23 @@ def test_embedding_model_is_served_with_its_encoder_loaded_once(tmp_path: Path, 
 
     scored = pd.read_csv(tmp_path / "out.csv")
     np.testing.assert_allclose(scored.filter(like="proba_").to_numpy(), proba, atol=1e-5)
+
+
+def test_a_fine_tuned_model_is_served_with_its_tokenizer_loaded_once(finetune_dir, monkeypatch) -> None:  # noqa: F811
+    """The graph takes token ids: the service tokenizes the texts (tokenizer loaded once) and
+    scores them as the native model did."""
+    from fastapi.testclient import TestClient
+
+    import traincycle.text
+    from traincycle.serve import create_app
+
+    root, test, proba = finetune_dir
+    loads = []
+    real = traincycle.text.load_tokenizer
+    monkeypatch.setattr(traincycle.text, "load_tokenizer", lambda *a: loads.append(1) or real(*a))
+    with TestClient(create_app(root)) as client:
+        first = answers(client.post("/predict", json={"texts": test["text"].tolist()[:7]}))
+        rest = answers(client.post("/predict", json={"texts": test["text"].tolist()[7:]}))
+        empty = client.post("/predict", json={"texts": [""]}).json()["predictions"][0]
+    assert len(loads) == 1 and empty["flags"] == ["missing:text"]
+    np.testing.assert_allclose(np.vstack([first, rest]), proba, atol=1e-4)

@@ -6,6 +6,8 @@ cleaned as featurize cleaned the training texts (:func:`traincycle.text.clean_te
 graph sees it. An empty text is scored (the graph takes it) and flagged ``missing:<column>``.
 A model over sentence embeddings keeps its encoder in Python: the intake loads it once (the
 packaged offline MiniLM, :func:`traincycle.text.load_encoder`) and feeds the graph its embeddings.
+A fine-tuned model's graph takes token ids (input kind ``tokens``): the intake loads the
+manifest's tokenizer once (:func:`traincycle.text.load_tokenizer`) and feeds it padded ids.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ ENCODER_BATCH = 64
 
 
 class TextIntake:
-    """New documents for a model over ``text`` (TF-IDF in the graph) or ``embeddings``."""
+    """New documents for a model over ``text`` (TF-IDF in the graph), ``tokens`` or ``embeddings``."""
 
     ID = "row"
     BATCH = 4096
@@ -42,6 +44,11 @@ class TextIntake:
         self.options = ReadOptions.from_record(manifest.get("parsing"))
         self.cfg = cfg
         self.encoder = _load_encoder(spec["encoder"]) if spec.get("encoder") else None
+        self.tokenizer = None
+        if spec.get("tokenizer"):
+            from traincycle.text import load_tokenizer
+
+            self.tokenizer, self.max_length = load_tokenizer(spec["tokenizer"]), int(spec["shape"][0])
 
     # ------------------------------------------------------------------ predict
 
@@ -108,7 +115,12 @@ class TextIntake:
         return Batch(np.arange(offset, offset + len(texts)), screened)
 
     def feed(self, cleaned: list[str]) -> np.ndarray:
-        """The graph's input: documents [N, 1], or their embeddings [N, dim]."""
+        """The graph's input: documents [N, 1], their token ids [N, max_length] or their
+        embeddings [N, dim]."""
+        if self.tokenizer is not None:
+            from traincycle.text import token_ids
+
+            return token_ids(self.tokenizer, cleaned, self.max_length)
         if self.encoder is None:
             return np.array(cleaned, dtype=object).astype(str).reshape(-1, 1)
         from traincycle.text import embed

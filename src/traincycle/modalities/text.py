@@ -118,11 +118,13 @@ def requests(featurizer: Any, model: Any, processed: pd.DataFrame, raw: pd.DataF
 
 
 def manifest_fields(featurizer: Any, model: Any) -> dict[str, Any]:
-    """One input: the documents, or the embeddings with the encoder that makes them."""
-    if hasattr(model.hooks, "tokenize"):
+    """One input: the documents, their token ids with the tokenizer that makes them, or the
+    embeddings with the encoder that makes them."""
+    if hasattr(model.hooks, "tokenize"):  # the tokenizer the encoder was fine-tuned with (unchanged)
+        arch = model.info["architecture"]
         spec: dict[str, Any] = {"name": _input_name(model), "kind": "tokens", "dtype": "int64",
-                                "shape": [model.info["architecture"]["max_length"]],
-                                "tokenizer": "models/model/encoder (WordPiece; 0 pads)"}
+                                "shape": [arch["max_length"]], "tokenizer": arch["encoder"],
+                                "pad_id": arch["pad_id"]}
     elif _input_name(model) == "text":
         spec = {"name": "text", "kind": "text", "dtype": "string", "shape": [1]}
     else:

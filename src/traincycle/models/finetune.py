@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -89,18 +88,6 @@ def encoder_directory(name: str) -> Path:
     return path
 
 
-def _offline() -> None:
-    import logging
-
-    # transformers imports torchao when it is installed (optimize.qat); its import-time notices are noise
-    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
-    logging.getLogger("torchao").setLevel(logging.ERROR)
-    os.environ["HF_HUB_OFFLINE"] = "1"  # never reach the network for a model we ship
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-
 def _classifier_class() -> type:
     import torch
 
@@ -125,10 +112,12 @@ def _classifier_class() -> type:
 
 def build(directory: Path, arch: dict[str, Any], pretrained: bool) -> Any:
     """The classifier over the encoder in `directory`: its weights (fit) or only its shape (load)."""
+    from traincycle.text import offline
+
+    offline()  # before transformers is imported: it reads these settings then
     from transformers import AutoConfig, AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    _offline()
     hf_logging.disable_progress_bar()
     if pretrained:
         encoder = AutoModel.from_pretrained(str(directory), attn_implementation="eager")
@@ -144,12 +133,9 @@ def build(directory: Path, arch: dict[str, Any], pretrained: bool) -> Any:
 
 def tokenize(native: Any, texts: Any) -> np.ndarray:
     """int64 ``[N, max_length]`` WordPiece ids, cut or padded with 0: what the ONNX graph takes."""
-    texts = [str(t) for t in texts]
-    if not texts:
-        return np.zeros((0, native.traincycle_arch["max_length"]), dtype=np.int64)
-    enc = native.tokenizer(texts, padding="max_length", truncation=True,
-                           max_length=native.traincycle_arch["max_length"], return_tensors="np")
-    return np.asarray(enc["input_ids"], dtype=np.int64)
+    from traincycle.text import token_ids
+
+    return token_ids(native.tokenizer, texts, native.traincycle_arch["max_length"])
 
 
 def _trimmed(ids: Any, pad_id: int) -> Any:
