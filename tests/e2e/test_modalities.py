@@ -1,7 +1,8 @@
 """Images and text through `dvc repro` in a temporary git+DVC repo, from the example params.
 
 The text run (TF-IDF + logistic on 600 Rotten Tomatoes snippets) is the fast default; the image
-run (a small CNN on 600 8x8 digits, three epochs) and the forced byte-identical rerun are marked slow.
+run (a small CNN on 600 8x8 digits, three epochs), MiniLM fine-tuned on 300 snippets and the
+forced byte-identical rerun are marked slow.
 A logistic model on 300 digits (fast) and the text run are then used as a user would: new image
 files and texts through `traincycle predict` and the service score as evaluate scored the test items.
 """
@@ -23,6 +24,17 @@ TEXT = {
     "ingest.max_rows": 600,
     "evaluate.bootstrap": 50,
     "validate.text.min_class_count": 5,
+}
+#: text, slow: MiniLM fine-tuned end to end (one short epoch) on 300 snippets
+FINETUNE = {
+    **TEXT,
+    "ingest.max_rows": 300,
+    "train.model": "finetune",
+    "train.finetune.epochs": 1,
+    "train.finetune.batch_size": 16,
+    "train.finetune.max_length": 32,
+    "optimize.quantize.calibration_rows": 32,
+    "optimize.latency_rows": 5,
 }
 IMAGE = {
     "data.source": "builtin:digits",
@@ -66,6 +78,11 @@ def read(repo: Path, path: str) -> dict:
 @pytest.fixture(scope="module")
 def text_repo(tmp_path_factory) -> Path:
     return make_repo(tmp_path_factory.mktemp("text"), "params-text.yaml", TEXT)
+
+
+@pytest.fixture(scope="module")
+def finetune_repo(tmp_path_factory) -> Path:
+    return make_repo(tmp_path_factory.mktemp("finetune"), "params-text.yaml", FINETUNE)
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +152,31 @@ def test_texts_through_predict_and_the_service_score_as_evaluate_did(text_repo, 
         predict_file(model, tmp_path / name, tmp_path / "scored.csv")
         np.testing.assert_allclose(scored(tmp_path / "scored.csv", classes), proba, atol=1e-4)
     with TestClient(create_app(model)) as client:
+        reply = client.post("/predict", json={"texts": test["text"].tolist()})
+    assert reply.status_code == 200, reply.text
+    served = np.array([list(p["probabilities"].values()) for p in reply.json()["predictions"]])
+    np.testing.assert_allclose(served, proba, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_a_fine_tuned_model_through_predict_and_the_service_scores_as_evaluate_did(finetune_repo, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from traincycle.serve import create_app
+
+    repo = finetune_repo
+    assert read(repo, "reports/train.json")["model"] == "finetune"
+    assert read(repo, "models/optimized/manifest.json")["inputs"][0]["kind"] == "tokens"
+    test, proba, classes = evaluated(repo)
+    test[["text", "label"]].to_csv(tmp_path / "new.csv", index=False)
+    one_line = test["text"].str.replace(r"\s+", " ", regex=True)
+    (tmp_path / "new.txt").write_text("\n".join(one_line) + "\n", encoding="utf-8")
+    for name in ("new.csv", "new.txt"):  # as a user runs it
+        result = sh("traincycle", "predict", "models/optimized", str(tmp_path / name), "-o",
+                    str(tmp_path / "scored.csv"), cwd=repo)
+        assert result.returncode == 0, result.stderr
+        np.testing.assert_allclose(scored(tmp_path / "scored.csv", classes), proba, atol=1e-4)
+    with TestClient(create_app(repo / "models/optimized")) as client:
         reply = client.post("/predict", json={"texts": test["text"].tolist()})
     assert reply.status_code == 200, reply.text
     served = np.array([list(p["probabilities"].values()) for p in reply.json()["predictions"]])
