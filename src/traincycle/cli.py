@@ -86,12 +86,15 @@ def schema_infer(data_path: str, output: str, target: str | None, group_min: int
     from traincycle.schema import draft_schema_file
 
     draft = report_errors(draft_schema_file)
-    columns, entries, high = draft(data_path, output, target, group_min, max_values)
+    columns, entries, high, private = draft(data_path, output, target, group_min, max_values)
     grouped = f" in {entries} entries" if entries != columns else ""
     click.echo(f"wrote a schema of {columns} columns{grouped} to {output}; review it before committing")
     if high:
         click.echo(f"warning: {len(high)} high-cardinality categor{'y' if len(high) == 1 else 'ies'} over "
                    f"--max-values {max_values}, drafted without a value list: {', '.join(high)}", err=True)
+    if private:
+        click.echo(f"note: the privacy scan flagged {', '.join(private)}: drafted without values or range",
+                   err=True)
 
 
 @main.command(short_help="Optuna search; every trial is a dvc experiment.")

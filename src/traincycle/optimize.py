@@ -161,9 +161,8 @@ def _qat(inp: Inputs, cfg: OptimizeConfig, calibration: list[dict[str, np.ndarra
     from traincycle import qat, quantize
 
     model = inp.model
-    takes_features = getattr(model.hooks, "INPUT", "features") == "features"  # not documents (finetune)
-    if not (cfg.qat.enabled and calibration and inp.train is not None and takes_features
-            and qat.is_torch_network(model.native)):
+    # the family says whether its network is fine-tuned with fake quantisation on feature rows
+    if not (cfg.qat.enabled and calibration and inp.train is not None and getattr(model.hooks, "QAT", False)):
         return []
     X = inp.train[model.feature_names].to_numpy(np.float32)
     y = inp.train[inp.featurizer.meta["target"]].to_numpy()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import sys
 from typing import Any
 
 import numpy as np
@@ -36,13 +35,6 @@ class QATConfig:
         check_range("optimize.qat.epochs", self.epochs, 1)
         check_range("optimize.qat.lr", self.lr, 0.0, low_open=True)
         check_range("optimize.qat.batch_size", self.batch_size, 1)
-
-
-def is_torch_network(native: Any) -> bool:
-    """Whether a model's native object is a torch module with Linear layers (QAT applies)."""
-    torch = sys.modules.get("torch")  # a torch model has loaded it; nothing else needs to
-    return torch is not None and isinstance(native, torch.nn.Module) and any(
-        isinstance(m, torch.nn.Linear) for m in native.modules())
 
 
 def qat_finetune(net: Any, X: np.ndarray, y: np.ndarray, task: str, cfg: QATConfig, seed: int) -> Any:

@@ -323,6 +323,32 @@ def infer_schema(
     return Schema(columns=columns, target=target, labels=labels), observed
 
 
+#: a column name that no table has: the privacy scan skips the target, and a draft may have none
+NO_TARGET = "\x00no target"
+
+
+def withhold_private(
+    df: pd.DataFrame, schema: Schema, observed: dict[str, dict], target: str | None
+) -> tuple[Schema, dict[str, dict]]:
+    """Drop the value list and range of every column validate's privacy scan flags.
+
+    schema.yaml is committed to git, so e-mail addresses, phone numbers, card numbers and the
+    like (:mod:`traincycle.privacy`, default settings) must not be copied into it as allowed
+    values or as a min/max. The observed record gets the kinds found (for the file's comment).
+    """
+    from traincycle.config import DataConfig
+    from traincycle.privacy import PrivacyConfig, scan
+
+    found: dict[str, set[str]] = {}
+    for finding in scan(df, DataConfig(target=target or NO_TARGET), PrivacyConfig()):
+        found.setdefault(str(finding.column), set()).add(finding.kind)
+    columns = dict(schema.columns)
+    for name, kinds in found.items():
+        columns[name] = dataclasses.replace(columns[name], values=None, min=None, max=None)
+        observed[name] = {**observed.get(name, {}), "private": sorted(kinds)}
+    return dataclasses.replace(schema, columns=columns), observed
+
+
 #: a run of at least this many same-typed columns named prefix + number is drafted as one pattern
 GROUP_MIN_RUN = 10
 _NUMBERED = re.compile(r"^(.*\D)\d+$")
@@ -353,6 +379,7 @@ def group_columns(
         if (
             pattern is None or min_run <= 0 or len(members) < min_run
             or sum(fnmatch.fnmatchcase(n, pattern) for n in names) != len(members)
+            or any("private" in observed.get(n, {}) for n in members)  # its note stays per column
         ):
             columns.update((n, schema.columns[n]) for n in members)
             seen.update((n, observed[n]) for n in members if n in observed)
@@ -465,6 +492,9 @@ def render_schema(schema: Schema, observed: dict[str, dict] | None = None, sourc
         if seen.get("high_cardinality"):
             lines.append(f"    # {seen['distinct']} distinct values (above --max-values): "
                          "high-cardinality, no list")
+        if seen.get("private"):
+            lines.append(f"    # no values or range: the privacy scan found {', '.join(seen['private'])} "
+                         "(this file goes to git)")
         if col.values is not None:
             count = f"    # {len(col.values)} observed" if "distinct" in seen else ""
             lines.append(f"    values:{count}")
@@ -481,8 +511,10 @@ def draft_schema_file(
     """Infer a schema from a data file and write it as commented YAML.
 
     A CSV gets the column kinds ingest would give it (dates parsed, yes/no as booleans), so the
-    draft describes the table validate will see. Returns the number of data columns, of schema
-    entries (patterns cover many columns) and the high-cardinality categories (drafted unlisted).
+    draft describes the table validate will see. Columns the privacy scan flags get no values
+    or range (:func:`withhold_private`). Returns the number of data columns, of schema entries
+    (patterns cover many columns), the high-cardinality categories (drafted unlisted) and the
+    columns whose values were withheld.
     """
     from traincycle.column_kinds import apply_kinds
     from traincycle.io import write_text
@@ -490,11 +522,12 @@ def draft_schema_file(
     df = read_table(data_path)
     if Path(data_path).suffix.lower() not in (".parquet", ".pq"):
         df, _ = apply_kinds(df, {}, skip=(target,) if target else ())
-    schema, observed = infer_schema(df, target, max_values)
+    schema, observed = withhold_private(df, *infer_schema(df, target, max_values), target)
     grouped, observed = group_columns(schema, observed, group_min)
     write_text(render_schema(grouped, observed, source=str(data_path)), output)
     high = [name for name, seen in observed.items() if seen.get("high_cardinality")]
-    return len(schema.columns), len(grouped.columns), high
+    private = [name for name, seen in observed.items() if seen.get("private")]
+    return len(schema.columns), len(grouped.columns), high, private
 
 
 def check_describes(

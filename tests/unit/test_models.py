@@ -114,3 +114,10 @@ def test_dataframe_input_is_matched_by_name() -> None:
     _, _, X_val, _ = data("binary")
     frame = pd.DataFrame(X_val, columns=NAMES)[list(reversed(NAMES))]
     np.testing.assert_allclose(model.predict_proba(frame), model.predict_proba(X_val))
+
+
+def test_qat_applies_where_the_family_module_says_so() -> None:
+    """optimize.qat asks the family (its QAT hook), not the type of the native object."""
+    from traincycle.models import FAMILIES, family_module
+
+    assert {f for f in FAMILIES if getattr(family_module(f), "QAT", False)} == {"mlp", "cnn"}

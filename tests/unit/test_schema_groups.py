@@ -65,7 +65,7 @@ def test_draft_groups_runs_of_numbered_columns(tmp_path) -> None:
     data = tmp_path / "wide.parquet"
     df.to_parquet(data, index=False)
     out = tmp_path / "schema.yaml"
-    assert draft_schema_file(data, out, target="label") == (202, 3, [])
+    assert draft_schema_file(data, out, target="label") == (202, 3, [], [])
     text = out.read_text()
     assert len(text.splitlines()) < 60 and "  g*:\n    count: 200" in text
     schema = load_schema(out)

@@ -23,8 +23,8 @@ from traincycle.models.base import Fit, FitSpec
 from traincycle.models.mlp import export_onnx, make_evaluator, predict_proba, save
 from traincycle.trainer import CosineLR, TrainerConfig
 
-__all__ = ["INT8_OPS", "TASKS", "CNNConfig", "export_onnx", "fit", "load", "predict_proba", "predict_values",
-           "save"]
+__all__ = ["INT8_OPS", "QAT", "TASKS", "CNNConfig", "export_onnx", "fit", "load", "predict_proba",
+           "predict_values", "save"]
 
 TASKS = ("binary", "multiclass")
 #: the data modality this family needs (families without it take any float features)
@@ -34,6 +34,8 @@ WEIGHTS = "model.safetensors"
 THREADS = "num_threads"
 #: int8 quantisation covers the conv layers too
 INT8_OPS = ("MatMul", "Gemm", "Conv")
+#: optimize.qat applies (its Linear layers; convolutions stay as trained)
+QAT = True
 
 
 @dataclasses.dataclass(frozen=True)

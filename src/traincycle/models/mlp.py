@@ -23,6 +23,8 @@ MIN_TRAIN_ROWS = 5000
 #: the params key setting its thread count (tune --jobs pins it to a trial's cores)
 THREADS = "num_threads"
 WEIGHTS = "model.safetensors"
+#: optimize.qat applies: the torch network is fine-tuned through fake int8 on feature rows
+QAT = True
 
 
 @dataclasses.dataclass(frozen=True)
