@@ -22,8 +22,10 @@ from traincycle.errors import ConfigError, DataError, UserError, one_line
 
 #: experiment names DVC accepts (git ref components; no spaces, no `..`, no leading dash)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-#: what DVC prints when another DVC process holds the repository lock
-LOCK_BUSY = "Unable to acquire lock"
+#: what DVC prints when another DVC process holds the repository lock, or git's lock on the
+#: experiments' stash ref (two tune workers of a shared study starting trials in one clone);
+#: either way nothing ran yet, so the command is retried
+LOCK_BUSY = ("Unable to acquire lock", "is busy, it is being blocked by")
 LOCK_RETRIES = 60
 LOCK_WAIT_S = 0.5
 
@@ -112,7 +114,8 @@ def dvc(
     command = pinned(["dvc", *args], cores)
     for attempt in range(LOCK_RETRIES + 1):
         result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-        if result.returncode == 0 or LOCK_BUSY not in result.stderr or attempt == LOCK_RETRIES:
+        busy = any(text in result.stderr + result.stdout for text in LOCK_BUSY)
+        if result.returncode == 0 or not busy or attempt == LOCK_RETRIES:
             break
         time.sleep(LOCK_WAIT_S * (1 + attempt % 3))
     if check and result.returncode != 0:

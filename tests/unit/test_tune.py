@@ -375,3 +375,26 @@ def test_tune_settings_live_in_tune_yaml_with_params_yaml_as_fallback(tmp_path):
     (tmp_path / "tune.yaml").write_text(yaml.safe_dump({"tune": {"study": "new", "space": space}}))
     seed, cfg, values = load_tune_config(params, tmp_path / "tune.yaml")
     assert (seed, cfg.study, values["train"]) == (5, "new", {"depth": 2})
+
+
+@pytest.mark.parametrize("message", [
+    "ERROR: Unable to acquire lock. Most likely another DVC process is running",
+    "ERROR: 'refs/exps/stash' is busy, it is being blocked by:\n  (PID 4242): dvc exp run",
+])
+def test_a_dvc_command_that_meets_a_lock_is_retried(tmp_path, monkeypatch, message):
+    """Both DVC's repository lock and git's lock on the experiments stash ref are retried."""
+    import subprocess
+
+    from traincycle import experiment
+
+    calls = []
+
+    def run(command, **kwargs):
+        calls.append(command)
+        failed = len(calls) == 1
+        return subprocess.CompletedProcess(command, 255 if failed else 0, "", message if failed else "")
+
+    monkeypatch.setattr(experiment.subprocess, "run", run)
+    monkeypatch.setattr(experiment, "LOCK_WAIT_S", 0)
+    assert experiment.dvc("exp", "run", cwd=tmp_path).returncode == 0
+    assert len(calls) == 2
