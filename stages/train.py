@@ -53,6 +53,7 @@ def main(
     started = time.perf_counter()
     if cfg.engine == "dask":  # no pruning reporter: the Dask trainer runs every round it is given
         model, fitted, report, workers = train_on_dask((train_path, val_path), meta, data, cfg, seed)
+        val_frame = read_parquet(val_path)  # for the per-row val predictions only
         engine = f" on Dask ({workers} workers)"
     else:
         extras = of_featurizer(meta).fit_inputs(meta_path)  # e.g. the TF-IDF featurize fitted (text)
@@ -66,7 +67,7 @@ def main(
     seconds = time.perf_counter() - started
     log_curves(fitted.curves, live_dir)  # first: the one write that can fail (dvclive asks git)
     save_model(model, model_dir)
-    write_parquet(val_predictions(model, read_parquet(val_path), meta), val_rows_path)
+    write_parquet(val_predictions(model, fitted, val_frame, meta), val_rows_path)
     write_reports("train", report, details_path, metrics_path)
     diagnosis = diagnose(
         report["model"],

@@ -139,16 +139,17 @@ def takes_documents(families: tuple[str, ...]) -> bool:
     return any(getattr(family_module(f), "INPUT", "features") == "text" for f in families)
 
 
-def val_predictions(model: Model, val_df: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
+def val_predictions(model: Model, fitted: Fit, val_df: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     """Per-row val predictions of the trained model (reports/val_predictions.parquet).
 
     `traincycle report` pairs two experiments on these rows, as it pairs evaluate's test
-    predictions, so a change can be judged against noise without a look at test.
+    predictions, so a change can be judged against noise without a look at test. Reuses the
+    val outputs `train` already scored (`fitted.val_outputs`); predicts only when absent.
     """
     from traincycle.comparison import ROW_ID, predictions_frame
 
     X_val, y_val = split_xy(val_df, meta, "processed val", takes_documents((model.family,)))
-    out = outputs(model, X_val)
+    out = outputs(model, X_val) if fitted.val_outputs is None else fitted.val_outputs
     proba, pred = (None, out) if model.task == "regression" else (out, out.argmax(axis=1))
     return predictions_frame(val_df[ROW_ID].to_numpy(), y_val, proba, pred)
 
@@ -203,7 +204,8 @@ def train(
     fits = {}
     for family in cfg.families():  # `auto`: every candidate, fitted on train, scored on val
         model, fitted = fit_model(family, cfg.family_config(family), spec, classes, (X, y, X_val, y_val))
-        fits[family] = (model, fitted, score(data.task, y_val, outputs(model, X_val)))
+        fitted.val_outputs = outputs(model, X_val)
+        fits[family] = (model, fitted, score(data.task, y_val, fitted.val_outputs))
     chosen = pick_family({f: s[metric] for f, (_, _, s) in fits.items()}, metric)
     model, fitted, val_scores = fits[chosen]
     train_scores = score(data.task, y, outputs(model, X))

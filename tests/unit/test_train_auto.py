@@ -67,3 +67,20 @@ def test_a_family_tied_to_a_modality_is_refused_on_another(family, needed):
 
     with pytest.raises(ConfigError, match=f"'{family}' needs data.modality: {needed}"):
         check_config(DATA, config(model=family))
+
+
+def test_val_predictions_reuse_what_train_scored_on_val(monkeypatch):
+    from traincycle.train import outputs, val_predictions
+
+    tr, va, meta = frames()
+    va = va.assign(row_id=np.arange(len(va)))
+    model, fitted, report = train(tr, va, meta, DATA, config(model="auto", candidates=["xgboost", "logistic"]), 0)
+    expected = outputs(model, va[meta["feature_names"]].to_numpy())
+    np.testing.assert_allclose(fitted.val_outputs, expected)  # the chosen family's, not the other's
+
+    def refuse(*_a, **_k):
+        raise AssertionError("val predicted a second time")
+
+    monkeypatch.setattr(model, "predict_proba", refuse)
+    rows = val_predictions(model, fitted, va, meta)
+    assert len(rows) == len(va) and rows["row_id"].tolist() == list(range(len(va)))

@@ -45,6 +45,8 @@ class Fit:
     #: per iteration/epoch: {"train/loss": .., "val/loss": .., "train/<metric>": .., "val/<metric>": ..}
     curves: list[dict[str, float]] = dataclasses.field(default_factory=list)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: the fitted model's val probabilities/values, once scored (so val is not predicted twice)
+    val_outputs: Any = None
 
 
 @dataclasses.dataclass
