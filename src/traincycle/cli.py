@@ -314,9 +314,19 @@ def predict(model_dir: str, input_path: str, output: str, batch_rows: int | None
               help="Rotate the request log at this size.")
 @click.option("--log-backups", type=click.IntRange(min=0), default=5, show_default=True,
               help="Rotated request logs kept.")
+@click.option("--pool", "pool_path", default="", type=click.Path(dir_okay=False),
+              help="Append the raw rows answered low_confidence to this CSV, in the source's format, "
+                   "for `traincycle select` (holds raw values: opt-in) [default: none].")
+@click.option("--pool-flagged", is_flag=True, help="Also pool rows with any flag (unknown_category, ...).")
+@click.option("--pool-omit", multiple=True, metavar="COLUMN",
+              help="Write COLUMN empty in the pool (repeatable); columns validate's privacy scan "
+                   "flagged (reports/validation.json) are always left empty.")
+@click.option("--pool-max-bytes", type=click.IntRange(min=1000), default=50_000_000, show_default=True,
+              help="Rotate the pool at this size (pool.csv -> pool.1.csv; 5 kept).")
 @policy_options
 def serve(model_dir: str, host: str, port: int, min_confidence: float, max_rows: int,
           max_body_bytes: int, log_path: str, log_max_bytes: int, log_backups: int,
+          pool_path: str, pool_flagged: bool, pool_omit: tuple[str, ...], pool_max_bytes: int,
           params_path: str | None, unknown: str | None, missing_columns: str | None) -> None:
     """Serve MODEL_DIR over HTTP: POST /predict, GET /health, GET /metrics (Prometheus),
     OpenAPI at /docs (extra `serve`).
@@ -334,9 +344,16 @@ def serve(model_dir: str, host: str, port: int, min_confidence: float, max_rows:
     from traincycle.serve import serve as run_server
 
     def run() -> None:
+        from traincycle.pool import PoolConfig, privacy_flagged
+
         cfg = load_policy(params_path, unknown, missing_columns)
         log = LogConfig(log_path or None, log_max_bytes, log_backups)
-        run_server(model_dir, host, port, min_confidence, max_rows, max_body_bytes, cfg, log)
+        private = privacy_flagged() if pool_path else []
+        if private:
+            click.echo(f"note: pool: {', '.join(private)} left empty (personal data per validate's "
+                       "privacy scan)", err=True)
+        pool = PoolConfig(pool_path or None, pool_flagged, (*pool_omit, *private), pool_max_bytes)
+        run_server(model_dir, host, port, min_confidence, max_rows, max_body_bytes, cfg, log, pool)
 
     report_errors(run)()
 

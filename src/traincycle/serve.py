@@ -73,11 +73,12 @@ def response_models(manifest: dict[str, Any]) -> dict[int | str, dict[str, Any]]
 
 def create_app(model_dir: str | Path, min_confidence: float = 0.5, max_rows: int = MAX_ROWS,
                max_body_bytes: int = MAX_BODY_BYTES, cfg: PredictConfig | None = None,
-               log: LogConfig | None = None) -> Any:
+               log: LogConfig | None = None, pool: Any = None) -> Any:
     """The FastAPI application scoring with `model_dir` (model.onnx + manifest.json).
 
     Every /predict call is counted in the Prometheus metrics (``GET /metrics``) and, when `log`
-    names a file, written to the JSON-lines request log.
+    names a file, written to the JSON-lines request log; with `pool` (a
+    :class:`traincycle.pool.PoolConfig` naming a file) low-confidence rows go to the labelling pool.
     """
     import time
 
@@ -96,6 +97,7 @@ def create_app(model_dir: str | Path, min_confidence: float = 0.5, max_rows: int
     metrics = ServiceMetrics()
     requests = (RequestLog(log.path, {"model_version": pred.version, "data_version": data_version},
                            log.max_bytes, log.backups) if log and log.path else None)
+    pooler = _pooler(pool, intake, min_confidence)
 
     app = FastAPI(title="traincycle model", version=pred.version,
                   description=f"{manifest['family']} ({manifest['variant']}) predicting "
@@ -148,12 +150,29 @@ def create_app(model_dir: str | Path, min_confidence: float = 0.5, max_rows: int
         reply = Response(_dumps({"model_version": pred.version, "predictions": predictions}),
                          media_type=JSON)
         record(200, start, raw, screened, confidence)
+        if pooler is not None:
+            metrics.pooled.inc(pooler(raw, confidence, screened.flags))
         return reply
 
     app.post("/predict", responses=response_models(manifest), openapi_extra={"requestBody": {
         "required": True, "content": intake.request_content(max_rows)}},
     )(predict)
     return app
+
+
+def _pooler(pool: Any, intake: Any, min_confidence: float) -> Any:
+    """(body, confidence, flags) -> rows appended to the labelling pool; None without a pool."""
+    if pool is None or pool.path is None:
+        return None
+    from traincycle.pool import Pool, pooled_rows, request_rows
+
+    target = Pool(pool, intake)
+
+    def add(raw: bytes, confidence: list[float] | None, flags: list[str]) -> int:
+        picked = pooled_rows(confidence, flags, min_confidence, pool.flagged)
+        return target.add(request_rows(raw, intake.KEY, picked)) if picked else 0
+
+    return add
 
 
 def _answerer(manifest: dict[str, Any], min_confidence: float) -> Any:
@@ -245,9 +264,10 @@ class BodyLimit:
 
 
 def serve(model_dir: str | Path, host: str, port: int, min_confidence: float, max_rows: int,
-          max_body_bytes: int, cfg: PredictConfig | None = None, log: LogConfig | None = None) -> None:
+          max_body_bytes: int, cfg: PredictConfig | None = None, log: LogConfig | None = None,
+          pool: Any = None) -> None:
     """Run the service with uvicorn until interrupted."""
     import uvicorn
 
-    app = create_app(model_dir, min_confidence, max_rows, max_body_bytes, cfg, log)
+    app = create_app(model_dir, min_confidence, max_rows, max_body_bytes, cfg, log, pool)
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -89,6 +89,8 @@ class ServiceMetrics:
                                       "Rows under the low-confidence threshold", registry=self.registry)
         self.flagged = Counter("traincycle_flagged_rows", "Rows scored with flags, by flag kind",
                                ["kind"], registry=self.registry)
+        self.pooled = Counter("traincycle_pooled_rows", "Rows appended to the labelling pool (--pool)",
+                              registry=self.registry)
 
     def observe(self, status: int, seconds: float, confidence: list[float] | None = None,
                 min_confidence: float = 0.0, rows: int = 0, flags: Mapping[str, int] | None = None,
