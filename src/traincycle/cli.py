@@ -410,9 +410,11 @@ def monitor(current: str, out_dir: str, model_dir: str, reference: str, params_p
 @click.option("--strategy", type=click.Choice(["least_confident", "margin", "entropy"]),
               default="margin", show_default=True, help="How uncertainty is measured.")
 @click.option("--diverse", is_flag=True,
-              help="Spread the picks: farthest-first among the 10*k most uncertain rows.")
+              help="Spread the picks: greedy k-center (CoreSet) among the 10*k most uncertain rows.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Breaks exact distance ties of --diverse (the picks are reproducible).")
 def select_command(pool: str, count: int, output: str, model_dir: str, strategy: str,
-                   diverse: bool) -> None:
+                   diverse: bool, seed: int) -> None:
     """Pick the rows of POOL (unlabelled raw rows) the model is least sure of, to label next.
 
     \b
@@ -424,7 +426,7 @@ def select_command(pool: str, count: int, output: str, model_dir: str, strategy:
     def run() -> Any:
         from traincycle.selection import select_rows, write_selection
 
-        frame = select_rows(model_dir, pool, count, strategy, diverse)  # type: ignore[arg-type]
+        frame = select_rows(model_dir, pool, count, strategy, diverse, seed)  # type: ignore[arg-type]
         write_selection(frame, output, model_dir)
         return frame
 

@@ -2,10 +2,14 @@
 
 `traincycle select POOL -k N` reads POOL as predict reads new rows, scores it, and ranks rows by
 uncertainty: ``least_confident`` (1 - top probability), ``margin`` (1 - the gap between the two
-top classes) or ``entropy`` (of the class probabilities). With ``diverse``, the N rows are picked
-among the most uncertain ``candidates x N`` by greedy farthest-point selection over the raw
-columns (numbers standardised, categories one-hot), so a batch does not spend its labels on
-near-copies of one uncertain case.
+top classes) or ``entropy`` (of the class probabilities), computed by scikit-activeml's
+``uncertainty_scores`` from the shipped model's probabilities (the pool setting: the model is
+fixed, only its scores are used). With ``diverse``, the N rows are picked among the most
+uncertain ``candidates x N`` by greedy k-center selection (scikit-activeml's CoreSet,
+``k_greedy_center``) over the raw columns (numbers standardised, categories one-hot), seeded
+from the most uncertain row, so a batch does not spend its labels on near-copies of one case.
+
+scikit-activeml imports torch (seconds), so it is imported only when rows are chosen.
 """
 
 from __future__ import annotations
@@ -24,15 +28,19 @@ STRATEGIES = ("least_confident", "margin", "entropy")
 SCORE_ALL = PredictConfig(unknown="flag", missing_columns="impute")
 
 
+#: our strategy names -> scikit-activeml's `uncertainty_scores` methods
+METHODS = {"least_confident": "least_confident", "margin": "margin_sampling", "entropy": "entropy"}
+#: rows k_greedy_center picks per call: its utilities matrix is (picks x candidates) floats
+CHUNK = 256
+
+
 def uncertainty(proba: np.ndarray, strategy: Strategy) -> np.ndarray:
-    """Per row, higher = less sure."""
+    """Per row, higher = less sure (scikit-activeml's scores, float64)."""
+    from skactiveml.pool import uncertainty_scores
+
     p = np.asarray(proba, dtype=np.float64)
-    top2 = np.sort(p, axis=1)[:, -2:]
-    if strategy == "least_confident":
-        return 1.0 - top2[:, -1]
-    if strategy == "margin":
-        return 1.0 - (top2[:, -1] - top2[:, 0])
-    return -np.sum(np.where(p > 0, p * np.log(np.clip(p, 1e-12, None)), 0.0), axis=1)
+    p = p / p.sum(axis=1, keepdims=True)  # float32 graph outputs: sums off by ~1e-7
+    return uncertainty_scores(p, method=METHODS[strategy])
 
 
 def encode(columns: dict[str, np.ndarray], specs: list[InputSpec]) -> np.ndarray:
@@ -53,30 +61,40 @@ def encode(columns: dict[str, np.ndarray], specs: list[InputSpec]) -> np.ndarray
     return np.hstack(parts) if parts else np.zeros((0, 0))
 
 
-def farthest_first(features: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
+def farthest_first(features: np.ndarray, order: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """k rows of `order` (most uncertain first): the first, then each time the row farthest from
-    those already picked (ties broken by uncertainty rank)."""
-    picked = [int(order[0])]
-    nearest = np.linalg.norm(features[order] - features[order[0]], axis=1)
-    for _ in range(1, min(k, len(order))):
-        nxt = int(np.argmax(nearest))
-        picked.append(int(order[nxt]))
-        nearest = np.minimum(nearest, np.linalg.norm(features[order] - features[order[nxt]], axis=1))
-    return np.array(picked)
+    those already picked (greedy k-center; exact distance ties broken at random, seeded)."""
+    from skactiveml.pool import k_greedy_center
+    from threadpoolctl import threadpool_limits
+
+    k = min(k, len(order))
+    x = features[order]
+    labelled = np.full(len(order), np.nan)
+    labelled[0] = 0.0  # the most uncertain row is the first centre
+    rng = np.random.RandomState(seed)
+    while (picked := int((~np.isnan(labelled)).sum())) < k:
+        batch = min(CHUNK, k - picked)  # chunks keep k_greedy_center's utilities small
+        # one distance row per pick: OpenMP threads cost more than they save (12x slower here)
+        with threadpool_limits(1, "openmp"):
+            chosen, _utilities = k_greedy_center(x, labelled, batch, random_state=rng,
+                                                 mapping=np.flatnonzero(np.isnan(labelled)))
+        labelled[chosen] = picked + np.arange(1, batch + 1)
+    ranked = np.flatnonzero(~np.isnan(labelled))
+    return order[ranked[np.argsort(labelled[ranked], kind="stable")]]
 
 
 def choose(proba: np.ndarray, k: int, strategy: Strategy = "margin", features: np.ndarray | None = None,
-           candidates: int = 10) -> np.ndarray:
+           candidates: int = 10, seed: int = 0) -> np.ndarray:
     """Row indices to label, most useful first (diverse when `features` are given)."""
     scores = uncertainty(proba, strategy)
     order = np.argsort(-scores, kind="stable")
     if features is None:
         return order[:k]
-    return farthest_first(features, order[: max(k * candidates, k)], k)
+    return farthest_first(features, order[: max(k * candidates, k)], k, seed)
 
 
 def select_rows(model_dir: str | Path, pool_path: str | Path, k: int, strategy: Strategy = "margin",
-                diverse: bool = False) -> pd.DataFrame:
+                diverse: bool = False, seed: int = 0) -> pd.DataFrame:
     """The k pool rows to label next, as read (snake_case names), with their uncertainty and rank."""
     from traincycle.inputs import frame_columns, screen
     from traincycle.predict import load_predictor, read_batches
@@ -92,7 +110,7 @@ def select_rows(model_dir: str | Path, pool_path: str | Path, k: int, strategy: 
     specs = pred.specs
     columns = frame_columns(pool, specs, where=str(pool_path))
     proba = pred.scores(screen(columns, specs, SCORE_ALL, len(pool)))
-    picked = choose(proba, k, strategy, encode(columns, specs) if diverse else None)
+    picked = choose(proba, k, strategy, encode(columns, specs) if diverse else None, seed=seed)
     out = pool.iloc[picked].copy()
     out.insert(0, "uncertainty", uncertainty(proba, strategy)[picked])
     out.insert(0, "rank", np.arange(1, len(picked) + 1))
