@@ -74,7 +74,8 @@ def test_val_predictions_reuse_what_train_scored_on_val(monkeypatch):
 
     tr, va, meta = frames()
     va = va.assign(row_id=np.arange(len(va)))
-    model, fitted, report = train(tr, va, meta, DATA, config(model="auto", candidates=["xgboost", "logistic"]), 0)
+    cfg = config(model="auto", candidates=["xgboost", "logistic"])
+    model, fitted, _ = train(tr, va, meta, DATA, cfg, 0)
     expected = outputs(model, va[meta["feature_names"]].to_numpy())
     np.testing.assert_allclose(fitted.val_outputs, expected)  # the chosen family's, not the other's
 
