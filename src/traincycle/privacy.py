@@ -84,8 +84,9 @@ class Finding:
 
     column: str
     kind: str
-    #: `name` (the column name hints at it) or `values` (scanned values match)
-    evidence: Literal["name", "values"]
+    #: `name` (the column name hints at it), `values` (scanned values match), or `name_only`
+    #: (the name hints at it but the column is a small code none of whose values match)
+    evidence: Literal["name", "values", "name_only"]
     hits: int
     scanned: int
 
@@ -97,6 +98,9 @@ class Finding:
         }[self.kind]
         if self.evidence == "name":
             return f"column {self.column!r} looks like {what} (its name)"
+        if self.evidence == "name_only":
+            return (f"column {self.column!r} is named like {what} but none of its {self.scanned} "
+                    "distinct values looks like one")
         return f"column {self.column!r} holds {what} ({self.hits} of {self.scanned} distinct values scanned)"
 
 
@@ -116,6 +120,9 @@ _WORD = r"[A-Z][a-z]+(?:['’-][A-Z]?[a-z]+)?"
 PERSON = re.compile(rf"{_WORD}(?: [A-Z]\.?)?(?: {_WORD}){{1,2}}")
 #: share of a column's values that must look like "Given Family" to call it a column of names
 PERSON_SHARE = 0.8
+#: a column of at most this many distinct values, each on 5+ rows on average, is a code (e.g.
+#: German credit's `telephone`: "none" / "yes, registered..."): a name hint alone only warns
+CODE_MAX_VALUES = 20
 
 
 def luhn(digits: str) -> bool:
@@ -219,11 +226,13 @@ def scan(df: pd.DataFrame, data: DataConfig, cfg: PrivacyConfig) -> list[Finding
         if column == data.target:
             continue
         series = df[column]
-        findings += [Finding(column, k, "name", 0, 0) for k in sorted(name_kinds(column))]
-        found = {f.kind for f in findings if f.column == column}
-        for finding in _value_findings(column, series, cfg):
-            if finding.kind not in found:
-                findings.append(finding)
+        by_values = _value_findings(column, series, cfg)
+        matched = {f.kind for f in by_values}
+        distinct = _code_size(series)
+        findings += [Finding(column, k, "name", 0, 0) if k in matched or distinct is None
+                     else Finding(column, k, "name_only", 0, distinct) for k in sorted(name_kinds(column))]
+        named = name_kinds(column)
+        findings += [f for f in by_values if f.kind not in named]
         if column not in data.id_columns and column != data.text_column and _identifier_like(series, cfg):
             findings.append(Finding(column, "identifier", "values", len(series), len(series)))
     return findings
@@ -253,6 +262,14 @@ def _value_findings(column: str, series: pd.Series, cfg: PrivacyConfig) -> list[
         for kind, n in sorted(hits.items())
         if n and n >= cfg.min_share * len(texts)
     ]
+
+
+def _code_size(series: pd.Series) -> int | None:
+    """The distinct count of a textual or integer column small enough to be a code, else None."""
+    if not (_textual(series) or _integer(series)):
+        return None
+    distinct = series.nunique(dropna=True)
+    return int(distinct) if 0 < distinct <= CODE_MAX_VALUES and 5 * distinct <= len(series) else None
 
 
 def _identifier_like(series: pd.Series, cfg: PrivacyConfig) -> bool:
@@ -308,7 +325,7 @@ def decide(findings: Iterable[Finding], columns: Iterable[str], data: DataConfig
         if column in cfg.columns:
             action: Decided = cfg.columns[column]
         elif found:
-            action = max((kind_action(f.kind, cfg) for f in found), key=STRENGTH.__getitem__)
+            action = max((finding_action(f, cfg) for f in found), key=STRENGTH.__getitem__)
         else:
             continue
         protected = {data.target, *data.sensitive} if action in ("drop", "hash") else set()
@@ -326,18 +343,25 @@ def decide(findings: Iterable[Finding], columns: Iterable[str], data: DataConfig
     return decisions
 
 
-def kind_action(kind: str, cfg: PrivacyConfig) -> Decided:
-    """The action for a finding of `kind` in a column without its own rule."""
-    return cfg.kinds.get(kind) or ("warn" if kind == "identifier" else cfg.default)
+def finding_action(finding: Finding, cfg: PrivacyConfig) -> Decided:
+    """The action for a finding in a column without its own rule: the kind's rule, else `warn`
+    for identifiers and names that the values contradict, else the default."""
+    weak = finding.kind == "identifier" or finding.evidence == "name_only"
+    return cfg.kinds.get(finding.kind) or ("warn" if weak else cfg.default)
 
 
 def warnings(decisions: list[Decision]) -> list[str]:
-    """One line per identifier-like column kept as a warning."""
-    return [
-        f"{'; '.join(f.describe() for f in d.findings)}: a leakage candidate; list it in data.id_columns "
-        f"or set validate.privacy.columns.{d.column}"
-        for d in decisions if d.action == "warn"
-    ]
+    """One line per column kept with a warning (identifier-like, or named like personal data)."""
+    lines = []
+    for d in decisions:
+        if d.action != "warn":
+            continue
+        found = "; ".join(f.describe() for f in d.findings)
+        rule = f"validate.privacy.columns.{d.column}"
+        lines.append(f"{found}: a leakage candidate; list it in data.id_columns or set {rule}"
+                     if any(f.kind == "identifier" for f in d.findings)
+                     else f"{found}: kept; set {rule} to drop (or allow, to silence this)")
+    return lines
 
 
 def gate(decisions: list[Decision]) -> None:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from traincycle.config import DataConfig, build
 from traincycle.errors import ConfigError, GateFailed
-from traincycle.privacy import PrivacyConfig, decide, keyed_hash, luhn, name_kinds, scan, screen, value_kinds
+from traincycle.privacy import (
+    PrivacyConfig,
+    decide,
+    keyed_hash,
+    luhn,
+    name_kinds,
+    scan,
+    screen,
+    value_kinds,
+    warnings,
+)
 
 from conftest import make_frame
 
@@ -73,6 +84,29 @@ def test_scan_finds_planted_columns_and_nothing_in_clean_ones():
         ("who", "person_name", "values"), ("who", "identifier", "values"), ("ref", "identifier", "values"),
     }
     assert scan(make_frame(400), DATA, PrivacyConfig()) == []
+
+
+def test_a_name_hint_on_a_small_code_column_warns_and_real_values_still_fail():
+    """German credit's `telephone` ("none" / "yes, registered ...") is a code, not phone numbers."""
+    df = make_frame(200)
+    df["telephone"] = np.where(np.arange(200) % 3 == 0, "yes, registered under the customers name", "none")
+    df["product_name"] = np.array(["basic", "plus", "pro", "team"])[np.arange(200) % 4]
+    out, decisions = screen(df, DATA, PrivacyConfig(), KEY)
+    assert out is df
+    assert [(d.column, d.action) for d in decisions] == [("telephone", "warn"), ("product_name", "warn")]
+    assert [f.evidence for d in decisions for f in d.findings] == ["name_only", "name_only"]
+    lines = warnings(decisions)
+    assert lines[0] == (
+        "column 'telephone' is named like phone numbers but none of its 2 distinct values looks like one: "
+        "kept; set validate.privacy.columns.telephone to drop (or allow, to silence this)")
+    with pytest.raises(GateFailed, match="'telephone'"):  # a kind rule still applies
+        screen(df, DATA, build(PrivacyConfig, {"kinds": {"phone": "fail"}}, "p"), KEY)
+    df["telephone"] = np.where(np.arange(200) % 2 == 0, "+44 20 7946 0958", "+44 20 7946 0959")
+    with pytest.raises(GateFailed, match="'telephone' looks like phone numbers"):  # values agree: fails
+        screen(df, DATA, PrivacyConfig(), KEY)
+    df["telephone"] = [f"0{i:03d} {i * 7 % 1000:03d}" for i in range(200)]  # many values: not a code
+    with pytest.raises(GateFailed, match="'telephone'"):
+        screen(df, DATA, PrivacyConfig(), KEY)
 
 
 def test_default_fails_naming_column_and_kind_never_the_value():

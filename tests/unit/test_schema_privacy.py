@@ -23,6 +23,7 @@ def table(rows: int = 120) -> pd.DataFrame:
         "card": rng.choice([4111111111111111, 5500000000000004], rows),  # Luhn-valid test numbers
         "spend": rng.normal(50, 10, rows).round(2),
         "churned": rng.choice(["yes", "no"], rows),
+        "telephone": rng.choice(["none", "yes, registered"], rows),  # German credit's: a code, not numbers
     })
 
 
@@ -32,12 +33,13 @@ def test_flagged_columns_get_no_values_or_range_in_schema_yaml(tmp_path) -> None
     out = tmp_path / "schema.yaml"
     columns, _entries, _high, private = draft_schema_file(data, out, target="churned")
     text = out.read_text()
-    assert columns == 6 and private == ["contact", "reach", "card"]
+    assert columns == 7 and private == ["contact", "reach", "card"]
     assert "@" not in text and "7946" not in text and "4111111111111111" not in text
     assert "5500000000000004" not in text and not re.search(r"\d{9,}", text)
     assert "the privacy scan found email" in text and "the privacy scan found phone" in text
     schema = load_schema(out)
     assert schema.columns["plan"].values == ("basic", "plus", "pro")  # ordinary categories stay listed
+    assert schema.columns["telephone"].values == ("none", "yes, registered")  # named like phones, values not
     assert schema.columns["spend"].min is not None and schema.labels == ("no", "yes")
     assert all(schema.columns[c].values is None and schema.columns[c].min is None for c in private)
 
