@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -38,9 +40,35 @@ def shrink(params: dict, overrides: dict) -> dict:
     return params
 
 
-def sh(*cmd: str, cwd: Path) -> subprocess.CompletedProcess:
+def sh(*cmd: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run `cmd` in its own process group; on timeout the whole group is killed (a stage under
+    `dvc repro` too, not only dvc) and TimeoutExpired raised."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def test_sh_timeout_kills_the_commands_children_too(tmp_path):
+    """A timed-out `dvc repro` must not leave its stage running (it did: only dvc was killed)."""
+    with pytest.raises(subprocess.TimeoutExpired):
+        sh("bash", "-c", "sleep 60 & echo $! > child; wait", cwd=tmp_path, timeout=2)
+    child = Path(f"/proc/{int((tmp_path / 'child').read_text())}/stat")
+    for _ in range(50):  # killed at once; a zombie until init reaps it
+        try:
+            if child.read_text().split()[2] == "Z":
+                break
+        except FileNotFoundError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"{child.parent.name}, a child of the timed-out command, still runs")
 
 
 def copy_project(repo: Path, params: dict, *, commit: bool = True) -> Path:
