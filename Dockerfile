@@ -1,20 +1,21 @@
 # The scoring service: `traincycle serve` over the model directory baked in at /app/model.
 #   make image            podman, offline, from a local Debian base (see the Makefile)
 #   make image-wheels && docker build -t traincycle-serve .      where python:3.11-slim-bookworm can be pulled
-# Mount another model directory over /app/model to serve it instead.
+# Mount another model directory over /app/model to serve it instead (one whose inputs need no
+# more than this one's: docker/requirements.py).
 ARG BASE=python:3.11-slim-bookworm
 
 FROM ${BASE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
-WORKDIR /src
-# docker/wheels: the traincycle wheel and every wheel serving needs, at the versions
-# constraints.txt pins, made on the host by `make image-wheels`; the build reaches no index
-COPY docker/serve-requirements.in ./
+# docker/wheels: the traincycle wheel and every wheel serving this model needs, at the versions
+# constraints.txt pins, with the lists docker/requirements.py wrote, made on the host by
+# `make image-wheels`; the build reaches no index
 COPY docker/wheels /wheels
 # only what serving imports (not torch, xgboost, dvc, ...)
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels -r serve-requirements.in \
-    && /opt/venv/bin/pip install --no-cache-dir --no-index --no-deps --find-links /wheels traincycle \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --no-deps --find-links /wheels \
+        -r /wheels/no-deps.txt traincycle \
     && /opt/venv/bin/python -m pip uninstall -q -y pip setuptools \
     && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 

@@ -66,14 +66,18 @@ image-tools: ## Install podman, runc and debootstrap (Debian packages) when miss
 # certificates), so `podman build` itself reaches no network: what serving imports at the
 # versions constraints.txt pins, and traincycle's own wheel (fixed timestamps: the same sources
 # make the same bytes, so an unchanged project reuses every cached layer).
-image-wheels: ## Wheels for the image build (docker/wheels): serving's dependencies and traincycle
+# docker/requirements.py adds what the model's inputs need (Pillow for images, the tokenizer
+# for a fine-tuned text model) from models/optimized/manifest.json.
+image-wheels: ## Wheels for the image build (docker/wheels): what serving this model imports, and traincycle
 	rm -rf docker/wheels build
-	python -m pip download -q -c constraints.txt -r docker/serve-requirements.in --only-binary=:all: -d docker/wheels
+	python docker/requirements.py models/optimized/manifest.json docker/wheels
+	python -m pip download -q -c constraints.txt -r docker/wheels/requirements.txt --only-binary=:all: -d docker/wheels
+	test ! -s docker/wheels/no-deps.txt || python -m pip download -q --no-deps -c constraints.txt \
+		-r docker/wheels/no-deps.txt --only-binary=:all: -d docker/wheels
 	SOURCE_DATE_EPOCH=315532800 python -m pip wheel -q --no-deps --no-build-isolation -w docker/wheels .
 	rm -rf build
 
 image: image-tools image-wheels ## Service image (Dockerfile) with podman, from a local Debian base: nothing pulled from a registry
-	@test -f models/optimized/manifest.json || { echo "make image: models/optimized/manifest.json missing; run dvc repro first" >&2; exit 2; }
 	bash docker/base.sh $(BASE_IMAGE)
 	podman build --isolation=chroot --format docker --build-arg BASE=$(BASE_IMAGE) -t $(IMAGE) .
 	@podman image inspect $(IMAGE) --format 'image $(IMAGE): {{.Size}} bytes'

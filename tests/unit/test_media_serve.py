@@ -12,6 +12,7 @@ import httpx
 import numpy as np
 import pytest
 from media_models import text_model
+from test_container import image_blocklist, serve_with_image_packages
 from test_media_predict import finetune_dir, image_dir, text_dir  # noqa: F401 - the shared module-scoped fixtures
 from test_serve import running
 
@@ -163,3 +164,16 @@ def test_a_fine_tuned_model_is_served_with_its_tokenizer_loaded_once(finetune_di
         empty = client.post("/predict", json={"texts": [""]}).json()["predictions"][0]
     assert len(loads) == 1 and empty["flags"] == ["missing:text"]
     np.testing.assert_allclose(np.vstack([first, rest]), proba, atol=1e-4)
+
+
+def test_the_image_runtime_serves_image_and_fine_tuned_text_models(image_dir, finetune_dir) -> None:  # noqa: F811
+    """What docker/requirements.py adds for these inputs (Pillow; transformers and the packaged
+    MiniLM's tokenizer files) is enough: no torch, sentence-transformers or training stack."""
+    root, test, _ = image_dir
+    image = base64.b64encode(png_bytes(test["pixels"].iloc[0])).decode()
+    body = {"images": [{"name": "0.png", "data": image}]}
+    serve_with_image_packages(root, body, image_blocklist(("image",)))
+    root, test, _ = finetune_dir
+    blocked = image_blocklist(("tokens",))
+    assert "torch" in blocked and "tqdm" not in blocked  # tqdm: a dependency of transformers
+    serve_with_image_packages(root, {"texts": test["text"].tolist()[:3]}, blocked)

