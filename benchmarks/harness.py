@@ -40,6 +40,12 @@ class Run:
     cpu_seconds: float = 0.0
 
 
+def load_line(before: float) -> str:
+    """The 1-minute load average before a run (`before`) and now: how busy the shared cores were."""
+    now = os.getloadavg()[0]
+    return f"load average (1 min) {before:.1f} before, {now:.1f} after, on {os.cpu_count()} cores"
+
+
 def env() -> dict[str, str]:
     """The environment for child commands: this interpreter's bin first on PATH."""
     return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}

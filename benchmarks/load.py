@@ -7,8 +7,11 @@ Each server (the service over the model directory; the bare endpoint of benchmar
 which parses the rows into a pydantic model and returns a constant) runs alone in its own
 uvicorn process while locust's users post single-row bodies (the validation split's raw rows)
 back to back, with no wait between requests: a closed loop that measures capacity. The table
-gives requests, requests/s, p50/p99 latency and errors per server, and the service's
-requests/s as a share of the bare endpoint's. Wall-clock figures: a benchmark, never a test.
+gives requests, requests/s, p50/p99 latency and errors per server, the server process's CPU
+milliseconds per request (user + system, read from the process before and after the run: far
+steadier than wall time on a shared machine, and what bounds requests/s once the cores are
+busy), and the service's requests/s and CPU per request as a share of the bare endpoint's.
+Wall-clock figures: a benchmark, never a test.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import subprocess
 import tempfile
 from pathlib import Path
 
-from harness import BIN, ROOT, env, table
+from harness import BIN, ROOT, env, load_line, table
 from serve import BARE, SERVICE, free_port, sample_rows, start
 
 #: locust's users: FastHttpUser (geventhttpclient) so the client is not the bottleneck
@@ -75,15 +79,27 @@ def main(model: Path, users: int, seconds: int) -> list[dict[str, object]]:
             port = free_port()
             proc = start(code(port), port)
             try:
-                out.append({"server": name, "users": users, "seconds": seconds,
-                            **run_locust(port, users, seconds, work, rows_file)})
+                before = cpu_seconds(proc.pid)
+                stats = run_locust(port, users, seconds, work, rows_file)
+                cpu_ms = 1e3 * (cpu_seconds(proc.pid) - before) / max(int(stats["requests"]), 1)
+                out.append({"server": name, "users": users, "seconds": seconds, **stats,
+                            "server CPU ms/request": cpu_ms})
             finally:
                 proc.terminate()
                 proc.wait(timeout=10)
-    bare = float(out[1]["requests/s"])
+    bare, bare_cpu = float(out[1]["requests/s"]), float(out[1]["server CPU ms/request"])
     for row in out:
         row["requests/s vs bare"] = float(row["requests/s"]) / bare
+        row["CPU/request vs bare"] = float(row["server CPU ms/request"]) / bare_cpu
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (all its threads)."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 if __name__ == "__main__":
@@ -94,4 +110,6 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if not (args.model / "manifest.json").exists():
         raise SystemExit(f"{args.model}: no manifest.json; run `dvc repro` first")
+    before = os.getloadavg()[0]
     print(table(main(args.model, args.users, args.seconds)))
+    print(load_line(before))

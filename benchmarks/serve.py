@@ -7,14 +7,16 @@ and a bare FastAPI app whose endpoint parses the same request into a pydantic mo
 same columns (numbers or null, text or null) and returns a constant. One client sends them the
 same bodies, interleaved, so both see the same load; the table gives p50/p99 per request and
 the ratio to the bare endpoint (goal: single row <= 2x) and the 1,000-row request's p50
-(goal: <= 50 ms), beside the ONNX graph alone scoring the same rows in this process (what no
-HTTP service can go under). Wall-clock figures: a benchmark, never a timed test.
+(goal: <= 50 ms), beside the ONNX graph alone scoring the same rows in this process, on as many
+threads as the service uses (what no HTTP service can go under), and the load average before
+and after. Wall-clock figures: a benchmark, never a timed test.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -22,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import ROOT, env, table
+from harness import ROOT, env, load_line, table
 
 SERVICE = """
 import uvicorn
@@ -102,7 +104,7 @@ def graph_ms(model: Path, rows: list[dict], repeat: int) -> float:
     from traincycle.inputs import PredictConfig
     from traincycle.predict import load_predictor
 
-    pred = load_predictor(model)
+    pred = load_predictor(model, threads=len(os.sched_getaffinity(0)))  # as the service does
     screened = pred.intake(PredictConfig()).parse_request(json.dumps({"rows": rows}).encode(),
                                                           "application/json", len(rows)).screened
     times = []
@@ -151,4 +153,6 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if not (args.model / "manifest.json").exists():
         raise SystemExit(f"{args.model}: no manifest.json; run `dvc repro` first")
+    before = os.getloadavg()[0]
     print(table(main(args.model, args.requests)))
+    print(load_line(before))

@@ -39,8 +39,6 @@ FLAG_ABSENT = "missing_column"
 FLAG_KINDS = (FLAG_MISSING, FLAG_UNKNOWN, FLAG_RANGE, FLAG_ABSENT)
 #: flags of one row are joined with this in predict's `flags` column
 FLAG_SEPARATOR = ";"
-#: up to this many rows, category membership is tested by set lookups (see in_training)
-SET_LOOKUP_ROWS = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,13 +75,8 @@ class InputSpec:
         return self.kind in ("categorical", "text")
 
     @functools.cached_property
-    def known(self) -> np.ndarray:
-        """The training categories as a numpy string array (for vectorised membership tests)."""
-        return np.array(self.categories, dtype=str)
-
-    @functools.cached_property
     def known_set(self) -> frozenset[str]:
-        """The training categories as a set (membership of a few values, see `in_training`)."""
+        """The training categories as a set (membership tests, see `in_training`)."""
         return frozenset(self.categories)
 
 
@@ -215,18 +208,20 @@ def _iso(seconds: float | None) -> str | None:
 
 
 def in_training(values: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """Which text values are training categories: hashing for a few rows (a service request),
-    np.isin's sort for many (measured here: 2 vs 30 us for one row, 143 vs 81 us for 1,000)."""
-    if len(values) <= SET_LOOKUP_ROWS:
-        return np.fromiter(map(spec.known_set.__contains__, values.tolist()), bool, len(values))
-    return np.isin(values, spec.known)
+    """Which text values (an object array of str) are training categories, by set lookups: on
+    str objects they beat np.isin's sort at every size (measured here: 1,000 rows 60 vs 250 us)."""
+    return np.fromiter(map(spec.known_set.__contains__, values.tolist()), bool, len(values))
 
 
 def _text(values: np.ndarray) -> np.ndarray:
-    """Text values as a numpy string array, missing (None) as the graph's empty string."""
-    values = values.copy()
+    """Text values as an object array of str, missing (None) as the graph's empty string.
+
+    Kept as str objects, not converted to a numpy unicode array: onnxruntime reads either as a
+    string tensor, and the conversion cost 0.15 ms per column of 1,000 rows (a third of parsing).
+    """
+    values = values.astype(object)  # a copy: the caller's array is left as it was
     values[np.equal(values, None)] = MISSING_STRING
-    return values.astype(str)
+    return values
 
 
 def _feed(values: np.ndarray, spec: InputSpec) -> np.ndarray:

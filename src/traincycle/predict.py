@@ -11,6 +11,8 @@ or file name, the label, per-class probabilities, confidence and ``flags``.
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +29,9 @@ from traincycle.io import atomic_path, read_json, sha256_file
 from traincycle.parsing import ReadOptions
 
 BATCH_ROWS = 65_536
+#: fewest rows per part when a batch is split across threads: below it, handing a part to
+#: another thread costs more than scoring it (one row: 0.09 ms in the graph)
+SPLIT_ROWS = 256
 #: output formats
 FORMATS = (".csv", ".parquet")
 
@@ -38,6 +43,9 @@ class Predictor:
     manifest: dict[str, Any]
     session: Any
     version: str
+    #: threads a large batch is scored on (see `_run`), and the pool of the extra ones
+    threads: int = 1
+    pool: Any = None
 
     @property
     def specs(self) -> list[InputSpec]:
@@ -55,13 +63,27 @@ class Predictor:
     def scores(self, screened: Screened) -> np.ndarray:
         """Probabilities (or predictions) for screened rows; NaN for rows not in the feeds."""
         if screened.scored is None:
-            return self.session.run([self.manifest["output"]], screened.feeds)[0]
+            return self._run(screened.feeds)
         width = 1 if self.manifest["task"] == "regression" else len(self.classes)
         out = np.full((screened.rows, width), np.nan)
         if screened.scored.any():
-            out[screened.scored] = self.session.run([self.manifest["output"]], screened.feeds)[0].reshape(
-                -1, width)
+            out[screened.scored] = self._run(screened.feeds).reshape(-1, width)
         return out
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The graph's output for `feeds`; with a pool, a large batch is cut into consecutive
+        parts scored at once on the one session (onnxruntime runs concurrently and releases the
+        GIL). Each row is scored alone either way: the answers are the same to the bit, unlike
+        the session's own intra-op threads, which split the trees and sum them in another order."""
+        run = functools.partial(self.session.run, [self.manifest["output"]])
+        rows = len(next(iter(feeds.values())))
+        parts = min(self.threads, rows // SPLIT_ROWS)
+        if parts < 2:
+            return run(feeds)[0]
+        bounds = np.linspace(0, rows, parts + 1).astype(int).tolist()
+        chunks = [{name: v[a:b] for name, v in feeds.items()} for a, b in itertools.pairwise(bounds)]
+        others = [self.pool.submit(run, chunk) for chunk in chunks[1:]]
+        return np.concatenate([run(chunks[0])[0], *(f.result()[0] for f in others)])
 
     def intake(self, cfg: PredictConfig) -> Intake:
         """How this model takes new inputs (its modality's readers and checks), under `cfg`."""
@@ -70,8 +92,9 @@ class Predictor:
         return intake(self.manifest, cfg)
 
 
-def load_predictor(model_dir: str | Path) -> Predictor:
-    """Load model.onnx and manifest.json, checking the model's hash against the manifest."""
+def load_predictor(model_dir: str | Path, threads: int = 1) -> Predictor:
+    """Load model.onnx and manifest.json, checking the model's hash against the manifest; a large
+    batch is scored on up to `threads` threads (the service passes its CPU count)."""
     from traincycle.optimize import MANIFEST_FILE, MODEL_FILE, session
 
     model_dir = Path(model_dir)
@@ -82,7 +105,12 @@ def load_predictor(model_dir: str | Path) -> Predictor:
     digest = sha256_file(onnx_path)
     if digest != manifest.get("model_sha256"):
         raise DataError(f"{onnx_path}: sha256 does not match {MANIFEST_FILE} (model replaced or corrupt)")
-    return Predictor(manifest, session(onnx_path.read_bytes()), digest[:12])
+    pool = None
+    if threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="traincycle-score")
+    return Predictor(manifest, session(onnx_path.read_bytes()), digest[:12], max(threads, 1), pool)
 
 
 def read_batches(path: str | Path, pred: Predictor, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:

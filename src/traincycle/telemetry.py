@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 #: confidence histogram buckets: where low-confidence thresholds usually sit
 CONFIDENCE_BUCKETS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0)
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
@@ -83,8 +85,8 @@ class ServiceMetrics:
         self.rows = Counter("traincycle_rows", "Rows scored", registry=self.registry)
         self.latency = Histogram("traincycle_request_latency_seconds", "Predict request latency",
                                  buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.confidence = Histogram("traincycle_confidence", "Top-class probability per row",
-                                    buckets=CONFIDENCE_BUCKETS, registry=self.registry)
+        self.confidence = BulkHistogram("traincycle_confidence", "Top-class probability per row",
+                                        CONFIDENCE_BUCKETS, self.registry)
         self.low_confidence = Counter("traincycle_low_confidence_rows",
                                       "Rows under the low-confidence threshold", registry=self.registry)
         self.flagged = Counter("traincycle_flagged_rows", "Rows scored with flags, by flag kind",
@@ -100,11 +102,12 @@ class ServiceMetrics:
         self.latency.observe(seconds)
         if rows:
             self.rows.inc(rows)
-        for c in confidence or ():
-            self.confidence.observe(c)
-        low = sum(c < min_confidence for c in confidence or ())
-        if low:
-            self.low_confidence.inc(low)
+        if confidence:
+            scores = np.asarray(confidence, dtype=np.float64)
+            self.confidence.observe_many(scores)
+            low = int((scores < min_confidence).sum())
+            if low:
+                self.low_confidence.inc(low)
         for kind, n in (flags or {}).items():
             self.flagged.labels(kind=kind).inc(n)
 
@@ -113,3 +116,43 @@ class ServiceMetrics:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class BulkHistogram:
+    """A Prometheus histogram that takes a whole request's values in one call.
+
+    prometheus-client's Histogram takes one value per call (1.6 ms for the 1,000 confidences of
+    one request, as much as parsing them); this one counts them with numpy and exposes the same
+    samples (buckets, count, sum, created) under the same name.
+    """
+
+    def __init__(self, name: str, documentation: str, buckets: tuple[float, ...], registry: Any) -> None:
+        import threading
+
+        self.name, self.documentation = name, documentation
+        self.bounds = np.array([*buckets, np.inf])
+        self.counts = np.zeros(len(self.bounds), dtype=np.int64)
+        self.sum = 0.0
+        self.created = time.time()
+        self._lock = threading.Lock()
+        registry.register(self)
+
+    def observe_many(self, values: np.ndarray) -> None:
+        """Count `values`, each in the first bucket whose upper bound is >= it (as Histogram does)."""
+        counts = np.bincount(np.searchsorted(self.bounds, values, side="left"),
+                             minlength=len(self.bounds))
+        with self._lock:
+            self.counts += counts
+            self.sum += float(values.sum())
+
+    def collect(self) -> Any:
+        from prometheus_client.metrics_core import HistogramMetricFamily
+        from prometheus_client.samples import Sample
+        from prometheus_client.utils import floatToGoString
+
+        with self._lock:
+            cumulative, total = np.cumsum(self.counts).tolist(), self.sum
+        family = HistogramMetricFamily(self.name, self.documentation, sum_value=total, buckets=[
+            (floatToGoString(b), c) for b, c in zip(self.bounds.tolist(), cumulative, strict=True)])
+        family.samples.append(Sample(f"{self.name}_created", {}, self.created))
+        return [family]
