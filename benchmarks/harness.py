@@ -46,6 +46,15 @@ def load_line(before: float) -> str:
     return f"load average (1 min) {before:.1f} before, {now:.1f} after, on {os.cpu_count()} cores"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (all its threads): steadier than wall
+    time on a shared machine."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def env() -> dict[str, str]:
     """The environment for child commands: this interpreter's bin first on PATH."""
     return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from harness import BIN, ROOT, env, load_line, table
+from harness import BIN, ROOT, cpu_seconds, env, load_line, table
 from serve import BARE, SERVICE, free_port, sample_rows, start
 
 #: locust's users: FastHttpUser (geventhttpclient) so the client is not the bottleneck
@@ -92,14 +92,6 @@ def main(model: Path, users: int, seconds: int) -> list[dict[str, object]]:
         row["requests/s vs bare"] = float(row["requests/s"]) / bare
         row["CPU/request vs bare"] = float(row["server CPU ms/request"]) / bare_cpu
     return out
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (all its threads)."""
-    import psutil
-
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
 
 
 if __name__ == "__main__":
