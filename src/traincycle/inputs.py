@@ -132,39 +132,45 @@ def screen(columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], cfg: P
     """
     feeds: dict[str, np.ndarray] = {}
     marks: list[tuple[str, np.ndarray]] = []
-    for spec in specs:
-        values = columns.get(spec.name)
-        gone = np.ones(rows, dtype=bool) if values is None else (absent or {}).get(spec.name)
-        if gone is not None and gone.any():
-            _check_absent(gone, spec, cfg, offset, where)
-            marks.append((f"{FLAG_ABSENT}:{spec.name}", gone))
-        if values is None:
-            values = (np.full(rows, None, dtype=object) if spec.is_string
-                      else np.full(rows, np.nan))
-        if spec.is_string:
-            values = _text(values)
-            missing = values == MISSING_STRING
-            if spec.is_categorical:  # free text has no list of known values
-                unseen = ~missing & ~in_training(values, spec)
-                _judge(unseen, values, spec, cfg, offset, where, FLAG_UNKNOWN, marks)
-        else:
-            missing = np.isnan(values)
-            outside = np.zeros(rows, dtype=bool)
-            with np.errstate(invalid="ignore"):
-                if spec.low is not None:
-                    outside |= values < spec.low
-                if spec.high is not None:
-                    outside |= values > spec.high
-            _judge(outside, values, spec, cfg, offset, where, FLAG_RANGE, marks)
-        if gone is not None:
-            missing = missing & ~gone
-        if missing.any():
-            marks.append((f"{FLAG_MISSING}:{spec.name}", missing))
-        feeds[spec.name] = _feed(values, spec)
+    # once for the whole loop (per column it was a tenth of a one-row request's screening): NaN
+    # compares false with any bound, and numbers beyond float32 become +-inf in the feeds
+    with np.errstate(invalid="ignore", over="ignore"):
+        for spec in specs:
+            values = columns.get(spec.name)
+            gone = np.ones(rows, dtype=bool) if values is None else (absent or {}).get(spec.name)
+            if gone is not None and gone.any():
+                _check_absent(gone, spec, cfg, offset, where)
+                marks.append((f"{FLAG_ABSENT}:{spec.name}", gone))
+            if values is None:
+                values = (np.full(rows, None, dtype=object) if spec.is_string
+                          else np.full(rows, np.nan))
+            if spec.is_string:
+                values = _text(values)
+                missing = values == MISSING_STRING
+                if spec.is_categorical:  # free text has no list of known values
+                    unseen = ~missing & ~in_training(values, spec)
+                    _judge(unseen, values, spec, cfg, offset, where, FLAG_UNKNOWN, marks)
+            else:
+                missing = np.isnan(values)
+                outside = _outside(values, spec)
+                if outside is not None:
+                    _judge(outside, values, spec, cfg, offset, where, FLAG_RANGE, marks)
+            if gone is not None:
+                missing = missing & ~gone
+            if missing.any():
+                marks.append((f"{FLAG_MISSING}:{spec.name}", missing))
+            feeds[spec.name] = _feed(values, spec)
     numeric = [spec.name for spec in specs if spec.kind == "numeric"]
     if len(numeric) > TENSOR_MIN_COLUMNS:  # wide tables: the graph takes one [N, k] tensor (export)
         feeds[NUMERIC_TENSOR] = np.hstack([feeds.pop(name) for name in numeric])
     return Screened(feeds, row_flags(marks, rows), flag_counts(marks), rows)
+
+
+def _outside(values: np.ndarray, spec: InputSpec) -> np.ndarray | None:
+    """Which numbers fall outside the schema's range (None: the column has no bounds)."""
+    low = None if spec.low is None else values < spec.low
+    high = None if spec.high is None else values > spec.high
+    return high if low is None else low if high is None else low | high
 
 
 def _check_absent(gone: np.ndarray, spec: InputSpec, cfg: PredictConfig, offset: int,
@@ -229,8 +235,7 @@ def _feed(values: np.ndarray, spec: InputSpec) -> np.ndarray:
         return values.reshape(-1, 1)
     if spec.kind == "datetime":
         return values.astype(np.float64).reshape(-1, 1)  # epoch seconds need float64
-    with np.errstate(over="ignore"):  # beyond float32: +-inf, out of every range, clipped
-        return values.astype(np.float32).reshape(-1, 1)
+    return values.astype(np.float32).reshape(-1, 1)  # beyond float32: +-inf (screen's errstate)
 
 
 def row_flags(marks: Sequence[tuple[str, np.ndarray]], rows: int) -> list[str]:
