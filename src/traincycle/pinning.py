@@ -24,8 +24,11 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 def available_cores() -> list[int]:
-    """The cores this process may run on (its affinity mask), sorted."""
-    return sorted(os.sched_getaffinity(0))
+    """The cores this process may run on (its affinity mask), sorted; every core where the
+    platform has no affinity mask (macOS, Windows)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
 
 
 def core_slots(jobs: int, cores: Sequence[int]) -> list[tuple[int, ...]]:

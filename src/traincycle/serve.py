@@ -80,17 +80,17 @@ def create_app(model_dir: str | Path, min_confidence: float = 0.5, max_rows: int
     names a file, written to the JSON-lines request log; with `pool` (a
     :class:`traincycle.pool.PoolConfig` naming a file) low-confidence rows go to the labelling pool.
     """
-    import os
     import time
 
     from fastapi import FastAPI, Request, Response
     from pydantic import BaseModel
 
+    from traincycle.pinning import available_cores
     from traincycle.predict import load_predictor
     from traincycle.telemetry import RequestLog, ServiceMetrics, request_record
 
     cfg = cfg or PredictConfig()
-    pred = load_predictor(model_dir, threads=len(os.sched_getaffinity(0)))  # big requests: every core
+    pred = load_predictor(model_dir, threads=len(available_cores()))  # big requests: every core
     manifest = pred.manifest
     intake = pred.intake(cfg)  # once: a text model's sentence encoder is loaded here, not per request
     answer = _answerer(manifest, min_confidence)

@@ -398,3 +398,15 @@ def test_a_dvc_command_that_meets_a_lock_is_retried(tmp_path, monkeypatch, messa
     monkeypatch.setattr(experiment, "LOCK_WAIT_S", 0)
     assert experiment.dvc("exp", "run", cwd=tmp_path).returncode == 0
     assert len(calls) == 2
+
+
+def test_available_cores_without_an_affinity_mask(monkeypatch):
+    """macOS and Windows have no os.sched_getaffinity: every core counts (serve sizes its pool on it)."""
+    import os
+
+    from traincycle.pinning import available_cores
+
+    assert available_cores() == sorted(os.sched_getaffinity(0))
+    monkeypatch.delattr(os, "sched_getaffinity")
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert available_cores() == [0, 1, 2]
