@@ -1,4 +1,6 @@
-"""traincycle select: uncertainty measures, diversity, the CLI, and the loop on Adult vs random."""
+"""traincycle select: uncertainty measures, diversity, scikit-activeml vs the numpy formulas, the CLI.
+
+The loop on Adult against random labelling: tests/e2e/test_feedback_loop.py."""
 
 from __future__ import annotations
 
@@ -100,49 +102,3 @@ def test_cli_writes_the_rows_to_label_in_the_source_format(tmp_path: Path) -> No
     again = pd.read_csv(tmp_path / "to_label.csv", na_values=["?"])
     merged = pool.iloc[again["pool_row"]].reset_index(drop=True)
     pd.testing.assert_series_equal(again["hours_per_week"], merged["hours_per_week"], check_dtype=False)
-
-
-@pytest.mark.slow
-def test_uncertainty_loop_on_adult_vs_random() -> None:
-    """The feedback loop on Adult, labels from a held-out pool: a logistic model trained on 300
-    rows picks 300 more by margin; compared with 300 random rows by validation AUC after
-    retraining, over three seeds. Prints the figures; the README quotes them."""
-    from sklearn.metrics import roc_auc_score
-
-    from traincycle.config import DataConfig, build
-    from traincycle.featurize import FeaturizeConfig, featurize, transform
-    from traincycle.ingest import IngestConfig, ingest
-    from traincycle.train import TrainConfig, train
-
-    data = DataConfig(target="income", positive_label=">50K", sensitive=("sex", "race"))
-    df, _prov = ingest(data, IngestConfig())
-    fcfg = build(FeaturizeConfig, {"label_scan": {"enabled": False}, "rare_min_count": 5}, "featurize")
-    tcfg = build(TrainConfig, {"model": "logistic"}, "train")
-
-    def fit_auc(train_rows: pd.DataFrame, val: pd.DataFrame, seed: int) -> tuple[float, object, object]:
-        fz, processed, _issues, _rep = featurize({"train": train_rows, "val": val, "test": val}, data,
-                                                 fcfg, seed)
-        model, _fit, _r = train(processed["train"], processed["val"], fz.meta, data, tcfg, seed)
-        y = processed["val"]["income"].to_numpy()
-        proba = model.predict_proba(processed["val"].drop(columns=["row_id", "income"]))[:, 1]
-        return roc_auc_score(y, proba), fz, model
-
-    results = []
-    for seed in (0, 1, 2):
-        rows = df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-        start, pool, val = rows.iloc[:300], rows.iloc[300:10_300], rows.iloc[10_300:20_300]
-        base, fz, model = fit_auc(start, val, seed)
-        features = transform(fz, pool.reset_index(drop=True)).drop(columns=["row_id"], errors="ignore")
-        proba = model.predict_proba(features)
-        picked = pool.iloc[choose(proba, 300, "margin")]
-        randomly = pool.sample(300, random_state=seed)
-        assert uncertainty(proba, "margin")[choose(proba, 300, "margin")].mean() > 0.5
-        chosen_auc = fit_auc(pd.concat([start, picked]), val, seed)[0]
-        random_auc = fit_auc(pd.concat([start, randomly]), val, seed)[0]
-        results.append((base, chosen_auc, random_auc))
-    table = np.array(results)
-    print("\nseed model / +300 by margin / +300 random (val AUC):")
-    for row in table:
-        print("  " + "  ".join(f"{v:.4f}" for v in row))
-    print("  mean " + "  ".join(f"{v:.4f}" for v in table.mean(axis=0)))
-    assert (table[:, 1] > table[:, 0]).all() and (table[:, 2] > table[:, 0]).all()  # labels help
