@@ -84,6 +84,12 @@ def test_omitted_and_privacy_flagged_columns_stay_empty(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"expected a \.csv"):
         Pool(PoolConfig(tmp_path / "pool.jsonl"), Intake())
 
+    class Texts:  # an intake of texts or images has no table columns to write
+        KEY = "texts"
+
+    with pytest.raises(ConfigError, match="keeps table rows; this model takes 'texts'"):
+        Pool(PoolConfig(tmp_path / "pool.csv"), Texts())
+
 
 def test_which_rows_are_pooled() -> None:
     assert pooled_rows([0.9, 0.55, 0.7], ["", "", "missing:age"], 0.6, flagged=False) == [1]
