@@ -187,12 +187,16 @@ def _toy_repo(tmp_path: Path) -> Path:
         "import importlib\ndef get(n):\n    return importlib.import_module(f'traincycle.models.{n}')\n"
     )
     (pkg / "models" / "fam.py").write_text("from .. import leaf\n")
+    (pkg / "parts").mkdir()
+    for name in ("__init__", "used", "spare"):
+        (pkg / "parts" / f"{name}.py").write_text("")
     (pkg / "datasets" / "__init__.py").write_text("")
     (pkg / "datasets" / "toy" / "data.csv").write_text("a\n1\n")
     (tmp_path / "stages").mkdir()
     (tmp_path / "stages" / "one.py").write_text(
         "from traincycle import helper, typed\n"
         "from traincycle.models import get\n"
+        "from traincycle.parts import used\n"
         "import traincycle.datasets\n"
     )
     (tmp_path / "dvc.yaml").write_text(textwrap.dedent("""\
@@ -214,10 +218,12 @@ def test_deps_check_names_the_stage_the_missing_module_and_the_chain(tmp_path):
     [problem] = deps.check(root)
     assert problem.stage == "one"
     assert problem.extra == ["src/traincycle/unused.py"]
+    # models/ is reached whole (its registry loads every member): one directory dep; of parts/
+    # the stage imports one module, so its files are listed and parts/spare.py is not
     assert sorted(problem.missing) == [
         "src/traincycle/__init__.py", "src/traincycle/datasets", "src/traincycle/helper.py",
-        "src/traincycle/leaf.py", "src/traincycle/models/__init__.py", "src/traincycle/models/fam.py",
-        "src/traincycle/typed.py",
+        "src/traincycle/leaf.py", "src/traincycle/models", "src/traincycle/parts/__init__.py",
+        "src/traincycle/parts/used.py", "src/traincycle/typed.py",
     ]
     chain = problem.missing["src/traincycle/leaf.py"]
     assert chain == "stages/one.py -> traincycle.helper -> traincycle.leaf"
