@@ -3,8 +3,9 @@
 The exported graph has one input per raw column (``[N, 1]`` string tensors for categoricals,
 float32 for numerics; a missing categorical is the empty string, a missing numeric NaN) and
 (wide tables: more than ``TENSOR_MIN_COLUMNS`` numeric columns) one ``[N, k]`` float32 input
-``numeric_columns`` holding every numeric column in input order instead, split inside the
-graph: feeding thousands of one-column tensors costs more than the model itself. It has
+``numeric_columns`` holding every numeric column in input order instead, which the
+featurizer's parts slice by position: feeding thousands of one-column tensors costs more than
+the model itself. It has
 one output: ``probabilities`` (``[N, n_classes]`` float32) for classification or
 ``prediction`` (``[N, 1]`` float32) for regression. A consumer needs onnxruntime and raw rows.
 
@@ -330,11 +331,29 @@ def tensor_columns(columns: Sequence[Column]) -> list[Column]:
 
 def export_featurizer(featurizer: Any, columns: Sequence[Column]) -> Any:
     """Convert the fitted sklearn featurizer to an ONNX graph: raw columns in, float32 features out."""
-    onx = _convert_featurizer(featurizer, initial_types(columns))
     tensor = tensor_columns(columns)
-    if tensor:
-        _split_numeric_input(onx, [c.name for c in tensor])
-    return onx
+    if not tensor:
+        return _convert_featurizer(featurizer, initial_types(columns))
+    if NUMERIC_TENSOR in {c.name for c in columns}:
+        raise ValueError(f"a raw column is named {NUMERIC_TENSOR!r}, the graph's numeric input")
+    from skl2onnx.common.data_types import FloatTensorType
+
+    rest = [c for c in columns if c.kind != "numeric"]
+    # the tensor's columns, then one per other column: skl2onnx resolves a column name by a
+    # linear search over the inputs (quadratic at thousands of columns), a position by offsets
+    position = {name: i for i, name in enumerate([c.name for c in tensor] + [c.name for c in rest])}
+    inputs = [(NUMERIC_TENSOR, FloatTensorType([None, len(tensor)])), *initial_types(rest)]
+    return _convert_featurizer(_by_position(featurizer, position), inputs)
+
+
+def _by_position(featurizer: Any, position: dict[str, int]) -> Any:
+    """A shallow copy of a fitted ColumnTransformer whose parts name columns by input position."""
+    out = copy.copy(featurizer)
+    out.transformers_ = [
+        (name, part, cols if isinstance(part, str) and part == "drop" else [position[c] for c in cols])
+        for name, part, cols in featurizer.transformers_
+    ]
+    return out
 
 
 def export_matrix_featurizer(featurizer: Any, name: str, width: int) -> Any:
@@ -354,23 +373,6 @@ def _convert_featurizer(featurizer: Any, inputs: list[tuple[str, Any]]) -> Any:
         options={id(v): tfidf_options(v) for v in _vectorizers(simple)} or None, name="featurizer",
     )
     return _rename_output(onx, onx.graph.output[0].name, FEATURES)
-
-
-def _split_numeric_input(onx: Any, names: list[str]) -> None:
-    """Replace the one-column inputs `names` by one [N, k] input split inside the graph."""
-    from onnx import TensorProto, helper
-
-    if NUMERIC_TENSOR in {i.name for i in onx.graph.input}:
-        raise ValueError(f"a raw column is named {NUMERIC_TENSOR!r}, the graph's numeric input")
-    kept = [i for i in onx.graph.input if i.name not in set(names)]
-    del onx.graph.input[:]
-    onx.graph.input.extend([
-        helper.make_tensor_value_info(NUMERIC_TENSOR, TensorProto.FLOAT, [None, len(names)]), *kept,
-    ])
-    sizes = f"{NUMERIC_TENSOR}_sizes"
-    onx.graph.initializer.append(helper.make_tensor(sizes, TensorProto.INT64, [len(names)], [1] * len(names)))
-    split = helper.make_node("Split", [NUMERIC_TENSOR, sizes], names, axis=1, name=f"{NUMERIC_TENSOR}_split")
-    onx.graph.node.insert(0, split)
 
 
 def tfidf_options(vectorizer: Any) -> dict[str, Any]:
