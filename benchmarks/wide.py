@@ -1,17 +1,19 @@
 """Wide tables: every stage on seeded synthetic float tables, cost per column at two widths.
 
-    python benchmarks/wide.py [--shapes 100x10000,100000x1000] [--quick] [--model logistic]
+    python benchmarks/wide.py [--shapes 100x10000,100000x1000] [--quick] [--model logistic] [--keep DIR]
 
 For each shape ROWSxCOLS the pipeline (schema infer, then ingest ... optimize) runs twice in a
 fresh project copy: at COLS/4 and at COLS columns, same rows. Prints wall and CPU seconds and
 peak RSS per stage at both widths, and the CPU cost per column at full width relative to the
 quarter width: 1.0 = linear in columns, 4.0 = quadratic (the ratio against a baseline measured
-in the same run). --quick runs 100x2000 and 10000x200.
+in the same run). --quick runs 100x2000 and 10000x200. --keep DIR leaves the projects in DIR
+(e.g. to time `benchmarks/serve.py --model DIR/repo-100x10000/models/optimized`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -46,9 +48,10 @@ def run_width(rows: int, cols: int, model: str, tmp: Path) -> dict[str, tuple[fl
     return out
 
 
-def main(shapes: list[tuple[int, int]], model: str) -> list[dict[str, object]]:
+def main(shapes: list[tuple[int, int]], model: str, keep: Path | None = None) -> list[dict[str, object]]:
     rows_out = []
-    with tempfile.TemporaryDirectory(prefix="tc-wide-") as tmp:
+    folder = contextlib.nullcontext(str(keep)) if keep else tempfile.TemporaryDirectory(prefix="tc-wide-")
+    with folder as tmp:
         for rows, cols in shapes:
             narrow, wide = max(1, cols // 4), cols
             first = run_width(rows, narrow, model, Path(tmp))
@@ -68,9 +71,12 @@ if __name__ == "__main__":
     parser.add_argument("--shapes", default="100x10000,100000x1000")
     parser.add_argument("--quick", action="store_true", help="100x2000 and 10000x200")
     parser.add_argument("--model", default="logistic", help="train.model (p >> n wants a linear model)")
+    parser.add_argument("--keep", type=Path, help="run in this folder and leave the projects there")
     args = parser.parse_args()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     text = "100x2000,10000x200" if args.quick else args.shapes
     shapes = [tuple(int(v) for v in s.split("x")) for s in text.split(",")]
-    results = main(shapes, args.model)
+    results = main(shapes, args.model, args.keep)
     for shape in dict.fromkeys(r["shape"] for r in results):
         print(table([{k: v for k, v in r.items() if k != "shape"} for r in results if r["shape"] == shape]))

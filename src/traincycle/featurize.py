@@ -208,6 +208,9 @@ class QuantileClipper(TransformerMixin, BaseEstimator):
         from sklearn.utils.validation import check_is_fitted, validate_data
 
         check_is_fitted(self, "lower_")
+        fast = _fit_columns(self, X)
+        if fast is not None:
+            return np.clip(fast, self.lower_, self.upper_)
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         return np.clip(X, self.lower_, self.upper_)
 
@@ -216,6 +219,23 @@ class QuantileClipper(TransformerMixin, BaseEstimator):
         from sklearn.utils.validation import _check_feature_names_in
 
         return _check_feature_names_in(self, input_features)
+
+
+def _fit_columns(est: Any, X: Any) -> np.ndarray | None:
+    """`X` as float64 when it is a frame of exactly the fitted columns with no infinity, else None.
+
+    scikit-learn's own check of a frame costs about 0.1 ms a column (dtype probes, name
+    checks): a quarter of a second to featurize one row of 2,500 columns. Anything else (other
+    columns, text, infinity) is left to that check and its error messages.
+    """
+    names = getattr(est, "feature_names_in_", None)
+    if not isinstance(X, pd.DataFrame) or names is None or X.columns.tolist() != names.tolist():
+        return None
+    try:
+        values = X.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        return None
+    return None if np.isinf(values).any() else values
 
 
 def input_columns(df: pd.DataFrame, data: DataConfig, cfg: FeaturizeConfig) -> list[str]:

@@ -118,6 +118,39 @@ def test_quantile_clipper_bounds_from_fit_data() -> None:
     assert np.isnan(out[3, 0])
 
 
+def test_quantile_clipper_frame_path_matches_sklearn_checks() -> None:
+    """A frame of the fitted columns skips scikit-learn's per-column checks (wide rows) and
+    gives the same values; other columns or infinity still get scikit-learn's errors."""
+    x = pd.DataFrame({"a": np.arange(100.0), "b": np.linspace(-1, 1, 100)})
+    clip = QuantileClipper(0.05, 0.95).fit(x)
+    rows = pd.DataFrame({"a": [-5.0, np.nan, 50.0], "b": [3.0, 0.1, np.nan]})
+    by_sklearn = QuantileClipper(0.05, 0.95).fit(x.to_numpy()).transform(rows.to_numpy())
+    np.testing.assert_array_equal(clip.transform(rows), by_sklearn)
+    with pytest.raises(ValueError, match="feature names"):
+        clip.transform(rows.rename(columns={"b": "c"}))
+    with pytest.raises(ValueError, match="infinity"):
+        clip.transform(rows.assign(a=[np.inf, 1.0, 2.0]))
+
+
+def test_prepare_inputs_types_mixed_columns_in_input_order() -> None:
+    """Numbers held as numbers are converted as one block; strings of numbers, categories and
+    nullable integers column by column; the output keeps the featurizer's column order."""
+    from traincycle.featurize import prepare_inputs
+
+    df = pd.DataFrame({"n": pd.array([1, None, 3], dtype="Int64"), "c": ["x", None, "y"],
+                       "f": [0.5, np.nan, 2.0], "s": ["1", "2.5", None], "b": [True, False, True]})
+    inputs = [{"name": "c", "dtype": "category"}, {"name": "f", "dtype": "float64"},
+              {"name": "b", "dtype": "bool"}, {"name": "n", "dtype": "int64"},
+              {"name": "s", "dtype": "float64"}]
+    out = prepare_inputs(df, inputs)
+    assert list(out.columns) == ["c", "f", "b", "n", "s"]
+    assert out["c"].tolist()[0] == "x" and pd.isna(out["c"].iloc[1]) and out["c"].dtype == object
+    np.testing.assert_array_equal(out[["f", "b", "n", "s"]].to_numpy(),
+                                  [[0.5, 1, 1, 1], [np.nan, 0, np.nan, 2.5], [2.0, 1, 3, np.nan]])
+    with pytest.raises(DataError, match="'s' should be numeric"):
+        prepare_inputs(df.assign(s=["1", "two", None]), inputs, "predict")
+
+
 def test_scaling_and_ordinal_encoding() -> None:
     featurizer, processed, _, _ = featurize(
         parts(), DATA, cfg(scaling="standard", encoding="ordinal"), seed=0
