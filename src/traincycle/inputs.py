@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -132,6 +133,9 @@ def screen(columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], cfg: P
     """
     feeds: dict[str, np.ndarray] = {}
     marks: list[tuple[str, np.ndarray]] = []
+    numeric = [spec for spec in specs if spec.kind == "numeric"]
+    # wide tables: the graph takes one [N, k] tensor (export), checked as one matrix
+    block = _NumericBlock(columns, numeric, rows) if len(numeric) > TENSOR_MIN_COLUMNS else None
     # once for the whole loop (per column it was a tenth of a one-row request's screening): NaN
     # compares false with any bound, and numbers beyond float32 become +-inf in the feeds
     with np.errstate(invalid="ignore", over="ignore"):
@@ -141,6 +145,14 @@ def screen(columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], cfg: P
             if gone is not None and gone.any():
                 _check_absent(gone, spec, cfg, offset, where)
                 marks.append((f"{FLAG_ABSENT}:{spec.name}", gone))
+            if block is not None and spec.kind == "numeric":
+                missing = block.judge(spec, cfg, offset, where, marks)
+                if missing is not None:
+                    if gone is not None:
+                        missing = missing & ~gone
+                    if missing.any():
+                        marks.append((f"{FLAG_MISSING}:{spec.name}", missing))
+                continue
             if values is None:
                 values = (np.full(rows, None, dtype=object) if spec.is_string
                           else np.full(rows, np.nan))
@@ -160,9 +172,8 @@ def screen(columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], cfg: P
             if missing.any():
                 marks.append((f"{FLAG_MISSING}:{spec.name}", missing))
             feeds[spec.name] = _feed(values, spec)
-    numeric = [spec.name for spec in specs if spec.kind == "numeric"]
-    if len(numeric) > TENSOR_MIN_COLUMNS:  # wide tables: the graph takes one [N, k] tensor (export)
-        feeds[NUMERIC_TENSOR] = np.hstack([feeds.pop(name) for name in numeric])
+        if block is not None:
+            feeds[NUMERIC_TENSOR] = block.feed()
     return Screened(feeds, row_flags(marks, rows), flag_counts(marks), rows)
 
 
@@ -171,6 +182,39 @@ def _outside(values: np.ndarray, spec: InputSpec) -> np.ndarray | None:
     low = None if spec.low is None else values < spec.low
     high = None if spec.high is None else values > spec.high
     return high if low is None else low if high is None else low | high
+
+
+class _NumericBlock:
+    """A wide table's numeric columns as one [rows, k] matrix, range- and NaN-checked at once.
+
+    Column by column, numpy's per-call overhead (~40 us a column) is most of a one-row request
+    at thousands of columns; `judge` then only looks at the columns with something to report.
+    """
+
+    def __init__(self, columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], rows: int) -> None:
+        self.at = {spec.name: j for j, spec in enumerate(specs)}
+        nan = np.full(rows, np.nan)
+        self.matrix = np.array([columns.get(spec.name, nan) for spec in specs], dtype=np.float64,
+                               ndmin=2).reshape(len(specs), rows).T
+        low = np.array([-np.inf if spec.low is None else spec.low for spec in specs], dtype=np.float64)
+        high = np.array([np.inf if spec.high is None else spec.high for spec in specs], dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            self.outside = (self.matrix < low) | (self.matrix > high)
+        self.missing = np.isnan(self.matrix)
+        self.any_outside = self.outside.any(axis=0).tolist()
+        self.any_missing = self.missing.any(axis=0).tolist()
+
+    def judge(self, spec: InputSpec, cfg: PredictConfig, offset: int, where: str,
+              marks: list[tuple[str, np.ndarray]]) -> np.ndarray | None:
+        """Flag (or refuse) `spec`'s values outside its range; its missing rows, None if none."""
+        j = self.at[spec.name]
+        if self.any_outside[j]:
+            _judge(self.outside[:, j], self.matrix[:, j], spec, cfg, offset, where, FLAG_RANGE, marks)
+        return self.missing[:, j] if self.any_missing[j] else None
+
+    def feed(self) -> np.ndarray:
+        with np.errstate(over="ignore"):  # beyond float32: +-inf, out of every range, clipped
+            return np.ascontiguousarray(self.matrix, dtype=np.float32)
 
 
 def _check_absent(gone: np.ndarray, spec: InputSpec, cfg: PredictConfig, offset: int,
@@ -371,11 +415,11 @@ def record_columns(records: Sequence[Mapping[str, Any]], specs: Sequence[InputSp
     aliases: dict[str, list[str]] = {}
     for key in sorted(keys):
         aliases.setdefault(names[key], []).append(key)
-    out: dict[str, np.ndarray] = {}
+    out = _number_block(transposed, aliases, specs)
     absent: dict[str, np.ndarray] = {}
     for spec in specs:
         given = aliases.get(spec.name)
-        if not given:
+        if not given or spec.name in out:
             continue  # absent from every row: screen applies the missing-columns rule
         if len(given) == 1 and given[0] in transposed:
             values: Sequence[Any] = transposed[given[0]]
@@ -389,6 +433,24 @@ def record_columns(records: Sequence[Mapping[str, Any]], specs: Sequence[InputSp
         if _Absent in types:
             absent[spec.name] = np.fromiter((v is ABSENT for v in values), bool, n)
     return out, absent
+
+
+def _number_block(transposed: Mapping[str, Sequence[Any]], aliases: Mapping[str, list[str]],
+                  specs: Sequence[InputSpec]) -> dict[str, np.ndarray]:
+    """A wide request's numeric columns typed in one pass (rows of one [k, N] array), when every
+    value is a number or null; {} otherwise (then `_typed` checks, and names the bad field)."""
+    keys = {spec.name: aliases[spec.name][0] for spec in specs
+            if spec.kind == "numeric" and spec.dtype != "bool" and len(aliases.get(spec.name, ())) == 1
+            and aliases[spec.name][0] in transposed}
+    if len(keys) <= TENSOR_MIN_COLUMNS:
+        return {}
+    values = [transposed[key] for key in keys.values()]
+    if not set(map(type, itertools.chain.from_iterable(values))) <= {int, float, type(None)}:
+        return {}
+    try:
+        return dict(zip(keys, np.array(values, dtype=np.float64), strict=True))  # None is NaN
+    except OverflowError:  # an integer beyond float: `_typed` makes it +-inf
+        return {}
 
 
 def _typed(values: Sequence[Any], types: set[type], spec: InputSpec, key: str,

@@ -295,6 +295,8 @@ def manifest(chosen: Variant, featurizer: Any, model: Any, source_sha256: str,
     onx = onnx.load_from_string(chosen.onnx)
     meta = featurizer.meta
     fields = of_featurizer(meta).manifest_fields(featurizer, model)
+    inputs = fields.pop("inputs")
+    bounds = _ranges([spec["name"] for spec in inputs], ranges or {})
     return {
         "format": "onnx",
         "variant": chosen.name,
@@ -304,7 +306,7 @@ def manifest(chosen: Variant, featurizer: Any, model: Any, source_sha256: str,
         "classes": list(model.classes),
         "positive_label": meta.get("positive_label"),
         "output": output_name(model.task),
-        "inputs": [{**spec, **_range(spec["name"], ranges or {})} for spec in fields.pop("inputs")],
+        "inputs": [{**spec, **bounds[spec["name"]]} for spec in inputs],
         **({"parsing": parsing} if parsing else {}),
         **({"data_version": data_version} if data_version else {}),
         **fields,
@@ -324,23 +326,33 @@ def serving_inputs(provenance: str | Path | None, schema: str | Path | None,
     import json
 
     from traincycle.io import read_json
-    from traincycle.schema import load_schema
+    from traincycle.schema import is_pattern, load_schema
 
     record = read_json(provenance) if provenance else {}
     parsing = record.get("parsing")
     files = record.get("sha256")
     version = sha256_bytes(json.dumps(files, sort_keys=True).encode())[:12] if files else None
     ranges = {}
-    if schema:
+    if schema:  # every named column (its own entry wins over a pattern) and ranged patterns
         for name, col in load_schema(schema).columns.items():
-            if col.min is not None or col.max is not None:
+            if not is_pattern(name) or col.min is not None or col.max is not None:
                 ranges[name] = (col.min, col.max)
     return parsing, ranges, version
 
 
-def _range(name: str, ranges: Ranges) -> dict[str, float]:
-    low, high = ranges.get(name, (None, None))
-    return {k: v for k, v in (("min", low), ("max", high)) if v is not None}
+def _ranges(names: list[str], ranges: Ranges) -> dict[str, dict[str, float]]:
+    """Each column's schema range: its own entry, else the first pattern (e.g. ``g*``) it matches."""
+    import fnmatch
+
+    from traincycle.schema import is_pattern
+
+    patterns = [(key, r) for key, r in ranges.items() if is_pattern(key)]
+    out = {}
+    for name in names:
+        low, high = ranges[name] if name in ranges else next(
+            (r for key, r in patterns if fnmatch.fnmatchcase(name, key)), (None, None))
+        out[name] = {k: v for k, v in (("min", low), ("max", high)) if v is not None}
+    return out
 
 
 def source_hash(paths: list[Path]) -> str:
