@@ -67,7 +67,7 @@ def start(code: str, port: int) -> subprocess.Popen:
 
     proc = subprocess.Popen([sys.executable, "-c", code], env={**env(), "PYTHONPATH": str(ROOT / "src")},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a 10,000-column model: its OpenAPI schema alone takes seconds
     while time.monotonic() < deadline:
         try:
             httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
@@ -77,7 +77,7 @@ def start(code: str, port: int) -> subprocess.Popen:
                 raise SystemExit(f"server failed to start: {proc.stderr.read()[-2000:]}") from None
             time.sleep(0.2)
     proc.kill()
-    raise SystemExit("server did not start within 60 s")
+    raise SystemExit("server did not start within 180 s")
 
 
 def sample_rows(model: Path, n: int, source: Path) -> list[dict]:
