@@ -93,11 +93,9 @@ def main(quick: bool) -> list[dict[str, object]]:
         ok([*git, "commit", "-qm", "tune settings"], repo)
         tune1 = ok(["traincycle", "tune", "--study", "jobs1", "--jobs", "1"], repo)
         tune2 = ok(["traincycle", "tune", "--study", "jobs2", "--jobs", "2"], repo)
-        shown = measure(["dvc", "exp", "ls", "--name-only"], repo).output.split()
-        if len(shown) < len(SEQUENTIAL) + len(QUEUED) + len(PINNED):
-            raise SystemExit(f"expected {len(SEQUENTIAL) + len(QUEUED) + len(PINNED)} experiments, "
-                             f"found: {shown}")
-    return [
+        # --all-commits: the queued experiments hang off the baseline commit, the trials off "tune settings"
+        shown = measure(["dvc", "exp", "ls", "--all-commits", "--name-only"], repo).output.split()
+    rows = [
         {"measure": "4 experiments: sequential `dvc exp run` (baseline)", "seconds": sequential,
          "per exp s": sequential / 4, "ratio": 1.0},
         {"measure": "4 experiments: `dvc queue start -j 2` (start to empty queue)", "seconds": queued,
@@ -111,6 +109,10 @@ def main(quick: bool) -> list[dict[str, object]]:
         {"measure": "tune, 4 trials: `--jobs 2`, pinned", "seconds": tune2, "per exp s": tune2 / 4,
          "ratio": tune2 / tune1},
     ]
+    expected = len(SEQUENTIAL) + len(QUEUED) + len(PINNED) + 2 * TUNE["tune"]["trials"]
+    if len(shown) < expected:
+        raise SystemExit(f"{table(rows)}\nexpected {expected} experiments, found: {shown}")
+    return rows
 
 
 if __name__ == "__main__":
