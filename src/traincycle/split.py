@@ -29,6 +29,11 @@ class SplitConfig:
     time_column: str | None = None
     #: sensitive groups with fewer rows are pooled for stratification (and reported)
     min_group_count: int = 30
+    #: shuffle: stratified, seeded shuffle of the whole table (exact fractions per stratum, but
+    #: appending rows reshuffles old ones); hash: each row's split follows from its own content and
+    #: the seed, so rows appended later never move old rows (test stays test; fractions hold in
+    #: expectation, not per stratum)
+    assign: Literal["shuffle", "hash"] = "shuffle"
 
     def __post_init__(self) -> None:
         for name in SPLITS:
@@ -41,6 +46,9 @@ class SplitConfig:
             )
         if self.group_column and self.time_column:
             raise ConfigError("params split: set group_column or time_column, not both")
+        if self.assign == "hash" and self.time_column:
+            raise ConfigError("params split.assign: hash assigns rows by content, not by time; "
+                              "use assign: shuffle with split.time_column")
         check_range("split.min_group_count", self.min_group_count, 1)
 
 
@@ -132,6 +140,22 @@ def assign_units(
     return result.reindex(unit).to_numpy()
 
 
+def assign_by_hash(keys: np.ndarray, unit: np.ndarray, cfg: SplitConfig, seed: int) -> np.ndarray:
+    """Split index per row from its unit's content alone: the unit's smallest row key, mixed with
+    the seed (splitmix64), is a uniform number placed against the fractions. Independent of
+    every other row, so appending data leaves each old row where it was."""
+    per_unit = pd.Series(keys).groupby(unit).min()
+    x = per_unit.to_numpy(np.uint64) ^ np.uint64((seed * 0x9E3779B97F4A7C15) % 2**64)
+    with np.errstate(over="ignore"):  # modular arithmetic on purpose
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    uniform = (x >> np.uint64(11)).astype(np.float64) / 2.0**53
+    which = np.searchsorted(np.cumsum([cfg.train, cfg.val]), uniform, side="right").astype(np.int8)
+    return pd.Series(which, index=per_unit.index).reindex(unit).to_numpy()
+
+
 def split_frame(
     df: pd.DataFrame, data: DataConfig, cfg: SplitConfig, seed: int
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
@@ -148,12 +172,16 @@ def split_frame(
         dropped = int((~keep).sum())
         df = df[keep].reset_index(drop=True)
     unit = unit_ids(df, features, cfg.group_column)
-    dup_rows = int(pd.Series(row_keys(df, features)).duplicated(keep=False).sum())
+    keys = row_keys(df, features)
+    dup_rows = int(pd.Series(keys).duplicated(keep=False).sum())
     pooled = pooled_groups(df, data.sensitive, cfg.min_group_count)
     order = None
     if cfg.time_column:
         order = df[cfg.time_column].rank(method="first").to_numpy()
-    which = assign_units(unit, strata(df, data, pooled), order, cfg, seed)
+    if cfg.assign == "hash":
+        which = assign_by_hash(keys, unit, cfg, seed)
+    else:
+        which = assign_units(unit, strata(df, data, pooled), order, cfg, seed)
     parts = {name: df[which == i].reset_index(drop=True) for i, name in enumerate(SPLITS)}
     check_splits(parts, data, features)
     report = {

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from traincycle.config import DataConfig
-from traincycle.errors import DataError
+from traincycle.errors import ConfigError, DataError
 from traincycle.split import SplitConfig, row_keys, split_frame
 
 from conftest import make_frame
@@ -49,6 +49,31 @@ def test_split_invariants(n, seed, dup_share, train):
     # every class everywhere
     for part in parts.values():
         assert set(part["income"].astype(str)) == set(df["income"].astype(str))
+
+
+def test_hash_assignment_never_moves_old_rows_when_data_is_appended(frame):
+    """split.assign: hash: each row's split follows from its content and the seed alone."""
+    cfg = SplitConfig(assign="hash")
+    features = [c for c in frame.columns if c != "income"]
+    old = frame.iloc[: len(frame) // 2]
+    grown = pd.concat([frame.iloc[len(frame) // 2:], old])  # rows appended (and reordered)
+    before, report = split_frame(old, DATA, cfg, seed=3)
+    after, _ = split_frame(grown, DATA, cfg, seed=3)
+    for name in before:
+        assert set(row_keys(before[name], features)) <= set(row_keys(after[name], features)), name
+    assert abs(report["fraction"]["train"] - 0.7) < 0.08 and sum(report["rows"].values()) == len(old)
+    other, _ = split_frame(old, DATA, cfg, seed=4)
+    assert not before["test"].equals(other["test"])  # the seed still decides
+    was, _ = split_frame(old, DATA, SplitConfig(), seed=3)
+    now, _ = split_frame(grown, DATA, SplitConfig(), seed=3)
+    moved = sum(len(set(row_keys(was[n], features)) - set(row_keys(now[n], features))) for n in was)
+    assert moved > 0  # what `shuffle` does on append, and why `hash` exists
+    twins = pd.concat([old, old.iloc[:40]], ignore_index=True)  # identical rows still share a split
+    parts, _ = split_frame(twins, DATA, cfg, seed=3)
+    keys = [set(row_keys(p, features)) for p in parts.values()]
+    assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
+    with pytest.raises(ConfigError, match=r"split\.assign"):
+        SplitConfig(assign="hash", time_column="when")
 
 
 def test_duplicates_can_be_dropped(frame):
