@@ -74,7 +74,9 @@ def test_omitted_and_privacy_flagged_columns_stay_empty(tmp_path: Path) -> None:
     report = tmp_path / "validation.json"
     report.write_text(json.dumps({"privacy": [
         {"column": "work_class", "action": "allow", "findings": [{"kind": "email"}]},
-        {"column": "email", "action": "drop", "findings": [{"kind": "email"}]}]}))
+        {"column": "email", "action": "drop", "findings": [{"kind": "email"}]},
+        {"column": "telephone", "action": "warn",  # a code named like phones: its values are safe
+         "findings": [{"kind": "phone", "evidence": "name_only"}]}]}))
     assert privacy_flagged(report) == ["work_class"] and privacy_flagged(tmp_path / "none.json") == []
     pool = Pool(PoolConfig(tmp_path / "pool.csv", omit=tuple(privacy_flagged(report))), Intake())
     pool.add([{"age": 40, "Work-Class": "a@b.example"}])
