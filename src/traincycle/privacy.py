@@ -228,10 +228,11 @@ def scan(df: pd.DataFrame, data: DataConfig, cfg: PrivacyConfig) -> list[Finding
         series = df[column]
         by_values = _value_findings(column, series, cfg)
         matched = {f.kind for f in by_values}
-        distinct = _code_size(series)
-        findings += [Finding(column, k, "name", 0, 0) if k in matched or distinct is None
-                     else Finding(column, k, "name_only", 0, distinct) for k in sorted(name_kinds(column))]
         named = name_kinds(column)
+        # the distinct count costs a pass over the column: only a name hint needs it
+        distinct = _code_size(series) if named - matched else None
+        findings += [Finding(column, k, "name", 0, 0) if k in matched or distinct is None
+                     else Finding(column, k, "name_only", 0, distinct) for k in sorted(named)]
         findings += [f for f in by_values if f.kind not in named]
         if column not in data.id_columns and column != data.text_column and _identifier_like(series, cfg):
             findings.append(Finding(column, "identifier", "values", len(series), len(series)))
