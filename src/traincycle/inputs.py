@@ -24,8 +24,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import operator
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -121,25 +122,55 @@ class Screened:
         return sum(1 for f in self.flags if f)
 
 
+class Layout:
+    """What screening needs of `specs` beyond the specs themselves, worked out once (the service
+    does it at start-up): on wide tables, the numeric columns' places in the one [N, k] tensor
+    and their ranges as arrays, so a request is checked without a Python step per column."""
+
+    #: row shapes (key tuples) remembered per layout: a client sends one or a few
+    SHAPES = 16
+
+    def __init__(self, specs: Sequence[InputSpec]) -> None:
+        self.specs = list(specs)
+        places = [i for i, spec in enumerate(self.specs) if spec.kind == "numeric"]
+        # wide tables: the graph takes one [N, k] tensor (export), checked as one matrix
+        self.wide = len(places) > TENSOR_MIN_COLUMNS
+        self.numeric = [self.specs[i] for i in places]
+        self.places = np.array(places, dtype=np.intp)  # each numeric column's index in specs
+        self.others = [i for i, spec in enumerate(self.specs) if spec.kind != "numeric"]
+        self.at = {spec.name: j for j, spec in enumerate(self.numeric)}
+        self.low = np.array([-np.inf if s.low is None else s.low for s in self.numeric], dtype=np.float64)
+        self.high = np.array([np.inf if s.high is None else s.high for s in self.numeric], dtype=np.float64)
+        self.shapes: dict[tuple[str, ...], _RowPlan | None] = {}
+
+    def plan(self, shape: tuple[str, ...], names: Mapping[str, str]) -> _RowPlan | None:
+        """How rows with these keys in this order are typed at once (None: field by field)."""
+        if shape not in self.shapes:
+            if len(self.shapes) >= self.SHAPES:  # a client shuffling its keys: bounded memory
+                self.shapes.clear()
+            self.shapes[shape] = _RowPlan.make(shape, names, self)
+        return self.shapes[shape]
+
+
 def screen(columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], cfg: PredictConfig,
            rows: int, offset: int = 0, where: str = "input",
-           absent: Mapping[str, np.ndarray] | None = None) -> Screened:
+           absent: Mapping[str, np.ndarray] | None = None, layout: Layout | None = None) -> Screened:
     """Check typed columns (float64 with NaN for numerics, object arrays of str/None for
     categoricals) against `specs`; return the feeds and flags or raise a one-line DataError.
 
     A column left out of `columns` is absent from every row; `absent` marks the rows where a
     present column's field was not given (JSON rows). Rows are numbered from `offset` in
-    messages (the first row of this batch in the file).
+    messages (the first row of this batch in the file). `layout`: `specs`' own, made once.
     """
     feeds: dict[str, np.ndarray] = {}
     marks: list[tuple[str, np.ndarray]] = []
-    numeric = [spec for spec in specs if spec.kind == "numeric"]
-    # wide tables: the graph takes one [N, k] tensor (export), checked as one matrix
-    block = _NumericBlock(columns, numeric, rows) if len(numeric) > TENSOR_MIN_COLUMNS else None
+    layout = layout or Layout(specs)
+    block = _NumericBlock(columns, layout, rows, absent) if layout.wide else None
     # once for the whole loop (per column it was a tenth of a one-row request's screening): NaN
     # compares false with any bound, and numbers beyond float32 become +-inf in the feeds
     with np.errstate(invalid="ignore", over="ignore"):
-        for spec in specs:
+        for i in range(len(specs)) if block is None else block.visit:
+            spec = specs[i]
             values = columns.get(spec.name)
             gone = np.ones(rows, dtype=bool) if values is None else (absent or {}).get(spec.name)
             if gone is not None and gone.any():
@@ -188,21 +219,33 @@ class _NumericBlock:
     """A wide table's numeric columns as one [rows, k] matrix, range- and NaN-checked at once.
 
     Column by column, numpy's per-call overhead (~40 us a column) is most of a one-row request
-    at thousands of columns; `judge` then only looks at the columns with something to report.
+    at thousands of columns; `visit` lists only the columns with something to report (with
+    every other column), in order, and `judge` looks at one of those.
     """
 
-    def __init__(self, columns: Mapping[str, np.ndarray], specs: Sequence[InputSpec], rows: int) -> None:
-        self.at = {spec.name: j for j, spec in enumerate(specs)}
-        nan = np.full(rows, np.nan)
-        self.matrix = np.array([columns.get(spec.name, nan) for spec in specs], dtype=np.float64,
-                               ndmin=2).reshape(len(specs), rows).T
-        low = np.array([-np.inf if spec.low is None else spec.low for spec in specs], dtype=np.float64)
-        high = np.array([np.inf if spec.high is None else spec.high for spec in specs], dtype=np.float64)
+    def __init__(self, columns: Mapping[str, np.ndarray], layout: Layout, rows: int,
+                 absent: Mapping[str, np.ndarray] | None) -> None:
+        self.at = layout.at
+        if isinstance(columns, RowColumns):  # typed as one matrix already (a regular request)
+            self.matrix, present = columns.matrix, columns.present
+        else:
+            nan = np.full(rows, np.nan)
+            given = [columns.get(spec.name) for spec in layout.numeric]
+            present = np.array([v is not None for v in given], dtype=bool)
+            self.matrix = np.array([nan if v is None else v for v in given], dtype=np.float64,
+                                   ndmin=2).reshape(len(given), rows).T
         with np.errstate(invalid="ignore"):
-            self.outside = (self.matrix < low) | (self.matrix > high)
+            self.outside = (self.matrix < layout.low) | (self.matrix > layout.high)
         self.missing = np.isnan(self.matrix)
-        self.any_outside = self.outside.any(axis=0).tolist()
-        self.any_missing = self.missing.any(axis=0).tolist()
+        self.any_outside = self.outside.any(axis=0)
+        self.any_missing = self.missing.any(axis=0)
+        report = self.any_outside | self.any_missing | ~present
+        for name in absent or ():
+            if name in self.at:
+                report[self.at[name]] = True
+        #: the specs screen visits: every non-numeric one, and the numeric ones with a flag to
+        #: give, an error to raise or a field absent, in the specs' order
+        self.visit = sorted([*layout.others, *layout.places[report].tolist()])
 
     def judge(self, spec: InputSpec, cfg: PredictConfig, offset: int, where: str,
               marks: list[tuple[str, np.ndarray]]) -> np.ndarray | None:
@@ -394,16 +437,25 @@ _EXPECTED = {"categorical": "a category", "text": "a text", "datetime": "a date"
 
 def record_columns(records: Sequence[Mapping[str, Any]], specs: Sequence[InputSpec],
                    names: Mapping[str, str], missing: frozenset[str], where: str = "request",
-                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+                   layout: Layout | None = None,
+                   ) -> tuple[Mapping[str, np.ndarray], dict[str, np.ndarray]]:
     """Columns of JSON rows (serve), typed for :func:`screen`, and where each field was absent.
 
     Types are strict: numbers (never booleans) or null for numeric columns, true/false or null for
     boolean ones, text or null for categorical ones. `names` maps every accepted key (snake_case or
     the source's original name) to its column; text is cleaned as ingest cleans it (`missing`
     holds the missing-value markers). Works column by column: a 1,000-row request stays cheap.
+    With `specs`' wide `layout`, rows that all give the same known keys in the same order are
+    typed by that key order's plan (:class:`RowColumns`); anything else, errors included, by
+    the field-by-field path below.
     """
     n = len(records)
     shapes = set(map(tuple, records))  # each row's keys in order: one shape in a regular request
+    if layout is not None and layout.wide and len(shapes) == 1:
+        plan = layout.plan(next(iter(shapes)), names)
+        typed = None if plan is None else plan.columns(records, missing, where)
+        if typed is not None:
+            return typed, {}
     keys: set[str] = set().union(*shapes)
     unknown = keys - names.keys()
     if unknown:
@@ -433,6 +485,94 @@ def record_columns(records: Sequence[Mapping[str, Any]], specs: Sequence[InputSp
         if _Absent in types:
             absent[spec.name] = np.fromiter((v is ABSENT for v in values), bool, n)
     return out, absent
+
+
+class RowColumns(Mapping[str, np.ndarray]):
+    """A regular wide request's typed columns: the numeric ones as one [N, k] matrix in the
+    layout's order (`present`: the columns given; the others' entries are NaN), the rest by name."""
+
+    def __init__(self, matrix: np.ndarray, present: np.ndarray, others: dict[str, np.ndarray],
+                 layout: Layout) -> None:
+        self.matrix, self.present, self.others, self.layout = matrix, present, others, layout
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name in self.others:
+            return self.others[name]
+        j = self.layout.at.get(name)
+        if j is None or not self.present[j]:
+            raise KeyError(name)
+        return self.matrix[:, j]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.others
+        yield from (self.layout.numeric[j].name for j in np.flatnonzero(self.present).tolist())
+
+    def __len__(self) -> int:
+        return len(self.others) + int(self.present.sum())
+
+
+_NUMBER_ONLY = frozenset({int, float, type(None)})
+
+
+@dataclasses.dataclass(frozen=True)
+class _RowPlan:
+    """How rows of one key order are typed: the fields of numeric (non-boolean) columns picked
+    from each row's values by position (`take`) into matrix columns `into`, as one array; the
+    other given fields (`fields`: column, key, position) typed one by one, in the specs' order."""
+
+    layout: Layout
+    take: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+    into: np.ndarray | None  # None: every numeric column, in order
+    present: np.ndarray
+    fields: list[tuple[InputSpec, str, int]]
+
+    @staticmethod
+    def make(shape: tuple[str, ...], names: Mapping[str, str], layout: Layout) -> _RowPlan | None:
+        """The plan of rows keyed `shape`; None where the field-by-field path must decide: an
+        unknown key, a column given under two names, or too few numbers to stack."""
+        columns = [names.get(key) for key in shape]
+        if None in columns or len(set(columns)) < len(columns):
+            return None
+        place = {column: i for i, column in enumerate(columns)}
+        stacked = [(j, place[spec.name]) for j, spec in enumerate(layout.numeric)
+                   if spec.dtype != "bool" and spec.name in place]
+        if len(stacked) <= TENSOR_MIN_COLUMNS:  # as `_number_block`
+            return None
+        into = [j for j, _ in stacked]
+        in_stack = {layout.numeric[j].name for j in into}
+        present = np.array([spec.name in place for spec in layout.numeric], dtype=bool)
+        fields = [(spec, shape[place[spec.name]], place[spec.name]) for spec in layout.specs
+                  if spec.name in place and spec.name not in in_stack]
+        return _RowPlan(layout, operator.itemgetter(*[i for _, i in stacked]),
+                        None if into == list(range(len(layout.numeric))) else np.array(into, dtype=np.intp),
+                        present, fields)
+
+    def columns(self, records: Sequence[Mapping[str, Any]], missing: frozenset[str],
+                where: str) -> RowColumns | None:
+        """`records` (all keyed as this plan's shape) typed; None if a stacked field is not a
+        number or null, or an integer too large for a float (the field-by-field path decides)."""
+        rows = [tuple(r.values()) for r in records]
+        numbers = list(map(self.take, rows))
+        if not set(map(type, itertools.chain.from_iterable(numbers))) <= _NUMBER_ONLY:
+            return None
+        try:
+            stacked = np.array(numbers, dtype=np.float64)  # None is NaN
+        except OverflowError:
+            return None
+        if self.into is None:
+            matrix = stacked
+        else:
+            matrix = np.full((len(rows), len(self.layout.numeric)), np.nan)
+            matrix[:, self.into] = stacked
+        others: dict[str, np.ndarray] = {}
+        for spec, key, i in self.fields:
+            values = tuple(r[i] for r in rows)
+            typed = _typed(values, set(map(type, values)), spec, key, missing, where)
+            if spec.kind == "numeric":  # a boolean column: its place in the matrix
+                matrix[:, self.layout.at[spec.name]] = typed
+            else:
+                others[spec.name] = typed
+        return RowColumns(matrix, self.present, others, self.layout)
 
 
 def _number_block(transposed: Mapping[str, Sequence[Any]], aliases: Mapping[str, list[str]],

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from traincycle.errors import DataError
-from traincycle.inputs import InputSpec, PredictConfig, specs_from_manifest
+from traincycle.inputs import InputSpec, Layout, PredictConfig, specs_from_manifest
 from traincycle.intake.base import JSON, Batch, json_items, kind
 from traincycle.parsing import ReadOptions
 
@@ -122,6 +122,7 @@ class TableIntake:
 
         self.manifest, self.cfg = manifest, cfg
         self.specs = specs_from_manifest(manifest)
+        self.layout = Layout(self.specs)  # once: a wide request is then checked without a step per column
         self.options = ReadOptions.from_record(manifest.get("parsing"))
         names = {s.name: s.name for s in self.specs}
         names.update({orig: snake for orig, snake in self.options.names.items() if snake in names})
@@ -139,7 +140,8 @@ class TableIntake:
             if frame.empty:
                 continue
             columns = frame_columns(frame, self.specs, offset, where)
-            screened = screen(columns, self.specs, self.cfg, len(frame), offset, where)
+            screened = screen(columns, self.specs, self.cfg, len(frame), offset, where,
+                              layout=self.layout)
             yield Batch(np.arange(offset, offset + len(frame)), screened)
             offset += len(frame)
 
@@ -153,8 +155,10 @@ class TableIntake:
         for i, row in enumerate(records):
             if not isinstance(row, dict):
                 raise DataError(f"request: row {i}: expected an object of fields, got {kind(row)}")
-        columns, absent = record_columns(records, self.specs, self.names, self.missing)
-        screened = screen(columns, self.specs, self.cfg, len(records), where="request", absent=absent)
+        columns, absent = record_columns(records, self.specs, self.names, self.missing,
+                                         layout=self.layout)
+        screened = screen(columns, self.specs, self.cfg, len(records), where="request", absent=absent,
+                          layout=self.layout)
         return Batch(np.arange(len(records)), screened)
 
 
