@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from traincycle.errors import DataError
@@ -87,16 +89,45 @@ def stable_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
+#: scikit-learn's vendored array-API adapters for other array libraries; importing one imports
+#: that library (torch ~3 s, dask ~1 s)
+_ARRAY_API_ADAPTERS = tuple(f"sklearn.externals.array_api_compat.{lib}"
+                            for lib in ("torch", "dask", "cupy", "jax"))
+
+
+def _skops_io() -> ModuleType:
+    """``skops.io``, imported without importing torch or dask.
+
+    On import skops lists every scikit-learn estimator (``sklearn.utils.all_estimators``), whose
+    ``pkgutil.walk_packages`` imports each package it passes, the array-API adapters under
+    ``sklearn.externals`` included: ~4 s of torch and dask in a process (featurize, optimize)
+    that uses neither. The walk skips a package whose import fails, and all_estimators ignores
+    ``externals`` anyway, so an adapter not yet imported is blocked for the walk (a ``None``
+    entry in ``sys.modules`` makes its import fail) and unblocked right after.
+    """
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    blocked = [name for name in _ARRAY_API_ADAPTERS if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(blocked))
+    try:
+        import skops.io as sio
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    return sio
+
+
 def dump_skops(obj: Any, path: str | Path) -> None:
     """Serialise a scikit-learn object with skops, atomically and byte-stable."""
-    import skops.io as sio
+    sio = _skops_io()
 
     write_bytes(stable_zip(sio.dumps(obj)), path)
 
 
 def load_skops(path: str | Path, trusted: Iterable[str] = TRUSTED_TYPES) -> Any:
     """Load a skops file, refusing any type outside skops' defaults and `trusted`."""
-    import skops.io as sio
+    sio = _skops_io()
 
     path = Path(path)
     if not path.exists():
