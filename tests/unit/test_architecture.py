@@ -198,6 +198,7 @@ def _toy_repo(tmp_path: Path) -> Path:
         "from traincycle.models import get\n"
         "from traincycle.parts import used\n"
         "import traincycle.datasets\n"
+        "helper.f()\n"
     )
     (tmp_path / "dvc.yaml").write_text(textwrap.dedent("""\
         stages:
@@ -239,3 +240,37 @@ def test_deps_rewrite_fixes_dvc_yaml_and_keeps_other_lines(tmp_path):
     assert deps.check(root) == []
     text = path.read_text()
     assert "- data/in.csv" in text and "- data/out.csv" in text and "unused" not in text
+
+
+def test_deps_count_a_function_local_import_only_where_the_function_can_be_called(tmp_path):
+    pkg = tmp_path / "src" / "traincycle"
+    (pkg / "reg").mkdir(parents=True)
+    for name in ("__init__", "fitting", "explaining", "building"):
+        (pkg / f"{name}.py").write_text("")
+    (pkg / "lib.py").write_text("def build():\n    from traincycle import building\n")
+    (pkg / "reg" / "__init__.py").write_text(
+        "import importlib\ndef get(n):\n    return importlib.import_module(f'traincycle.reg.{n}')\n"
+    )
+    (pkg / "reg" / "a.py").write_text(textwrap.dedent("""\
+        from traincycle.lib import build
+        __all__ = ["explain", "fit", "run"]
+        def fit():
+            from traincycle import fitting
+        def explain():
+            from traincycle import explaining
+        run = build
+    """))
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages" / "fit.py").write_text("from traincycle.reg import get\nget('a').fit()\n")
+    (tmp_path / "stages" / "run.py").write_text(
+        "from traincycle.reg import get\ngetattr(get('a'), 'run')()\n"
+    )
+    graph = deps.build(tmp_path)
+    fit = deps.script_deps(graph, tmp_path / "stages" / "fit.py")[0]
+    run = deps.script_deps(graph, tmp_path / "stages" / "run.py")[0]
+    # the registry's members are loaded by name, so each is a dep; of their functions only those
+    # the stage names (an attribute, getattr's string, a second name for a function) count
+    assert "src/traincycle/reg" in fit and "src/traincycle/fitting.py" in fit
+    assert "src/traincycle/explaining.py" not in fit and "src/traincycle/building.py" not in fit
+    assert "src/traincycle/building.py" in run and "src/traincycle/fitting.py" not in run
+    assert "src/traincycle/lib.py" in fit  # imported at a.py's top level: runs on import
