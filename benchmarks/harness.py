@@ -90,11 +90,12 @@ def best_of(cmd: str | Sequence[str], cwd: Path, repeat: int) -> float:
     return statistics.median(times)
 
 
-def copy_project(dest: Path, params: dict | None = None) -> Path:
-    """Copy the project's pipeline files into `dest` as a fresh git+DVC repo, optionally with params."""
+def copy_project(dest: Path, params: dict | None = None, root: Path = ROOT) -> Path:
+    """Copy the project's pipeline files (from `root`: another revision's tree) into `dest` as a
+    fresh git+DVC repo, optionally with params."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in COPY:
-        src = ROOT / name
+        src = root / name
         if src.is_dir():
             ignore = shutil.ignore_patterns("__pycache__")
             shutil.copytree(src, dest / name, ignore=ignore, dirs_exist_ok=True)

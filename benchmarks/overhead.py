@@ -7,9 +7,11 @@
 
 The machine is shared, so each pair is interleaved (ours, baseline; then baseline, ours) and
 repeated; the table gives medians of wall seconds, the ratio of the medians, and the same for
-CPU seconds (user + system, children included), which other load moves far less.
+CPU seconds (user + system, children included), which other load moves far less. With
+``--against REV`` the same measures also run on that git revision's tree (its pipeline, code and
+plain script), interleaved with ours, so a change's before and after share one run and one load.
 
-    python overhead.py [--quick] [--cold-repeat 3] [--noop-repeat 9]
+    python overhead.py [--quick] [--cold-repeat 3] [--noop-repeat 9] [--against main]
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import argparse
 import os
 import shlex
 import statistics
+import subprocess
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import yaml
-from harness import Run, copy_project, load_params, measure, stage_commands, table
+from harness import ROOT, Run, copy_project, load_params, measure, stage_commands, table
 
 NOOP_GOAL, COLD_GOAL = 1.3, 1.4
 
@@ -71,18 +75,23 @@ def checked(cmd: str, cwd: Path) -> Run:
     return run
 
 
-def interleaved(ours: Callable[[], Run], baseline: Callable[[], Run],
-                repeat: int) -> tuple[list[Run], list[Run]]:
-    """`repeat` runs of each, alternating which goes first, so drifting load hits both alike."""
-    mine, base = [], []
+def interleaved(arms: list[Callable[[], Run]], repeat: int) -> list[list[Run]]:
+    """`repeat` runs of each arm, the order reversed every other round, so drifting load hits
+    all alike."""
+    runs: list[list[Run]] = [[] for _ in arms]
     for i in range(repeat):
-        if i % 2:
-            base.append(baseline())
-            mine.append(ours())
-        else:
-            mine.append(ours())
-            base.append(baseline())
-    return mine, base
+        order = list(range(len(arms)))
+        for k in order[::-1] if i % 2 else order:
+            runs[k].append(arms[k]())
+    return runs
+
+
+def tree_of(rev: str, dest: Path) -> Path:
+    """The files of git revision `rev` of this repository, extracted into `dest`."""
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
 
 
 def row(measure_name: str, mine: list[Run], base: list[Run], goal: float) -> dict[str, object]:
@@ -94,36 +103,52 @@ def row(measure_name: str, mine: list[Run], base: list[Run], goal: float) -> dic
             "cpu ratio": cpu[0] / cpu[1], "goal": f"<= {goal}"}
 
 
-def main(quick: bool, cold_repeat: int = 3, noop_repeat: int = 9) -> list[dict[str, object]]:
+def main(quick: bool, cold_repeat: int = 3, noop_repeat: int = 9,
+         against: str | None = None) -> list[dict[str, object]]:
     params = load_params()
     if quick:
         params.setdefault("ingest", {})["max_rows"] = 5000
     with tempfile.TemporaryDirectory(prefix="tc-overhead-") as tmp:
         copies = iter(range(1_000))
+        trees = {"": ROOT}
+        if against:
+            trees[f" ({against})"] = tree_of(against, Path(tmp) / "against")
+        reproduced: dict[Path, Path] = {}  # tree -> a copy `dvc repro` has run in (for the no-op runs)
 
-        def cold_ours() -> Run:
-            return checked("dvc repro", copy_project(Path(tmp) / f"ours{next(copies)}", params))
+        def cold_ours(root: Path) -> Callable[[], Run]:
+            def run() -> Run:
+                repo = copy_project(Path(tmp) / f"ours{next(copies)}", params, root)
+                reproduced.setdefault(root, repo)
+                return checked("dvc repro", repo)
+            return run
 
-        def cold_plain() -> Run:
-            repo = copy_project(Path(tmp) / f"plain{next(copies)}", params)
-            (repo / "plain.py").write_text(plain_script(repo))
-            return checked("python plain.py", repo)
+        def cold_plain(root: Path) -> Callable[[], Run]:
+            def run() -> Run:
+                repo = copy_project(Path(tmp) / f"plain{next(copies)}", params, root)
+                (repo / "plain.py").write_text(plain_script(repo))
+                return checked("python plain.py", repo)
+            return run
 
         load = [os.getloadavg()[0]]
-        cold, plain = interleaved(cold_ours, cold_plain, cold_repeat)
-        ours = Path(tmp) / "ours0"
-        if not cold_repeat:  # no-op only: one unmeasured repro to have something to check
-            cold_ours()
-        stages = len(stage_commands(ours))
+        cold = interleaved([arm(root) for root in trees.values() for arm in (cold_ours, cold_plain)],
+                           cold_repeat)
+        for root in trees.values():
+            if root not in reproduced:  # no-op only: one unmeasured repro to have something to check
+                cold_ours(root)()
+        stages = len(stage_commands(reproduced[ROOT]))
         bare = bare_pipeline(Path(tmp) / "bare", stages)
-        checked("dvc repro", bare)
-        checked("dvc repro", ours)  # first no-op run fills DVC's state and site caches for both
-        noop, bare_noop = interleaved(lambda: checked("dvc repro", ours), lambda: checked("dvc repro", bare),
-                                      noop_repeat)
+        for repo in (bare, *reproduced.values()):
+            checked("dvc repro", repo)  # the first no-op run fills DVC's state and site caches
+        noop = interleaved([*(partial(checked, "dvc repro", reproduced[root]) for root in trees.values()),
+                            partial(checked, "dvc repro", bare)], noop_repeat)
         load.append(os.getloadavg()[0])
-    rows = [row(f"no-op dvc repro ({stages} stages) vs bare DVC pipeline", noop, bare_noop, NOOP_GOAL)]
-    if cold_repeat:
-        rows.append(row("cold dvc repro vs one plain Python process", cold, plain, COLD_GOAL))
+    rows = []
+    for k, label in enumerate(trees):
+        rows.append(row(f"no-op dvc repro ({stages} stages) vs bare DVC pipeline{label}", noop[k], noop[-1],
+                        NOOP_GOAL))
+        if cold_repeat:
+            rows.append(row(f"cold dvc repro vs one plain Python process{label}", cold[2 * k],
+                            cold[2 * k + 1], COLD_GOAL))
     print(f"load average {load[0]:.1f} before, {load[1]:.1f} after", flush=True)
     return rows
 
@@ -134,5 +159,7 @@ if __name__ == "__main__":
     parser.add_argument("--cold-repeat", type=int, default=3,
                         help="cold runs of each (interleaved); 0: the no-op measure only")
     parser.add_argument("--noop-repeat", type=int, default=9, help="no-op runs of each (interleaved)")
+    parser.add_argument("--against", metavar="REV",
+                        help="also measure this git revision's tree (e.g. main), interleaved with ours")
     args = parser.parse_args()
-    print(table(main(args.quick, args.cold_repeat, args.noop_repeat)))
+    print(table(main(args.quick, args.cold_repeat, args.noop_repeat, args.against)))
