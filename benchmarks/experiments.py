@@ -1,31 +1,37 @@
 """Experiments: 4 queued experiments with `dvc queue start -j 2`, and 4 with `traincycle queue start
 -j 2` (pinned workers, `n_jobs` 1), vs 4 `dvc exp run` one after another; `traincycle tune --jobs 2`
-(pinned trials) vs `--jobs 1` on the same 4 random draws.
+(pinned trials) vs `--jobs 1` on the same 4 param values.
 
 Both sets start from the same committed baseline in one temporary copy with shrunk params, and
 each set uses its own parameter values so DVC's run cache cannot replay the other set's results.
 The queued wall time runs from `dvc queue start` until the queue is empty; queueing itself is
-timed apart. The two tune studies use the random sampler with the same seed, so they try the same
-hyperparameters; with `--jobs 2` each trial runs on its own core with `n_jobs` 1.
+timed apart. The two tune studies walk the same 4-value grid, so they train the same
+hyperparameters (a seeded random sampler would not do: Optuna reseeds it from the OS when trials
+run in threads); with `--jobs 2` each trial runs on its own core with `n_jobs` 1. CPU seconds
+(user + system of every process, children included) are shown beside the wall time: they change
+far less with other load on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
-from harness import copy_project, load_params, measure, table
+from harness import Run, copy_project, load_line, load_params, measure, table
 
 PARAM = "train.xgboost.reg_lambda"
 SEQUENTIAL = (1.1, 1.2, 1.3, 1.4)
 QUEUED = (2.1, 2.2, 2.3, 2.4)
 PINNED = (3.1, 3.2, 3.3, 3.4)
-TUNE = {"tune": {"study": "jobs1", "trials": 4, "sampler": "random", "pruner": "none",
+GIT = ["git", "-c", "user.email=bench@local", "-c", "user.name=bench"]
+TUNE_VALUES = [3.5, 5.0, 6.5, 8.0]
+TUNE = {"tune": {"study": "jobs1", "trials": len(TUNE_VALUES), "sampler": "grid", "pruner": "none",
                  "metric": "metrics/train.json:val.roc_auc",
-                 "space": {PARAM: {"type": "float", "low": 3.0, "high": 9.0}}}}
+                 "space": {PARAM: {"type": "categorical", "choices": TUNE_VALUES}}}}
 
 
 def shrunk_params(rows: int) -> dict:
@@ -41,10 +47,15 @@ def shrunk_params(rows: int) -> dict:
 
 def ok(cmd: list[str], repo: Path) -> float:
     """Run `cmd` in `repo`; return wall seconds, or stop with its output when it fails."""
+    return checked(cmd, repo).seconds
+
+
+def checked(cmd: list[str], repo: Path) -> Run:
+    """Run `cmd` in `repo`; return the measured run, or stop with its output when it fails."""
     run = measure(cmd, repo)
     if run.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{run.output[-3000:]}")
-    return run.seconds
+    return run
 
 
 def wait_for_queue(repo: Path, limit_s: float = 3600) -> str:
@@ -71,45 +82,65 @@ def run_queue(repo: Path, start_cmd: list[str], succeeded: int) -> float:
     return seconds
 
 
-def main(quick: bool) -> list[dict[str, object]]:
+def setup(tmp: Path, quick: bool) -> Path:
+    """The shrunk project, reproduced and committed as the experiments' baseline."""
+    repo = copy_project(tmp / "repo", shrunk_params(5000 if quick else 20000))
+    ok(["dvc", "repro"], repo)
+    ok(["git", "add", "-A"], repo)
+    ok([*GIT, "commit", "-qm", "baseline"], repo)
+    return repo
+
+
+def queue_rows(repo: Path) -> list[dict[str, object]]:
+    """Sequential `dvc exp run` x4 vs `dvc queue start -j 2` vs `traincycle queue start -j 2`."""
+    sequential = sum(ok(["dvc", "exp", "run", "-S", f"{PARAM}={v}"], repo) for v in SEQUENTIAL)
+    enqueue = sum(ok(["dvc", "exp", "run", "--queue", "-S", f"{PARAM}={v}"], repo) for v in QUEUED)
+    queued = run_queue(repo, ["dvc", "queue", "start", "-j", "2"], len(QUEUED))
+    # idle workers leave by themselves after 10 s; no `dvc queue stop` here: its shutdown
+    # broadcast outlives workers that already left and stops the next ones after one task
+    time.sleep(15)
+    for v in PINNED:
+        ok(["dvc", "exp", "run", "--queue", "-S", f"{PARAM}={v}", "-S", "train.xgboost.n_jobs=1"], repo)
+    pinned = run_queue(repo, ["traincycle", "queue", "start", "-j", "2"], len(QUEUED) + len(PINNED))
+    ok(["dvc", "queue", "stop"], repo)
+    return [
+        {"measure": "4 experiments: sequential `dvc exp run` (baseline)", "seconds": sequential,
+         "per exp s": sequential / 4, "ratio": 1.0, "CPU s": ""},
+        {"measure": "4 experiments: `dvc queue start -j 2` (start to empty queue)", "seconds": queued,
+         "per exp s": queued / 4, "ratio": queued / sequential, "CPU s": ""},
+        {"measure": "4 experiments: queue incl. `dvc exp run --queue` x4", "seconds": queued + enqueue,
+         "per exp s": (queued + enqueue) / 4, "ratio": (queued + enqueue) / sequential, "CPU s": ""},
+        {"measure": "4 experiments: `traincycle queue start -j 2`, pinned, n_jobs 1", "seconds": pinned,
+         "per exp s": pinned / 4, "ratio": pinned / sequential, "CPU s": ""},
+    ]
+
+
+def tune_rows(repo: Path) -> list[dict[str, object]]:
+    """`traincycle tune --jobs 1` vs `--jobs 2` on the same 4 param values."""
+    (repo / "tune.yaml").write_text(yaml.safe_dump(TUNE))
+    ok(["git", "add", "tune.yaml"], repo)
+    ok([*GIT, "commit", "-qm", "tune settings"], repo)
+    one = checked(["traincycle", "tune", "--study", "jobs1", "--jobs", "1"], repo)
+    two = checked(["traincycle", "tune", "--study", "jobs2", "--jobs", "2"], repo)
+    trials = len(TUNE_VALUES)
+    return [
+        {"measure": f"tune, {trials} trials: `--jobs 1` (baseline)", "seconds": one.seconds,
+         "per exp s": one.seconds / trials, "ratio": 1.0, "CPU s": one.cpu_seconds},
+        {"measure": f"tune, {trials} trials: `--jobs 2`, pinned", "seconds": two.seconds,
+         "per exp s": two.seconds / trials, "ratio": two.seconds / one.seconds,
+         "CPU s": two.cpu_seconds},
+    ]
+
+
+def main(quick: bool, part: str = "all") -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory(prefix="tc-exps-") as tmp:
-        repo = copy_project(Path(tmp) / "repo", shrunk_params(5000 if quick else 20000))
-        ok(["dvc", "repro"], repo)
-        git = ["git", "-c", "user.email=bench@local", "-c", "user.name=bench"]
-        ok(["git", "add", "-A"], repo)
-        ok([*git, "commit", "-qm", "baseline"], repo)
-        sequential = sum(ok(["dvc", "exp", "run", "-S", f"{PARAM}={v}"], repo) for v in SEQUENTIAL)
-        enqueue = sum(ok(["dvc", "exp", "run", "--queue", "-S", f"{PARAM}={v}"], repo) for v in QUEUED)
-        queued = run_queue(repo, ["dvc", "queue", "start", "-j", "2"], len(QUEUED))
-        # idle workers leave by themselves after 10 s; no `dvc queue stop` here: its shutdown
-        # broadcast outlives workers that already left and stops the next ones after one task
-        time.sleep(15)
-        for v in PINNED:
-            ok(["dvc", "exp", "run", "--queue", "-S", f"{PARAM}={v}", "-S", "train.xgboost.n_jobs=1"], repo)
-        pinned = run_queue(repo, ["traincycle", "queue", "start", "-j", "2"], len(QUEUED) + len(PINNED))
-        ok(["dvc", "queue", "stop"], repo)
-        (repo / "tune.yaml").write_text(yaml.safe_dump(TUNE))
-        ok(["git", "add", "tune.yaml"], repo)
-        ok([*git, "commit", "-qm", "tune settings"], repo)
-        tune1 = ok(["traincycle", "tune", "--study", "jobs1", "--jobs", "1"], repo)
-        tune2 = ok(["traincycle", "tune", "--study", "jobs2", "--jobs", "2"], repo)
+        repo = setup(Path(tmp), quick)
+        rows = queue_rows(repo) if part in ("all", "queue") else []
+        rows += tune_rows(repo) if part in ("all", "tune") else []
         # --all-commits: the queued experiments hang off the baseline commit, the trials off "tune settings"
         shown = measure(["dvc", "exp", "ls", "--all-commits", "--name-only"], repo).output.split()
-    rows = [
-        {"measure": "4 experiments: sequential `dvc exp run` (baseline)", "seconds": sequential,
-         "per exp s": sequential / 4, "ratio": 1.0},
-        {"measure": "4 experiments: `dvc queue start -j 2` (start to empty queue)", "seconds": queued,
-         "per exp s": queued / 4, "ratio": queued / sequential},
-        {"measure": "4 experiments: queue incl. `dvc exp run --queue` x4", "seconds": queued + enqueue,
-         "per exp s": (queued + enqueue) / 4, "ratio": (queued + enqueue) / sequential},
-        {"measure": "4 experiments: `traincycle queue start -j 2`, pinned, n_jobs 1", "seconds": pinned,
-         "per exp s": pinned / 4, "ratio": pinned / sequential},
-        {"measure": "tune, 4 trials: `--jobs 1` (baseline)", "seconds": tune1, "per exp s": tune1 / 4,
-         "ratio": 1.0},
-        {"measure": "tune, 4 trials: `--jobs 2`, pinned", "seconds": tune2, "per exp s": tune2 / 4,
-         "ratio": tune2 / tune1},
-    ]
-    expected = len(SEQUENTIAL) + len(QUEUED) + len(PINNED) + 2 * TUNE["tune"]["trials"]
+    expected = (len(SEQUENTIAL) + len(QUEUED) + len(PINNED)) * (part != "tune")
+    expected += 2 * len(TUNE_VALUES) * (part != "queue")
     if len(shown) < expected:
         raise SystemExit(f"{table(rows)}\nexpected {expected} experiments, found: {shown}")
     return rows
@@ -118,4 +149,9 @@ def main(quick: bool) -> list[dict[str, object]]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5,000 rows instead of 20,000")
-    print(table(main(parser.parse_args().quick)))
+    parser.add_argument("--part", choices=("all", "queue", "tune"), default="all",
+                        help="only the queue or only the tune measures (default: both)")
+    args = parser.parse_args()
+    before = os.getloadavg()[0]
+    print(table(main(args.quick, args.part)))
+    print(load_line(before))

@@ -36,6 +36,7 @@ from traincycle.config import check_range, load_section, read_params, read_seed
 from traincycle.errors import ConfigError, DataError, GateFailed, UserError
 from traincycle.experiment import format_value, lookup
 from traincycle.pinning import SlotPool
+from traincycle.prewarm import Prewarm, TailWarmer
 
 DEFAULT_STORAGE_PATH = ".traincycle/optuna.db"
 #: the search settings: outside params.yaml, so they stay out of the experiment table
@@ -43,6 +44,9 @@ TUNE_FILE = "tune.yaml"
 OUTPUT_DIR = ".traincycle/tune"
 #: intermediate values recorded per trial at most (a curve may have thousands of steps)
 MAX_CURVE_POINTS = 100
+#: the summary's fANOVA importances import scikit-learn and SciPy (seconds of CPU): loaded while
+#: the last trials run and a core is free, instead of after them
+SUMMARY_PREWARM = Prewarm(["optuna.importance"])
 
 Choice = bool | int | float | str
 
@@ -363,16 +367,19 @@ class Objective:
 
 
 def open_study(
-    name: str, storage: str, direction: str, sampler: Any, heartbeat: int = 30, pruner: Any = None
+    name: str, storage: Any, direction: str, sampler: Any, heartbeat: int = 30, pruner: Any = None
 ) -> Any:
-    """Create or resume study `name` in `storage`; refuse a direction change."""
+    """Create or resume study `name` in `storage` (a URL or an open storage); refuse a direction
+    change."""
     import optuna
 
     from traincycle.studydb import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    if isinstance(storage, str):
+        storage = open_storage(storage, heartbeat)
     study = optuna.create_study(
-        study_name=name, storage=open_storage(storage, heartbeat), sampler=sampler,
+        study_name=name, storage=storage, sampler=sampler,
         direction=direction, pruner=pruner or optuna.pruners.NopPruner(), load_if_exists=True,
     )
     if study.direction.name.lower() != direction:
@@ -395,20 +402,27 @@ def run_study(
     """
     import optuna
 
-    from traincycle.studydb import StopAtTotal, adopt_orphans, finished
+    from traincycle.pinning import available_cores
+    from traincycle.studydb import StopAtTotal, adopt_orphans, finished, open_storage
 
-    probe = open_study(cfg.study, storage, cfg.direction, optuna.samplers.RandomSampler(seed=seed),
-                       cfg.heartbeat)
+    rdb = open_storage(storage, cfg.heartbeat)  # one connection pool for the probe and the study
+    probe = open_study(cfg.study, rdb, cfg.direction, optuna.samplers.RandomSampler(seed=seed))
     already = len(probe.get_trials(deepcopy=False))
-    study = open_study(cfg.study, storage, cfg.direction, make_sampler(cfg, seed + already, jobs),
-                       cfg.heartbeat, make_pruner(cfg))
+    study = open_study(cfg.study, rdb, cfg.direction, make_sampler(cfg, seed + already, jobs),
+                       pruner=make_pruner(cfg))
     adopt_orphans(study, cfg.heartbeat)
     todo = total - finished(study)
     if cfg.sampler == "grid":
         todo = min(todo, _grid_size(cfg) - finished(study))
     if todo > 0:
-        study.optimize(objective, n_trials=todo, n_jobs=min(jobs, todo),
-                       catch=(UserError, json.JSONDecodeError), callbacks=[StopAtTotal(total)])
+        tail = TailWarmer(SUMMARY_PREWARM, todo, len(available_cores()))
+
+        def run_trial(trial: Any) -> float:
+            tail.started()
+            return objective(trial)
+
+        study.optimize(run_trial, n_trials=todo, n_jobs=min(jobs, todo),
+                       catch=(UserError, json.JSONDecodeError), callbacks=[StopAtTotal(total), tail])
     return study
 
 
