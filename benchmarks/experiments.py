@@ -6,8 +6,7 @@ Both sets start from the same committed baseline in one temporary copy with shru
 each set uses its own parameter values so DVC's run cache cannot replay the other set's results.
 The queued wall time runs from `dvc queue start` until the queue is empty; queueing itself is
 timed apart. The two tune studies walk the same 4-value grid, so they train the same
-hyperparameters (a seeded random sampler would not do: Optuna reseeds it from the OS when trials
-run in threads); with `--jobs 2` each trial runs on its own core with `n_jobs` 1. CPU seconds
+hyperparameters; with `--jobs 2` each trial runs on its own core with `n_jobs` 1. CPU seconds
 (user + system of every process, children included) are shown beside the wall time: they change
 far less with other load on the machine.
 """

@@ -142,16 +142,10 @@ def adopt_orphans(study: Any, heartbeat: int) -> list[int]:
     return adopted
 
 
-class StopAtTotal:
-    """Optuna callback: stop this worker once finished + running trials reach `total`.
+def total_reached(study: Any, total: int) -> bool:
+    """Whether this worker should start no more trials: finished plus running ones make `total`.
 
     Running trials on other workers are counted so that N workers end with `total` finished
     trials between them, not up to N-1 more.
     """
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-
-    def __call__(self, study: Any, trial: Any) -> None:
-        if finished(study) + running(study) >= self.total:
-            study.stop()
+    return finished(study) + running(study) >= total

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import yaml
 
-from traincycle import pruning
+from traincycle import pruning, trialpool
 from traincycle.config import check_range, load_section, read_params, read_seed
 from traincycle.errors import ConfigError, DataError, GateFailed, UserError
 from traincycle.experiment import format_value, lookup
@@ -328,7 +328,14 @@ class Objective:
     pruning: Callable[[int], dict[str, str]] | None = None
 
     def __call__(self, trial: Any) -> float:
-        values = suggest(trial, self.space)
+        return self.measure(trial, self.suggest(trial))
+
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """Draw the trial's params (done in trial order, so a seeded study repeats its draws)."""
+        return suggest(trial, self.space)
+
+    def measure(self, trial: Any, values: Mapping[str, Any]) -> float:
+        """Run the trial's experiment with `values` and return its objective."""
         name = f"{self.study_name}-trial-{trial.number}"
         trial.set_user_attr("experiment", name)
         if self.baseline:
@@ -395,6 +402,9 @@ def run_study(
 ) -> Any:
     """Run trials (`jobs` at once) until the study holds `total` finished ones; return the study.
 
+    Trials are asked and their params drawn in order by this thread (see `traincycle.trialpool`),
+    so `jobs` does not change which params a seeded random or grid study tries.
+
     The sampler is seeded with `seed` plus the number of trials already stored, so a resumed
     study neither repeats the first session's random draws nor depends on how it was split
     into sessions beyond that count. Other workers may share the study (same storage URL):
@@ -403,7 +413,7 @@ def run_study(
     import optuna
 
     from traincycle.pinning import available_cores
-    from traincycle.studydb import StopAtTotal, adopt_orphans, finished, open_storage
+    from traincycle.studydb import adopt_orphans, finished, open_storage, total_reached
 
     rdb = open_storage(storage, cfg.heartbeat)  # one connection pool for the probe and the study
     probe = open_study(cfg.study, rdb, cfg.direction, optuna.samplers.RandomSampler(seed=seed))
@@ -417,12 +427,13 @@ def run_study(
     if todo > 0:
         tail = TailWarmer(SUMMARY_PREWARM, todo, len(available_cores()))
 
-        def run_trial(trial: Any) -> float:
+        def draw(trial: Any) -> dict[str, Any]:
             tail.started()
-            return objective(trial)
+            return objective.suggest(trial)
 
-        study.optimize(run_trial, n_trials=todo, n_jobs=min(jobs, todo),
-                       catch=(UserError, json.JSONDecodeError), callbacks=[StopAtTotal(total), tail])
+        trialpool.optimize(study, draw, objective.measure, trials=todo, jobs=min(jobs, todo),
+                           catch=(UserError, json.JSONDecodeError), callbacks=[tail],
+                           stop=lambda study: total_reached(study, total))
     return study
 
 

@@ -285,6 +285,33 @@ def test_parallel_trials_get_disjoint_slots_and_their_thread_share(tmp_path):
     assert fake.values[name]["train.xgboost.n_jobs"] == 1 and again == stored
 
 
+@pytest.mark.parametrize("sampler", ["random", "tpe"])
+def test_parallel_trials_try_and_score_what_one_at_a_time_trials_do(tmp_path, sampler):
+    """--jobs 2 draws each trial's params in trial order from the seeded sampler (Optuna's own
+    n_jobs reseeds it from the OS): trial n tries what trial n of --jobs 1 tries (TPE: during its
+    random start-up trials) and, the params being the same, scores the same."""
+    import time as clock
+
+    from traincycle.pinning import SlotPool
+
+    seen = {}
+    for jobs in (1, 2):
+        fake = FakeDvc()
+
+        def run(name, values, cores, environ, fake=fake):
+            clock.sleep(0.3 if name.endswith(("-0", "-3")) else 0.05)  # trials end out of order
+            return fake.run(name, values, cores)
+
+        slots = {"slots": SlotPool([(0,), (1,)])} if jobs == 2 else {}
+        obj = Objective(f"j{jobs}", config().space, "metrics/train.json", "roc_auc", None, run,
+                        fake.read, lambda _: None, **slots)
+        cfg = config(study=f"j{jobs}", sampler=sampler, startup_trials=6)
+        study = run_study(cfg, 11, total=6, storage=f"sqlite:///{tmp_path / 'j.db'}",
+                          objective=obj, jobs=jobs)
+        seen[jobs] = {t.number: (t.params, t.value) for t in study.trials}
+    assert len(seen[1]) == 6 and seen[2] == seen[1]
+
+
 def test_a_trial_behind_the_median_is_pruned_inside_train(tmp_path):
     """The reporter in a trial's process reports to the study and stops a hopeless trial."""
     import optuna
