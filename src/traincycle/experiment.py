@@ -99,19 +99,21 @@ def dvc(
     check: bool = True,
     cores: Sequence[int] = (),
     environ: Mapping[str, str] | None = None,
+    wait: bool = False,
 ) -> subprocess.CompletedProcess:
     """Run `dvc <args>` in `cwd`, capturing output; raise ExperimentFailed on failure.
 
     With `cores`, the command runs pinned to them with BLAS/OpenMP threads limited to match;
-    `environ` adds variables to its environment.
-    DVC holds the repository lock while it sets an experiment up; a parallel trial that meets
-    it waits and retries instead of failing.
+    `environ` adds variables to its environment; `wait`: DVC waits for its repository lock
+    (`--wait-for-lock`). DVC holds the repository lock while it sets an experiment up; a
+    parallel trial that meets it without waiting (or meets git's lock on the stash ref) retries
+    instead of failing.
     """
     from traincycle.pinning import child_env, pinned
 
     env = {**(child_env(dvc_env(), len(cores)) if cores else dvc_env()), **(environ or {})}
     # POSIX subprocess looks `dvc` up on env's PATH, so the project's dvc wins
-    command = pinned(["dvc", *args], cores)
+    command = pinned(["dvc", *(["--wait-for-lock"] if wait else []), *args], cores)
     for attempt in range(LOCK_RETRIES + 1):
         result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
         busy = any(text in result.stderr + result.stdout for text in LOCK_BUSY)
@@ -166,7 +168,10 @@ def run_experiment(
         args.append("--downstream")
     if single:
         args.append("--single-item")
-    result = dvc(*args, *targets, cwd=cwd, check=False, cores=cores, environ=environ)
+    # wait for DVC's repository lock instead of failing after 3 s: `exp run` holds it while it
+    # stashes a trial and takes it again after the trial is collected, so a trial meeting another
+    # one's stash either restarted DVC (seconds of a core) or failed after training
+    result = dvc(*args, *targets, cwd=cwd, check=False, cores=cores, environ=environ, wait=True)
     if result.returncode != 0:
         raise ExperimentFailed(
             f"experiment {name} failed: {last_error(result.stderr + result.stdout)}"

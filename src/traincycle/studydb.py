@@ -146,6 +146,8 @@ def total_reached(study: Any, total: int) -> bool:
     """Whether this worker should start no more trials: finished plus running ones make `total`.
 
     Running trials on other workers are counted so that N workers end with `total` finished
-    trials between them, not up to N-1 more.
+    trials between them, not up to N-1 more. Call it after `optuna.storages.fail_stale_trials`
+    (as `traincycle.trialpool` does before each trial), so a dead worker's trial is not counted.
     """
-    return finished(study) + running(study) >= total
+    trials = study.get_trials(deepcopy=False)
+    return sum(counted(t) or t.state.name == "RUNNING" for t in trials) >= total

@@ -59,7 +59,8 @@ def optimize(
     callbacks: Sequence[Callback] = (),
     stop: Callable[[Any], bool] = lambda _study: False,
 ) -> None:
-    """Run up to `trials` trials, `jobs` at once, until `stop(study)` says enough.
+    """Run up to `trials` trials, `jobs` at once, until `stop(study)` says enough (asked before
+    each trial, after failing trials whose worker went silent).
 
     `suggest(trial)` draws the params (here, in trial order); `run(trial, params)` returns the
     objective (in a worker thread). A trial that raises `optuna.TrialPruned` is pruned, one that
@@ -89,9 +90,10 @@ def _loop(
     started, error = 0, None
     running: dict[Future, Any] = {}
     while True:
-        while (error is None and started < trials and len(running) < jobs
-               and not study._stop_flag and not stop(study)):
+        while error is None and started < trials and len(running) < jobs and not study._stop_flag:
             optuna.storages.fail_stale_trials(study)  # a dead worker's trial is retried first
+            if stop(study):
+                break
             trial = study.ask()
             params = suggest(trial)
             running[pool.submit(_run, study, trial, params, run)] = trial

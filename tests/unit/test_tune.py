@@ -258,13 +258,16 @@ def test_parallel_trials_get_disjoint_slots_and_their_thread_share(tmp_path):
 
     fake, busy, seen = FakeDvc(), set(), []
     guard = threading.Lock()
+    together = threading.Barrier(2, timeout=60)  # the first two trials wait for each other
 
     def run(name, values, cores, environ):
         with guard:  # no two running trials may share a core
             assert not busy & set(cores), (busy, cores)
             busy.update(cores)
             seen.append(len(busy))
-        clock.sleep(0.5)  # long enough for the other thread to start its trial
+        if name.endswith(("-0", "-1")):
+            together.wait()  # broken (an error) unless both slots run at once
+        clock.sleep(0.05)
         with guard:
             busy.difference_update(cores)
         return fake.run(name, values, cores)
@@ -425,6 +428,24 @@ def test_a_dvc_command_that_meets_a_lock_is_retried(tmp_path, monkeypatch, messa
     monkeypatch.setattr(experiment, "LOCK_WAIT_S", 0)
     assert experiment.dvc("exp", "run", cwd=tmp_path).returncode == 0
     assert len(calls) == 2
+
+
+def test_an_experiment_waits_for_the_dvc_lock(tmp_path, monkeypatch):
+    """`exp run` takes DVC's lock again after collecting the trial: it waits rather than failing."""
+    import subprocess
+
+    from traincycle import experiment
+
+    calls = []
+
+    def run(command, **kwargs):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(experiment.subprocess, "run", run)
+    monkeypatch.setattr(experiment, "experiment_rev", lambda name, cwd: "abc")
+    assert experiment.run_experiment("t-1", {"train.depth": 2}, targets=("train",), cwd=tmp_path) == "abc"
+    assert calls[0][:4] == ["dvc", "--wait-for-lock", "exp", "run"] and calls[0][-1] == "train"
 
 
 def test_available_cores_without_an_affinity_mask(monkeypatch):
