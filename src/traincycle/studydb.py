@@ -77,10 +77,12 @@ def open_storage(url: str, heartbeat: int) -> Any:
                     full, engine_kwargs=engine, heartbeat_interval=heartbeat,
                     grace_period=GRACE_BEATS * heartbeat, heartbeat_stale_trial_callback=retry,
                 )
-            except sqlalchemy.exc.IntegrityError:
+            except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
                 # workers starting together on an empty database race to create Optuna's
-                # tables; the loser sees a duplicate, and the tables are there on retry
-                if attempt == SCHEMA_ATTEMPTS:
+                # tables; the loser sees a duplicate (PostgreSQL says so as a unique violation
+                # or as DuplicateTable, "already exists"), and the tables are there on retry
+                duplicate = isinstance(exc, sqlalchemy.exc.IntegrityError) or "already exists" in str(exc)
+                if attempt == SCHEMA_ATTEMPTS or not duplicate:
                     raise
                 time.sleep(0.5 * attempt)
         raise AssertionError("not reached: the last attempt returns or raises")
