@@ -28,6 +28,9 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 LOCK_BUSY = ("Unable to acquire lock", "is busy, it is being blocked by")
 LOCK_RETRIES = 60
 LOCK_WAIT_S = 0.5
+#: DVC rewrites its rwlock file in place; a DVC process killed mid-write (a tune worker killed in
+#: a trial's set-up) leaves it half-written, and DVC then refuses every later command in the repo
+RWLOCK_CORRUPT = re.compile(r"Unable to read RWLock-file '([^']+)'\. JSON structure is corrupted")
 
 
 class ExperimentFailed(UserError):
@@ -116,7 +119,9 @@ def dvc(
     command = pinned(["dvc", *(["--wait-for-lock"] if wait else []), *args], cores)
     for attempt in range(LOCK_RETRIES + 1):
         result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-        busy = any(text in result.stderr + result.stdout for text in LOCK_BUSY)
+        corrupt = RWLOCK_CORRUPT.search(result.stderr + result.stdout)
+        busy = any(text in result.stderr + result.stdout for text in LOCK_BUSY) or bool(
+            corrupt and repair_rwlock(Path(cwd) / corrupt.group(1)))
         if result.returncode == 0 or not busy or attempt == LOCK_RETRIES:
             break
         time.sleep(LOCK_WAIT_S * (1 + attempt % 3))
@@ -124,6 +129,28 @@ def dvc(
         command = " ".join(args[:2])
         raise ExperimentFailed(f"dvc {command} failed: {last_error(result.stderr + result.stdout)}")
     return result
+
+
+def repair_rwlock(path: Path) -> bool:
+    """Reset DVC's rwlock file at `path` if it is still not JSON; True when it was reset.
+
+    Checked again under DVC's own guard of the file, so a write in progress is never taken for
+    a broken one. The locks it recorded belonged to processes that died with the writer or are
+    lost with the truncated file either way; an empty lock table lets DVC go on.
+    """
+    import json
+
+    from dvc.lock import make_lock
+
+    with make_lock(str(path.with_name(path.name + ".lock")), tmp_dir=str(path.parent)):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+            return False
+        except FileNotFoundError:
+            return False
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            path.write_text(json.dumps({"read": {}, "write": {}}), encoding="utf-8")
+            return True
 
 
 def last_error(output: str) -> str:
