@@ -45,7 +45,7 @@ test-all: system-deps $(VENV)/.installed-extras ## Run every test, the slow end-
 	python -m pytest -q -m '' -n $(TEST_WORKERS) --dist loadfile
 
 lint: install ## ruff check
-	ruff check src stages tests benchmarks tools
+	ruff check src stages tests benchmarks
 
 .PHONY: report
 report: install ## Markdown review comment vs main (BASE=rev to change): metric/param/fairness deltas

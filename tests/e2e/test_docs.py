@@ -38,7 +38,7 @@ DOC_SHRINK = {
     "tune.trials": 2,
 }
 #: what the pages use beyond the pipeline sources copy_project takes
-EXTRA_COPY = [".dvc/plots", "tune.yaml", "examples", "tools", "tests", "benchmarks", "Makefile",
+EXTRA_COPY = [".dvc/plots", "tune.yaml", "examples", "tests", "benchmarks", "Makefile",
               "pyproject.toml", "constraints.txt"]
 #: params sections whose dataclass is not `<module>.<Section>Config` in the module of that name
 CONFIGS = {"problem": ("traincycle.evaluate", "ProblemConfig"), "data": ("traincycle.config", "DataConfig"),

@@ -140,6 +140,23 @@ def test_second_repro_is_a_noop(repo):
     assert (repo / "dvc.lock").read_text() == before
 
 
+def test_a_code_edit_reruns_exactly_the_stages_that_run_it(repo):
+    """Each stage depends on its fingerprint (`.sources/<stage>.sha256`), not on module paths."""
+    module = repo / "src" / "traincycle" / "split.py"
+    original = module.read_text()
+    try:
+        module.write_text(original + "# an edit\n")
+        ran = sh("dvc", "repro", "-s", "sources", cwd=repo)
+        assert ran.returncode == 0, ran.stderr[-2000:]
+        status = sh("dvc", "status", "--json", cwd=repo)
+        changed = {"split": [{"changed deps": {".sources/split.sha256": "modified"}}]}
+        assert json.loads(status.stdout) == changed
+    finally:
+        module.write_text(original)
+        assert sh("dvc", "repro", "-s", "sources", cwd=repo).returncode == 0
+    assert "up to date" in sh("dvc", "status", cwd=repo).stdout
+
+
 def test_forced_rerun_is_byte_identical(repo):
     before = (repo / "dvc.lock").read_text()
     metrics = {p.name: p.read_bytes() for p in (repo / "metrics").glob("*.json")}

@@ -1,4 +1,4 @@
-"""The import contract of src/traincycle and dvc.yaml deps that follow the imports.
+"""The import contract of src/traincycle (the per-stage code deps: tests/unit/test_sources.py).
 
 Layers (imports flow one way): stages/ and cli.py -> stage functions (ingest.py ... optimize.py)
 -> models/ and modalities/ -> leaves (errors, config, io, metrics). No cycles.
@@ -7,25 +7,13 @@ Layers (imports flow one way): stages/ and cli.py -> stage functions (ingest.py 
 from __future__ import annotations
 
 import ast
-import importlib.util
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
+from traincycle import codegraph
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("traincycle_deps_tool", ROOT / "tools" / "deps.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-deps = _load_tool()
 
 #: what models/ and modalities/ must never import: the stage bodies and commands that use them
 UPPER = {f"traincycle.{name}" for name in (
@@ -38,7 +26,7 @@ KNOWN_CYCLES: list[frozenset[str]] = []
 
 @pytest.fixture(scope="module")
 def graph():
-    return deps.build(ROOT)
+    return codegraph.build(ROOT)
 
 
 def cycles(edges: dict[str, set[str]]) -> list[frozenset[str]]:
@@ -165,112 +153,3 @@ def test_nothing_outside_models_branches_on_the_family(graph):
 def test_nothing_outside_modalities_branches_on_the_modality(graph):
     found = name_branches(graph, {"modality"}, "traincycle.modalities")
     assert not found, f"branches on data.modality (use the modality registry): {found}"
-
-
-def test_dvc_yaml_deps_follow_the_imports():
-    problems = deps.check(ROOT)
-    assert not problems, "\n".join(str(p) for p in problems)
-
-
-def _toy_repo(tmp_path: Path) -> Path:
-    pkg = tmp_path / "src" / "traincycle"
-    (pkg / "models").mkdir(parents=True)
-    (pkg / "datasets" / "toy").mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "leaf.py").write_text("X = 1\n")
-    (pkg / "helper.py").write_text("def f():\n    from traincycle.leaf import X\n    return X\n")
-    (pkg / "unused.py").write_text("")
-    (pkg / "typed.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import traincycle.unused\n"
-    )
-    (pkg / "models" / "__init__.py").write_text(
-        "import importlib\ndef get(n):\n    return importlib.import_module(f'traincycle.models.{n}')\n"
-    )
-    (pkg / "models" / "fam.py").write_text("from .. import leaf\n")
-    (pkg / "parts").mkdir()
-    for name in ("__init__", "used", "spare"):
-        (pkg / "parts" / f"{name}.py").write_text("")
-    (pkg / "datasets" / "__init__.py").write_text("")
-    (pkg / "datasets" / "toy" / "data.csv").write_text("a\n1\n")
-    (tmp_path / "stages").mkdir()
-    (tmp_path / "stages" / "one.py").write_text(
-        "from traincycle import helper, typed\n"
-        "from traincycle.models import get\n"
-        "from traincycle.parts import used\n"
-        "import traincycle.datasets\n"
-        "helper.f()\n"
-    )
-    (tmp_path / "dvc.yaml").write_text(textwrap.dedent("""\
-        stages:
-          one:
-            cmd: python stages/one.py
-            deps:
-              - stages/one.py
-              - src/traincycle/unused.py   # stale
-              - data/in.csv
-            outs:
-              - data/out.csv
-    """))
-    return tmp_path
-
-
-def test_deps_check_names_the_stage_the_missing_module_and_the_chain(tmp_path):
-    root = _toy_repo(tmp_path)
-    [problem] = deps.check(root)
-    assert problem.stage == "one"
-    assert problem.extra == ["src/traincycle/unused.py"]
-    # models/ is reached whole (its registry loads every member): one directory dep; of parts/
-    # the stage imports one module, so its files are listed and parts/spare.py is not
-    assert sorted(problem.missing) == [
-        "src/traincycle/__init__.py", "src/traincycle/datasets", "src/traincycle/helper.py",
-        "src/traincycle/leaf.py", "src/traincycle/models", "src/traincycle/parts/__init__.py",
-        "src/traincycle/parts/used.py", "src/traincycle/typed.py",
-    ]
-    chain = problem.missing["src/traincycle/leaf.py"]
-    assert chain == "stages/one.py -> traincycle.helper -> traincycle.leaf"
-    assert "stage 'one'" in str(problem) and "missing src/traincycle/leaf.py" in str(problem)
-
-
-def test_deps_rewrite_fixes_dvc_yaml_and_keeps_other_lines(tmp_path):
-    root = _toy_repo(tmp_path)
-    graph = deps.build(root)
-    wanted = {"one": deps.script_deps(graph, root / "stages" / "one.py")[0]}
-    path = root / "dvc.yaml"
-    path.write_text(deps.rewrite(path.read_text(), wanted))
-    assert deps.check(root) == []
-    text = path.read_text()
-    assert "- data/in.csv" in text and "- data/out.csv" in text and "unused" not in text
-
-
-def test_deps_count_a_function_local_import_only_where_the_function_can_be_called(tmp_path):
-    pkg = tmp_path / "src" / "traincycle"
-    (pkg / "reg").mkdir(parents=True)
-    for name in ("__init__", "fitting", "explaining", "building"):
-        (pkg / f"{name}.py").write_text("")
-    (pkg / "lib.py").write_text("def build():\n    from traincycle import building\n")
-    (pkg / "reg" / "__init__.py").write_text(
-        "import importlib\ndef get(n):\n    return importlib.import_module(f'traincycle.reg.{n}')\n"
-    )
-    (pkg / "reg" / "a.py").write_text(textwrap.dedent("""\
-        from traincycle.lib import build
-        __all__ = ["explain", "fit", "run"]
-        def fit():
-            from traincycle import fitting
-        def explain():
-            from traincycle import explaining
-        run = build
-    """))
-    (tmp_path / "stages").mkdir()
-    (tmp_path / "stages" / "fit.py").write_text("from traincycle.reg import get\nget('a').fit()\n")
-    (tmp_path / "stages" / "run.py").write_text(
-        "from traincycle.reg import get\ngetattr(get('a'), 'run')()\n"
-    )
-    graph = deps.build(tmp_path)
-    fit = deps.script_deps(graph, tmp_path / "stages" / "fit.py")[0]
-    run = deps.script_deps(graph, tmp_path / "stages" / "run.py")[0]
-    # the registry's members are loaded by name, so each is a dep; of their functions only those
-    # the stage names (an attribute, getattr's string, a second name for a function) count
-    assert "src/traincycle/reg" in fit and "src/traincycle/fitting.py" in fit
-    assert "src/traincycle/explaining.py" not in fit and "src/traincycle/building.py" not in fit
-    assert "src/traincycle/building.py" in run and "src/traincycle/fitting.py" not in run
-    assert "src/traincycle/lib.py" in fit  # imported at a.py's top level: runs on import

@@ -1,40 +1,26 @@
-"""The import graph of src/traincycle and the dvc.yaml deps it implies (a dev tool, not runtime).
+"""The static import graph of src/traincycle: which of the package's files a stage script runs.
 
-    python tools/deps.py            # each stage's src deps; what dvc.yaml misses or lists too much
-    python tools/deps.py --write    # rewrite the src/traincycle lines of every stage's deps
-
-A stage's src deps are the modules its script imports, transitively, counting an ``import`` where
-it can run: a module's top-level code (class bodies, decorators and default values included) runs
-on import, minus ``if TYPE_CHECKING:`` blocks; an import inside a top-level function counts once
-that function can be called, i.e. once its name is used by code the stage runs (a name, an
-attribute, an imported name or a string such as ``getattr(m, "hook")``, in the script, in the
-top-level code of a reached module or in a function already counted). A name matches every
-function so called, so the deps err on the side of too many; a function reached only through a
-name built at run time (``getattr(m, f"hook_{x}")``) would be missed, and nothing in
-src/traincycle does that. Also counted: the parent packages Python executes on the way, and
-every member of a registry package that loads its members by name
-(``importlib.import_module(f"traincycle.models.{name}")``); a member's functions are gated like
-any other's, so a stage that calls ``modality(...).ingest`` does not depend on what the
-modalities' ``explain`` imports.
-
-A package holding data files (``datasets/``) is one directory dep, so editing its data reruns the
-stage too; so is a package all of whose modules the stage imports (``models/`` for train): fewer
-entries in dvc.yaml and dvc.lock make every `dvc repro` cheaper.
+A stage's code is its script plus the package modules it reaches, counting an ``import`` where it
+can run: a module's top-level code (class bodies, decorators and default values included) runs on
+import, minus ``if TYPE_CHECKING:`` blocks; an import inside a top-level function counts once that
+function can be called, i.e. once its name is used by code the stage runs (a name, an attribute,
+an imported name or a string such as ``getattr(m, "hook")``, in the script, in the top-level code
+of a reached module or in a function already counted). A name matches every function so called,
+so the result errs on the side of too much; a function reached only through a name built at run
+time (``getattr(m, f"hook_{x}")``) would be missed, and nothing in src/traincycle does that. Also
+counted: the parent packages Python executes on the way, every member of a registry package that
+loads its members by name (``importlib.import_module(f"traincycle.models.{name}")``), and every
+file of a package that ships data (built-in datasets). `traincycle.sources` turns the result into
+the per-stage fingerprints dvc.yaml depends on.
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
-import re
-import sys
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "traincycle"
 
 
@@ -72,7 +58,7 @@ class Graph:
         return self.files[module].relative_to(self.root).as_posix()
 
 
-def module_files(root: Path = ROOT) -> dict[str, Path]:
+def module_files(root: Path) -> dict[str, Path]:
     """Every module under src/traincycle: dotted name -> file (packages by their __init__.py)."""
     src = root / "src"
     files = {}
@@ -210,8 +196,9 @@ def imports_of(path: Path, module: str, files: dict[str, Path]) -> set[str]:
     return scanned.top.imports.union(*(f.imports for f in scanned.functions.values()))
 
 
-def build(root: Path = ROOT) -> Graph:
-    """The import graph of src/traincycle."""
+def build(root: Path) -> Graph:
+    """The import graph of src/traincycle under `root` (the repository)."""
+    root = root.resolve()
     files = module_files(root)
     modules = {name: scan(path, name, files) for name, path in files.items()}
     edges = {name: m.top.imports.union(*(f.imports for f in m.functions.values()))
@@ -289,130 +276,18 @@ def _data_packages(graph: Graph) -> set[str]:
     return {".".join(d.relative_to(src).parts) for d in data}
 
 
-def _whole_packages(graph: Graph, reached: dict[str, str | None]) -> set[str]:
-    """Subpackages every module of which is reached (a registry the stage loads by name).
-
-    One directory dep covers such a package exactly, and each dep entry costs DVC time on every
-    `dvc repro` (reading, checking and rewriting dvc.lock), so it replaces the per-module entries.
-    """
-    packages = {name for name, path in graph.files.items() if path.name == "__init__.py" and "." in name}
-    whole = {
-        pkg for pkg in packages
-        if all(m in reached for m in graph.files if m == pkg or m.startswith(f"{pkg}."))
-    }
-    return {pkg for pkg in whole if not any(pkg.startswith(f"{outer}.") for outer in whole)}
-
-
-def script_deps(graph: Graph, script: Path) -> tuple[list[str], dict[str, str | None]]:
-    """The src deps of a stage script (sorted repo-relative paths) and how each module is reached.
-
-    A module is listed by its file, unless its package is one directory dep: a package holding
-    data files, or one whose every module the stage reaches.
-    """
+def script_files(graph: Graph, script: Path) -> tuple[list[str], dict[str, str | None]]:
+    """The files a stage script runs (sorted repo-relative paths: the script, each module it
+    reaches, every file of a data package it reaches) and how each module is reached."""
     code = scan(script, "", graph.files)  # a script runs all of its code and uses all it imports
     scopes = [code.top, *code.functions.values()]
     names = set(code.aliases.values()).union(*(c.names for c in scopes))
     reached = closure(graph, Scope(set().union(*(c.imports for c in scopes)), names))
-    dirs = {pkg for pkg in _data_packages(graph) if pkg in reached} | _whole_packages(graph, reached)
-    deps = set()
-    for name in reached:
-        owner = next((pkg for pkg in dirs if name == pkg or name.startswith(f"{pkg}.")), None)
-        deps.add(graph.path(owner).rsplit("/", 1)[0] if owner else graph.path(name))
-    return sorted(deps), reached
-
-
-def dvc_stages(root: Path = ROOT) -> dict[str, dict]:
-    """The stages of dvc.yaml."""
-    return yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
-
-
-def src_entries(stage: dict) -> list[str]:
-    """The src/traincycle deps a stage lists in dvc.yaml."""
-    return [d for d in stage.get("deps", []) if isinstance(d, str) and d.startswith(f"src/{PACKAGE}")]
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    """A stage whose dvc.yaml src deps differ from its script's import closure."""
-
-    stage: str
-    missing: dict[str, str]  # dep -> the import chain that needs it
-    extra: list[str]
-
-    def __str__(self) -> str:
-        lines = [f"stage {self.stage!r}: dvc.yaml deps differ from what stages/{self.stage}.py imports"]
-        lines += [f"  missing {dep}  ({why})" for dep, why in sorted(self.missing.items())]
-        lines += [f"  extra   {dep}  (not imported by the stage)" for dep in self.extra]
-        lines.append("  fix: python tools/deps.py --write")
-        return "\n".join(lines)
-
-
-def check(root: Path = ROOT) -> list[Mismatch]:
-    """Each stage whose src deps in dvc.yaml are not exactly its script's import closure."""
-    graph = build(root)
-    problems = []
-    for stage, spec in dvc_stages(root).items():
-        script = f"stages/{stage}.py"
-        want, reached = script_deps(graph, root / script)
-        have = src_entries(spec)
-        missing = {}
-        for dep in sorted(set(want) - set(have)):
-            module = next(m for m in reached if graph.path(m) == dep or graph.path(m).startswith(f"{dep}/"))
-            missing[dep] = chain(reached, module, script)
-        extra = sorted(set(have) - set(want))
-        if missing or extra:
-            problems.append(Mismatch(stage, missing, extra))
-    return problems
-
-
-_ITEM = re.compile(r"^(\s*)- (\S+)")
-
-
-def rewrite(text: str, wanted: dict[str, list[str]]) -> str:
-    """dvc.yaml text with each stage's src/traincycle deps replaced by `wanted[stage]`.
-
-    The new lines follow the stage's ``- stages/<stage>.py`` line; every other line (comments,
-    data deps, params) stays as it is.
-    """
-    out: list[str] = []
-    stage = None
-    in_deps = False
-    for line in text.splitlines(keepends=True):
-        header = re.match(r"^  (\w[\w-]*):\s*$", line)
-        if header:
-            stage, in_deps = header.group(1), False
-        elif re.match(r"^    deps:\s*$", line):
-            in_deps = True
-        elif re.match(r"^    \S", line):
-            in_deps = False
-        item = _ITEM.match(line)
-        if in_deps and stage in wanted and item:
-            if item.group(2).startswith(f"src/{PACKAGE}"):
-                continue
-            out.append(line)
-            if item.group(2) == f"stages/{stage}.py":
-                out.extend(f"{item.group(1)}- {dep}\n" for dep in wanted[stage])
-            continue
-        out.append(line)
-    return "".join(out)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="rewrite the src deps in dvc.yaml")
-    args = parser.parse_args(argv)
-    graph = build(ROOT)
-    wanted = {stage: script_deps(graph, ROOT / f"stages/{stage}.py")[0] for stage in dvc_stages(ROOT)}
-    if args.write:
-        path = ROOT / "dvc.yaml"
-        path.write_text(rewrite(path.read_text(encoding="utf-8"), wanted), encoding="utf-8")
-    problems = check(ROOT)
-    for stage, deps in wanted.items():
-        print(f"{stage}: {' '.join(deps)}")
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    files = {script.resolve().relative_to(graph.root).as_posix()}
+    files.update(graph.path(name) for name in reached)
+    src = graph.root / "src"
+    for package in _data_packages(graph) & set(reached):
+        folder = src.joinpath(*package.split("."))
+        files.update(p.relative_to(graph.root).as_posix() for p in folder.rglob("*")
+                     if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(files), reached
