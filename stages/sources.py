@@ -11,7 +11,7 @@ from traincycle.sources import fingerprints
 
 @click.command()
 @click.option("--out-dir", required=True, help="Directory for <stage>.sha256.")
-@click.argument("scripts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("scripts", nargs=-1, required=True)
 @report_errors
 def main(out_dir: str, scripts: tuple[str, ...]) -> None:
     prints = fingerprints(Path.cwd(), [Path(s) for s in scripts])

@@ -25,6 +25,9 @@ def fingerprint(root: Path, files: list[str]) -> str:
 
 def fingerprints(root: Path, scripts: list[Path]) -> dict[str, str]:
     """Each stage script's name (``train`` for stages/train.py) -> the fingerprint of its code."""
+    missing = [str(script) for script in scripts if not (root / script).is_file()]
+    if missing:
+        raise ConfigError(f"{missing[0]}: no such stage script (the sources stage's arguments in dvc.yaml)")
     try:
         graph = build(root)
         return {script.stem: fingerprint(root, script_files(graph, root / script)[0]) for script in scripts}

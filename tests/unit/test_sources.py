@@ -121,6 +121,10 @@ def test_a_module_that_does_not_parse_is_one_line_naming_it(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "src/traincycle/leaf.py:1" in result.stderr, result.stderr
     assert not (root / ".sources").exists()
+    argv = [sys.executable, str(ROOT / "stages" / "sources.py"), "--out-dir", ".sources", "stages/one.py",
+            "stages/gone.py"]
+    result = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "stages/gone.py" in result.stderr
 
 
 def test_each_stage_depends_on_its_fingerprint_not_on_module_paths():
