@@ -23,8 +23,10 @@ so `traincycle report` can find the cost of a clean run of the base revision.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
+import gc
 import hashlib
 import json
 import os
@@ -144,13 +146,28 @@ def record(stage: str, folder: Path = COST_DIR, environ: Mapping[str, str] | Non
     return doc
 
 
+def skip_exit_collection() -> None:
+    """Skip the interpreter's last garbage collection at exit: `gc.freeze()` as the last atexit
+    handler (handlers run last-registered first, before the modules are torn down).
+
+    A stage process exits right after its outputs are written and closed; that last pass over every
+    object its imports made (pandas, scikit-learn, xgboost, shap, Great Expectations) costs 0.1 to
+    0.7 CPU s per stage (evaluate the most), seven times in a cold `dvc repro`. The objects are
+    reclaimed with the process, and Python promises no finalizer for objects alive at exit anyway.
+    """
+    atexit.unregister(gc.freeze)  # once per process; handlers registered later run before it
+    atexit.register(gc.freeze)
+
+
 def tracked(stage: str, folder: Path = COST_DIR) -> Callable[[F], F]:
-    """Decorate a stage's main: record its cost when it succeeds (a bad env var fails it first)."""
+    """Decorate a stage's main: record its cost when it succeeds (a bad env var fails it first),
+    and skip the garbage collection at the process's exit (`skip_exit_collection`)."""
     def wrap(func: F) -> F:
         @functools.wraps(func)
         def run(*args: Any, **kwargs: Any) -> Any:
             from traincycle.errors import report_errors
 
+            skip_exit_collection()
             report_errors(grid)()  # a typo in $TRAINCYCLE_COUNTRY stops before any work
             _notes.clear()
             result = func(*args, **kwargs)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +14,8 @@ from traincycle import cost
 from traincycle.errors import ConfigError
 
 from conftest import make_frame, run_stage, write_params
+
+SRC = Path(cost.__file__).resolve().parents[1]
 
 
 def test_grid_from_environment():
@@ -113,3 +118,40 @@ def test_a_stage_writes_its_cost_outside_its_outputs(tmp_path):
     doc = json.loads((tmp_path / ".traincycle" / "cost" / "split.json").read_text())
     assert doc["stage"] == "split" and doc["cpu_seconds"] > 0 and doc["country"] == "WORLD"
     assert "cost" not in (tmp_path / "split.json").read_text()
+
+
+EXIT_SCRIPT = """
+import gc, os, sys
+from pathlib import Path
+from traincycle import cost
+
+class Noisy:
+    def __del__(self):
+        os.write(1, b"collected ")
+
+def garbage_cycle():
+    noisy = Noisy()
+    noisy.me = noisy
+
+def stage():
+    garbage_cycle()
+    gc.collect()  # while the stage runs the collector works as ever
+    os.write(1, b"ran ")
+    garbage_cycle()  # left for the exit
+
+if sys.argv[1] == "tracked":
+    stage = cost.tracked("demo", Path({folder!r}))(stage)
+stage()
+"""
+
+
+@pytest.mark.parametrize("how", ["tracked", "plain"])
+def test_a_tracked_stage_skips_the_collection_at_exit(tmp_path, how):
+    """The cycle left at exit is collected (its finalizer runs) only without `tracked`; the one
+    made while the stage runs is collected either way."""
+    script = tmp_path / "stage.py"
+    script.write_text(EXIT_SCRIPT.format(folder=str(tmp_path / "cost")))
+    done = subprocess.run([sys.executable, str(script), how], cwd=tmp_path, capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONPATH": str(SRC)})
+    at_exit = [] if how == "tracked" else ["collected"]
+    assert done.stdout.split() == ["collected", "ran", *at_exit]
