@@ -7,12 +7,12 @@ Two fresh copies of the project on the built-in data, run one after the other:
   stage) apart from its stages' (its children);
 - the plain script of overhead.py: every stage's click command in one process.
 
-Every stage records its process's CPU seconds so far when it finishes
-(`.traincycle/cost/<stage>.json`, see traincycle.cost): a whole process per stage under DVC,
-the running total of the one process in the plain script (differences give each stage's share).
-A stage's "own process" minus "in one process" is mostly the imports the one process shares
-(pandas, scikit-learn/SciPy, xgboost...); "exit" is what the stage processes spend after their
-record (interpreter and thread-pool shutdown).
+Under DVC every tracked stage records its process's CPU seconds when it finishes
+(`.traincycle/cost/<stage>.json`, see traincycle.cost); the plain script notes its running CPU
+total after each stage. A stage's "own process" minus "in one process" is mostly the imports the
+one process shares (pandas, scikit-learn/SciPy, xgboost...). The untracked `sources` stage and
+what the stage processes spend after their record (interpreter and thread-pool shutdown, the
+record's git calls) share one row.
 
     python cold_breakdown.py [--quick]
 """
@@ -39,10 +39,32 @@ print(json.dumps({"rc": rc, "dvc": me.ru_utime + me.ru_stime, "stages": kids.ru_
 """
 
 
-def stage_cpu(repo: Path, stages: list[str]) -> dict[str, float]:
-    """Each stage's recorded CPU seconds (its process's total when it finished)."""
-    return {name: json.loads((repo / ".traincycle" / "cost" / f"{name}.json").read_text())["cpu_seconds"]
-            for name in stages}
+#: after each stage of the plain script: its running CPU total (itself and its children)
+MARK = """
+import json, resource
+marks = {}
+def mark(name):
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    marks[name] = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+"""
+
+
+def timed_plain_script(repo: Path) -> str:
+    """overhead.py's plain script, noting the running CPU total after each stage in marks.json."""
+    lines = [MARK]
+    for line in plain_script(repo).splitlines():
+        lines.append(line)
+        if line.startswith("run("):  # run('ingest', [...])
+            lines.append(f"mark({line.split(chr(39))[1]!r})")
+    lines.append("open('marks.json', 'w').write(json.dumps(marks))")
+    return "\n".join(lines)
+
+
+def recorded_cpu(repo: Path, stages: list[str]) -> dict[str, float]:
+    """Each tracked stage's recorded CPU seconds (its process's total when it finished)."""
+    costs = repo / ".traincycle" / "cost"
+    return {name: json.loads((costs / f"{name}.json").read_text())["cpu_seconds"]
+            for name in stages if (costs / f"{name}.json").exists()}
 
 
 def main(quick: bool) -> list[dict[str, object]]:
@@ -55,26 +77,26 @@ def main(quick: bool) -> list[dict[str, object]]:
         run = checked(f"{sys.executable} dvc_self.py", ours)
         dvc = json.loads(run.output.strip().splitlines()[-1])
         stages = list(stage_commands(ours))
-        separate = stage_cpu(ours, stages)
+        separate = recorded_cpu(ours, stages)
 
         plain = copy_project(Path(tmp) / "plain", params)
-        (plain / "plain.py").write_text(plain_script(plain))
+        (plain / "plain.py").write_text(timed_plain_script(plain))
         one = checked("python plain.py", plain)
-        running = stage_cpu(plain, stages)
+        running = json.loads((plain / "marks.json").read_text())
     shared, before = {}, 0.0
     for name in stages:  # the one process's running total -> each stage's share
         shared[name], before = running[name] - before, running[name]
     rows = [{"part": name, "own process cpu_s": separate[name], "in one process cpu_s": shared[name],
-             "difference": separate[name] - shared[name]} for name in stages]
-    exit_cpu = dvc["stages"] - sum(separate.values())
-    rows.append({"part": "stage processes after their record (exit)", "own process cpu_s": exit_cpu,
-                 "in one process cpu_s": one.cpu_seconds - running[stages[-1]],
-                 "difference": exit_cpu - (one.cpu_seconds - running[stages[-1]])})
+             "difference": separate[name] - shared[name]} for name in stages if name in separate]
+    rest = dvc["stages"] - sum(separate.values())
+    rest_one = one.cpu_seconds - sum(shared[name] for name in separate)
+    rows.append({"part": "untracked stages; stage processes after their record (exit)",
+                 "own process cpu_s": rest, "in one process cpu_s": rest_one, "difference": rest - rest_one})
     rows.append({"part": "DVC itself", "own process cpu_s": dvc["dvc"], "in one process cpu_s": 0.0,
                  "difference": dvc["dvc"]})
-    rows.append({"part": "total", "own process cpu_s": dvc["dvc"] + dvc["stages"],
-                 "in one process cpu_s": one.cpu_seconds,
-                 "difference": dvc["dvc"] + dvc["stages"] - one.cpu_seconds})
+    total = dvc["dvc"] + dvc["stages"]
+    rows.append({"part": "total", "own process cpu_s": total, "in one process cpu_s": one.cpu_seconds,
+                 "difference": total - one.cpu_seconds})
     print(f"load average {os.getloadavg()[0]:.1f} at the end; wall: dvc repro {run.seconds:.1f} s, "
           f"one process {one.seconds:.1f} s", flush=True)
     return rows
