@@ -14,7 +14,9 @@ far less with other load on the machine.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shlex
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +28,8 @@ PARAM = "train.xgboost.reg_lambda"
 SEQUENTIAL = (1.1, 1.2, 1.3, 1.4)
 QUEUED = (2.1, 2.2, 2.3, 2.4)
 PINNED = (3.1, 3.2, 3.3, 3.4)
+#: celery task states of an ended task
+READY = ("SUCCESS", "FAILURE", "REVOKED")
 GIT = ["git", "-c", "user.email=bench@local", "-c", "user.name=bench"]
 TUNE_VALUES = [3.5, 5.0, 6.5, 8.0]
 TUNE = {"tune": {"study": "jobs1", "trials": len(TUNE_VALUES), "sampler": "grid", "pruner": "none",
@@ -57,28 +61,72 @@ def checked(cmd: list[str], repo: Path) -> Run:
     return run
 
 
-def wait_for_queue(repo: Path, limit_s: float = 3600) -> str:
-    """Poll `dvc queue status` until nothing is queued or running; return the last status."""
+def celery_dir(repo: Path) -> Path:
+    """DVC's queue directory: broker, task results, worker pid files."""
+    return repo / ".dvc" / "tmp" / "exps" / "celery"
+
+
+def finished_tasks(repo: Path) -> int:
+    """Queued experiments whose task has ended (success or failure), read from the queue's own
+    result files: no DVC process, so waiting costs the measured workers no CPU."""
+    done = 0
+    for path in (celery_dir(repo) / "result").glob("celery-task-meta-*"):
+        try:
+            done += json.loads(path.read_text()).get("status") in READY
+        except (OSError, ValueError):
+            continue  # being written: counted on the next look
+    return done
+
+
+def worker_cpu(repo: Path, seen: dict[int, float]) -> None:
+    """Record in `seen` each live queue worker's CPU seconds, its finished children (the
+    experiments it ran) included; a worker's last reading before it leaves is its total."""
+    import psutil
+
+    for pidfile in celery_dir(repo).glob("dvc-exp-worker-*.pid"):
+        try:
+            pid = int(pidfile.read_text())
+            times = psutil.Process(pid).cpu_times()
+        except (OSError, ValueError, psutil.Error):
+            continue  # a worker of an earlier queue run, gone
+        seen[pid] = times.user + times.system + times.children_user + times.children_system
+
+
+def wait_for_queue(repo: Path, tasks: int, limit_s: float = 3600) -> dict[int, float]:
+    """Wait until `tasks` queued experiments have ended; return each worker's CPU seconds.
+
+    Polling `dvc queue status` instead (a DVC start-up and three 1 s worker inspections a look)
+    took about a third of a core from the workers it was timing.
+    """
     deadline = time.monotonic() + limit_s
-    while True:
-        status = measure(["dvc", "queue", "status"], repo).output
-        if not any(word in status for word in ("Queued", "Running")):
-            return status
+    cpu: dict[int, float] = {}
+    while finished_tasks(repo) < tasks:
+        worker_cpu(repo, cpu)
         if time.monotonic() > deadline:
             measure(["dvc", "queue", "stop", "--kill"], repo)
+            status = measure(["dvc", "queue", "status"], repo).output
             raise SystemExit(f"queue did not finish in {limit_s:.0f} s:\n{status}")
-        time.sleep(1)
+        time.sleep(0.2)
+    worker_cpu(repo, cpu)
+    return cpu
 
 
-def run_queue(repo: Path, start_cmd: list[str], succeeded: int) -> float:
-    """Start the queue's workers; wall seconds until it is empty, with `succeeded` successes."""
+def run_queue(repo: Path, start_cmd: list[str], succeeded: int) -> Run:
+    """Start the queue's workers; wall and CPU seconds (the start command's and the workers')
+    until `succeeded` experiments have ended, all of them successes."""
+    log = repo.parent / "queue-start.log"
     start = time.perf_counter()
-    ok(start_cmd, repo)
-    status = wait_for_queue(repo)
+    # output to a file: DVC's worker daemons, forked from the start command, would keep a pipe
+    # open (and the measure waiting) until they leave, 10 s after the queue empties
+    started = measure(f"{shlex.join(start_cmd)} > {shlex.quote(str(log))} 2>&1", repo)
+    if started.returncode:
+        raise SystemExit(f"{shlex.join(start_cmd)} failed:\n{log.read_text()[-3000:]}")
+    cpu = wait_for_queue(repo, succeeded)
     seconds = time.perf_counter() - start
+    status = measure(["dvc", "queue", "status"], repo).output
     if "Failed" in status or status.count("Success") < succeeded:
         raise SystemExit(f"a queued experiment did not succeed:\n{status}")
-    return seconds
+    return Run(seconds, 0.0, 0, status, started.cpu_seconds + sum(cpu.values()))
 
 
 def setup(tmp: Path, quick: bool) -> Path:
@@ -92,7 +140,8 @@ def setup(tmp: Path, quick: bool) -> Path:
 
 def queue_rows(repo: Path) -> list[dict[str, object]]:
     """Sequential `dvc exp run` x4 vs `dvc queue start -j 2` vs `traincycle queue start -j 2`."""
-    sequential = sum(ok(["dvc", "exp", "run", "-S", f"{PARAM}={v}"], repo) for v in SEQUENTIAL)
+    runs = [checked(["dvc", "exp", "run", "-S", f"{PARAM}={v}"], repo) for v in SEQUENTIAL]
+    sequential = Run(sum(r.seconds for r in runs), 0.0, 0, "", sum(r.cpu_seconds for r in runs))
     enqueue = sum(ok(["dvc", "exp", "run", "--queue", "-S", f"{PARAM}={v}"], repo) for v in QUEUED)
     queued = run_queue(repo, ["dvc", "queue", "start", "-j", "2"], len(QUEUED))
     # idle workers leave by themselves after 10 s; no `dvc queue stop` here: its shutdown
@@ -102,15 +151,17 @@ def queue_rows(repo: Path) -> list[dict[str, object]]:
         ok(["dvc", "exp", "run", "--queue", "-S", f"{PARAM}={v}", "-S", "train.xgboost.n_jobs=1"], repo)
     pinned = run_queue(repo, ["traincycle", "queue", "start", "-j", "2"], len(QUEUED) + len(PINNED))
     ok(["dvc", "queue", "stop"], repo)
+
+    def row(measure: str, run: Run, extra: float = 0.0) -> dict[str, object]:
+        seconds = run.seconds + extra
+        return {"measure": measure, "seconds": seconds, "per exp s": seconds / 4,
+                "ratio": seconds / sequential.seconds, "CPU s": run.cpu_seconds}
+
     return [
-        {"measure": "4 experiments: sequential `dvc exp run` (baseline)", "seconds": sequential,
-         "per exp s": sequential / 4, "ratio": 1.0, "CPU s": ""},
-        {"measure": "4 experiments: `dvc queue start -j 2` (start to empty queue)", "seconds": queued,
-         "per exp s": queued / 4, "ratio": queued / sequential, "CPU s": ""},
-        {"measure": "4 experiments: queue incl. `dvc exp run --queue` x4", "seconds": queued + enqueue,
-         "per exp s": (queued + enqueue) / 4, "ratio": (queued + enqueue) / sequential, "CPU s": ""},
-        {"measure": "4 experiments: `traincycle queue start -j 2`, pinned, n_jobs 1", "seconds": pinned,
-         "per exp s": pinned / 4, "ratio": pinned / sequential, "CPU s": ""},
+        row("4 experiments: sequential `dvc exp run` (baseline)", sequential),
+        row("4 experiments: `dvc queue start -j 2` (start to empty queue)", queued),
+        row("4 experiments: queue incl. `dvc exp run --queue` x4", queued, enqueue),
+        row("4 experiments: `traincycle queue start -j 2`, pinned, n_jobs 1", pinned),
     ]
 
 

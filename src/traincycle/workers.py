@@ -8,12 +8,19 @@ core slot and the BLAS/OpenMP thread variables set to the slot's size; everythin
 runs inherits both. A family's own thread param (e.g. `train.xgboost.n_jobs`) stays what the
 queued experiment records: queue with `-S train.xgboost.n_jobs=1` to match a one-core slot
 (OpenMP threads beyond the slot wait passively instead of spinning).
+
+DVC forks each worker's daemon from the calling process, and the fork keeps that process's
+stdout and stderr open until the worker leaves: `traincycle queue start -j 2 | cat`, a CI log or
+`subprocess.run(..., capture_output=True)` then waited for the whole queue plus the workers' 10 s
+idle timeout. The workers are started with those descriptors on /dev/null (their own output goes
+to the log files under .dvc/tmp/exps/celery, as before).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,6 +30,42 @@ from traincycle.pinning import available_cores, child_env, core_slots
 def node_name(wdir: str, num: int) -> str:
     """The celery node name DVC gives queue worker `num` of the repository whose tmp dir is `wdir`."""
     return f"dvc-exp-{hashlib.sha256(wdir.encode('utf-8')).hexdigest()[:6]}-{num}@localhost"
+
+
+#: the caller's stdin/stdout/stderr, saved while `detached_stdio` runs (closed in forked children)
+_SAVED_STDIO: list[int] = []
+
+
+def _close_saved_stdio() -> None:
+    """In a child forked inside `detached_stdio`: drop the copies of the parent's descriptors
+    (os.dup copies are close-on-exec, but a fork without exec would keep them open)."""
+    for fd in _SAVED_STDIO:
+        os.close(fd)
+    _SAVED_STDIO.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_saved_stdio)
+
+
+@contextmanager
+def detached_stdio() -> Iterator[None]:
+    """Run the block with stdin, stdout and stderr on /dev/null, so that processes forked in it
+    (DVC's worker daemons) hold none of the caller's pipes; restore all three after."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    _SAVED_STDIO[:] = [os.dup(fd) for fd in range(3)]
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in range(3):
+            os.dup2(null, fd)
+        yield
+    finally:
+        os.close(null)
+        for fd, copy in enumerate(_SAVED_STDIO):
+            os.dup2(copy, fd)
+        _close_saved_stdio()
 
 
 @contextmanager
@@ -55,7 +98,7 @@ def start_pinned_workers(jobs: int, root: str = ".") -> list[tuple[int, tuple[in
         for num, cores in enumerate(slots, start=1):
             if node_name(queue.wdir, num) in active:
                 continue
-            with pinned_process(cores):
+            with pinned_process(cores), detached_stdio():
                 queue._spawn_worker(num)  # what `start_workers` runs per worker; it takes no affinity
             started.append((num, cores))
     return started
