@@ -138,8 +138,13 @@ def test_queued_sweep_runs_on_pinned_workers_and_shows_up(toy):
     before = looks(toy)
     jobs = min(2, len(os.sched_getaffinity(0)))
     ok(sh("dvc", "exp", "run", "--queue", "-S", "train.depth=range(3,8,2)", cwd=toy))
+    results = toy / ".dvc" / "tmp" / "exps" / "celery" / "result"
+    ended = len(list(results.glob("celery-task-meta-*")))
     started = ok(sh(TRAINCYCLE, "queue", "start", "-j", str(jobs), cwd=toy))  # `dvc queue start`, pinned
     assert f"started {jobs} pinned queue worker(s)" in started and "queue worker 1: cores " in started
+    # it returned with its output captured while the 3 experiments still run: the workers' daemons
+    # hold none of its pipes (they did, and it returned only after the workers had left)
+    assert len(list(results.glob("celery-task-meta-*"))) < ended + 3
     try:
         for _ in range(300):  # `dvc queue start` returns at once; the workers run in the background
             status = ok(sh("dvc", "queue", "status", cwd=toy))
