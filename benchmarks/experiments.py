@@ -7,10 +7,10 @@ each set uses its own parameter values so DVC's run cache cannot replay the othe
 The queued wall time runs from `dvc queue start` until the last queued experiment's task has
 ended, read from the queue's result files (polling `dvc queue status` cost the workers about a
 third of a core); queueing itself is timed apart. A queue's CPU seconds are the start command's
-plus each worker's, the experiments it ran included. The two tune studies walk the same 4-value grid, so they train the same
-hyperparameters; with `--jobs 2` each trial runs on its own core with `n_jobs` 1. CPU seconds
-(user + system of every process, children included) are shown beside the wall time: they change
-far less with other load on the machine.
+plus each worker's, the experiments it ran included. The two tune studies walk the same 4-value
+grid, so they train the same hyperparameters; with `--jobs 2` each trial runs on its own core
+with `n_jobs` 1. CPU seconds (user + system of every process, children included) are shown
+beside the wall time: they change far less with other load on the machine.
 """
 
 from __future__ import annotations
