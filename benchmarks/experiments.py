@@ -5,8 +5,9 @@
 Both sets start from the same committed baseline in one temporary copy with shrunk params, and
 each set uses its own parameter values so DVC's run cache cannot replay the other set's results.
 The queued wall time runs from `dvc queue start` until the last queued experiment's task has
-ended, read from the queue's result files (polling `dvc queue status` cost the workers about a
-third of a core); queueing itself is timed apart. A queue's CPU seconds are the start command's
+ended, read from the queue's result files; before, it also held the workers' 10 s idle exit
+(the start command's output pipe stayed open in DVC's worker daemons) and a last `dvc queue
+status` (about 2 s). Queueing itself is timed apart. A queue's CPU seconds are the start command's
 plus each worker's, the experiments it ran included. The two tune studies walk the same 4-value
 grid, so they train the same hyperparameters; with `--jobs 2` each trial runs on its own core
 with `n_jobs` 1. CPU seconds (user + system of every process, children included) are shown
@@ -97,8 +98,8 @@ def worker_cpu(repo: Path, seen: dict[int, float]) -> None:
 def wait_for_queue(repo: Path, tasks: int, limit_s: float = 3600) -> dict[int, float]:
     """Wait until `tasks` queued experiments have ended; return each worker's CPU seconds.
 
-    Polling `dvc queue status` instead (a DVC start-up and three 1 s worker inspections a look)
-    took about a third of a core from the workers it was timing.
+    No `dvc queue status` here: each look is a DVC start-up (about 0.8 CPU s) and three worker
+    inspections of up to 1 s each, taken from the workers being timed.
     """
     deadline = time.monotonic() + limit_s
     cpu: dict[int, float] = {}
