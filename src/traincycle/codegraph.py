@@ -190,10 +190,6 @@ def scan(path: Path, module: str, files: dict[str, Path]) -> Module:
     return Module(scope, functions, aliases)
 
 
-def imports_of(path: Path, module: str, files: dict[str, Path]) -> set[str]:
-    """The package's modules that `path` (module `module`, '' for a script) imports anywhere."""
-    scanned = scan(path, module, files)
-    return scanned.top.imports.union(*(f.imports for f in scanned.functions.values()))
 
 
 def build(root: Path) -> Graph:
@@ -252,12 +248,6 @@ def closure(graph: Graph, start: Scope) -> dict[str, str | None]:
     return seen
 
 
-def chain(reached: dict[str, str | None], module: str, script: str) -> str:
-    """How `script` reaches `module`: 'stages/x.py -> traincycle.a -> traincycle.b'."""
-    steps = [module]
-    while (via := reached[steps[-1]]) is not None:
-        steps.append(via)
-    return " -> ".join([script, *reversed(steps)])
 
 
 def _data_packages(graph: Graph) -> set[str]:
