@@ -16,12 +16,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from traincycle.errors import DataError
+
+if TYPE_CHECKING:  # imported where used: the sources stage and `traincycle` commands need neither
+    import pandas as pd
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -146,6 +146,8 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
 
 def read_parquet(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
     """Read a Parquet file (optionally only some columns), naming the file in any error."""
+    import pandas as pd
+
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found")
@@ -171,6 +173,8 @@ def sha256_bytes(data: bytes) -> str:
 
 def hashable_frame(df: pd.DataFrame) -> pd.DataFrame:
     """`df` with array cells (image pixels) as bytes, which pandas can hash; else `df` itself."""
+    import numpy as np
+
     arrays = [
         c for c in df.columns
         if df[c].dtype == object and any(isinstance(v, np.ndarray) for v in df[c].dropna().head(1))
@@ -184,6 +188,8 @@ def hashable_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 def sha256_frame(df: pd.DataFrame) -> str:
     """A content hash of a DataFrame (values and column names), independent of file encoding."""
+    import pandas as pd
+
     digest = hashlib.sha256()
     digest.update("\x1f".join(map(str, df.columns)).encode())
     digest.update(pd.util.hash_pandas_object(hashable_frame(df), index=False).to_numpy().tobytes())
