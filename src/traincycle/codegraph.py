@@ -46,12 +46,14 @@ class Module:
 @dataclass(frozen=True)
 class Graph:
     """Modules of the package (name -> file), every import edge (name -> imported names, wherever
-    the import is) and each module's code split into top level and functions."""
+    the import is), each module's code split into top level and functions, and the packages that
+    ship data files (name -> every file in the package, repo-relative)."""
 
     root: Path
     files: dict[str, Path]
     edges: dict[str, set[str]]
     modules: dict[str, Module]
+    data: dict[str, list[str]]
 
     def path(self, module: str) -> str:
         """The module's file, relative to the repository root."""
@@ -190,8 +192,6 @@ def scan(path: Path, module: str, files: dict[str, Path]) -> Module:
     return Module(scope, functions, aliases)
 
 
-
-
 def build(root: Path) -> Graph:
     """The import graph of src/traincycle under `root` (the repository)."""
     root = root.resolve()
@@ -199,7 +199,7 @@ def build(root: Path) -> Graph:
     modules = {name: scan(path, name, files) for name, path in files.items()}
     edges = {name: m.top.imports.union(*(f.imports for f in m.functions.values()))
              for name, m in modules.items()}
-    return Graph(root, files, edges, modules)
+    return Graph(root, files, edges, modules, data_packages(root))
 
 
 def parents(module: str) -> list[str]:
@@ -248,22 +248,23 @@ def closure(graph: Graph, start: Scope) -> dict[str, str | None]:
     return seen
 
 
-
-
-def _data_packages(graph: Graph) -> set[str]:
-    """Packages that ship non-Python files (built-in datasets): a stage depends on the directory."""
+def data_packages(root: Path) -> dict[str, list[str]]:
+    """Packages that ship non-Python files (built-in datasets) -> every file in the package
+    (sorted repo-relative paths): a stage that reaches the package runs on all of them."""
     def owner(path: Path) -> Path:
         while not (path / "__init__.py").is_file():
             path = path.parent
         return path
 
-    src = graph.root / "src"
-    data = {
-        owner(p.parent)
-        for p in (src / PACKAGE).rglob("*")
-        if p.is_file() and p.suffix not in {".py", ".pyc"} and "__pycache__" not in p.parts
+    src = root / "src"
+    files = [p for p in (src / PACKAGE).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    folders = {owner(p.parent) for p in files if p.suffix not in {".py", ".pyc"}}
+    return {
+        ".".join(folder.relative_to(src).parts): sorted(
+            p.relative_to(root).as_posix() for p in files if p.is_relative_to(folder)
+        )
+        for folder in folders
     }
-    return {".".join(d.relative_to(src).parts) for d in data}
 
 
 def script_files(graph: Graph, script: Path) -> tuple[list[str], dict[str, str | None]]:
@@ -275,9 +276,6 @@ def script_files(graph: Graph, script: Path) -> tuple[list[str], dict[str, str |
     reached = closure(graph, Scope(set().union(*(c.imports for c in scopes)), names))
     files = {script.resolve().relative_to(graph.root).as_posix()}
     files.update(graph.path(name) for name in reached)
-    src = graph.root / "src"
-    for package in _data_packages(graph) & set(reached):
-        folder = src.joinpath(*package.split("."))
-        files.update(p.relative_to(graph.root).as_posix() for p in folder.rglob("*")
-                     if p.is_file() and "__pycache__" not in p.parts)
+    for name in reached:
+        files.update(graph.data.get(name, ()))
     return sorted(files), reached

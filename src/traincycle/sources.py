@@ -32,6 +32,6 @@ def fingerprints(root: Path, scripts: list[Path]) -> dict[str, str]:
         graph = build(root)
         return {script.stem: fingerprint(root, script_files(graph, root / script)[0]) for script in scripts}
     except SyntaxError as exc:
-        where = Path(exc.filename or "?")
-        where = where.relative_to(root.resolve()) if where.is_relative_to(root.resolve()) else where
+        where, base = Path(exc.filename or "?"), root.resolve()
+        where = where.relative_to(base) if where.is_relative_to(base) else where
         raise ConfigError(f"{where}:{exc.lineno}: cannot parse the module ({exc.msg})") from None
