@@ -101,3 +101,25 @@ def test_slices_keep_the_most_important_columns_in_input_order():
     columns = ["a", "b", "c", "d", "e"]
     assert top_columns(columns, {"d": 0.5, "b": 0.9, "a": 0.0}, 2) == ["b", "d"]
     assert top_columns(columns, {"d": 0.5}, 3) == ["a", "b", "d"]  # unranked fill up in order
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_xgboost_tree_shap_is_what_shaps_tree_explainer_returns(task):
+    """boosting's own tree SHAP (no shap import in evaluate) gives shap's values bit for bit."""
+    import shap
+    import xgboost
+
+    from traincycle.models import boosting
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5)).astype(np.float32)
+    X[::7, 2] = np.nan  # missing values take the default branch in both
+    y = {"binary": (X[:, 0] > 0).astype(int), "multiclass": rng.integers(0, 3, len(X)),
+         "regression": X[:, 1] * 2 + rng.normal(size=len(X))}[task]
+    est = (xgboost.XGBRegressor if task == "regression" else xgboost.XGBClassifier)(
+        n_estimators=15, max_depth=3, n_jobs=1)
+    est.fit(X, y)
+    expected = np.asarray(shap.TreeExplainer(est).shap_values(X, check_additivity=False))
+    got = boosting.shap_values(est, X)
+    assert got.shape == expected.shape == ((300, 5, 3) if task == "multiclass" else (300, 5))
+    assert np.array_equal(got, expected)

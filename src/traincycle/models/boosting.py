@@ -228,6 +228,22 @@ def trim(native: Any, task: str, keep: int) -> Any:
 SHAP_OUTPUT = "margin"
 
 
+def shap_values(native: Any, X: np.ndarray) -> np.ndarray:
+    """Tree SHAP values (rows, features[, classes]) from xgboost's own `pred_contribs`.
+
+    Exactly what shap's TreeExplainer returns for an xgboost model (it calls the same
+    prediction, on a DMatrix built with the estimator's settings, and drops the bias column),
+    without importing shap.
+    """
+    import xgboost
+
+    settings = {"missing": native.missing, "nthread": native.n_jobs,
+                "enable_categorical": native.enable_categorical, "feature_types": native.feature_types}
+    phi = native.get_booster().predict(xgboost.DMatrix(X, **settings), pred_contribs=True,
+                                       validate_features=False)
+    return phi[:, :-1] if phi.ndim == 2 else np.stack([phi[:, i, :-1] for i in range(phi.shape[1])], axis=-1)
+
+
 def count_nodes(native: Any) -> int:
     """Split and leaf nodes across all trees: the model's parameter count."""
     return sum(tree.count("\n") for tree in native.get_booster().get_dump())
