@@ -61,7 +61,7 @@ def main(params_path, model_dir, featurizer_meta, processed, raw, history, prove
     model, meta = load_model(model_dir), read_json(featurizer_meta)
     # every input is read before the look at test, so a missing file never costs a ledger entry
     setup, record = read_json(Path(model_dir) / "model.json"), read_json(provenance)
-    origin = {**record, **data_version(record, read_params(params_path))}
+    origin = {**record, **data_version(record, setup)}
     quality = read_json(data_quality) if data_quality and Path(data_quality).exists() else None
     raw_test = read_parquet(raw)
     past = pd.concat([read_parquet(p) for p in history], ignore_index=True) \

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from traincycle.config import load_stage_config, read_params
+from traincycle.config import load_stage_config
 from traincycle.cost import tracked
 from traincycle.errors import report_errors
 from traincycle.headline import write_reports
@@ -48,7 +48,7 @@ def main(params_path: str, featurizer_path: str, model_dir: str, processed_dir: 
 
     _data, seed, cfg = load_stage_config(params_path, "optimize", OptimizeConfig)
     fz, model = load_featurizer(featurizer_path), load_model(model_dir)
-    version = data_version(read_json(provenance) if provenance else {}, read_params(params_path))
+    version = data_version(read_json(provenance) if provenance else {}, model.info)
     native = [Path(model_dir), Path(featurizer_path), Path(featurizer_path).with_suffix(".json")]
     inp = Inputs(fz, model, *(read_parquet(f"{d}/{s}.parquet") for s in ("val", "train")
                               for d in (processed_dir, interim_dir)))

@@ -1,15 +1,17 @@
 """train: fit the configured model family on processed train, early-stopping on val."""
 
 import time
+from dataclasses import replace
 
 import click
 
-from traincycle.config import load_stage_config
+from traincycle.config import load_stage_config, read_params
 from traincycle.cost import note_model_flops, tracked
 from traincycle.errors import report_errors
 from traincycle.headline import write_reports
 from traincycle.io import read_json, read_parquet, write_json, write_parquet
 from traincycle.modalities import of_featurizer
+from traincycle.provenance import params_digest
 from traincycle.pruning import reporter
 from traincycle.train import TrainConfig, check_config, log_curves, train, train_on_dask, val_predictions
 
@@ -66,7 +68,9 @@ def main(
         engine = ""
     seconds = time.perf_counter() - started
     log_curves(fitted.curves, live_dir)  # first: the one write that can fail (dvclive asks git)
-    save_model(model, model_dir)
+    # the digest of every params section that shaped the model (dvc.yaml declares them all here)
+    save_model(replace(model, info={**model.info, "params_sha256": params_digest(read_params(params_path))}),
+               model_dir)
     write_parquet(val_predictions(model, fitted, val_frame, meta), val_rows_path)
     write_reports("train", report, details_path, metrics_path)
     diagnosis = diagnose(

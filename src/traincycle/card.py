@@ -93,7 +93,8 @@ def render_card(
 
     out += ["## Training setup", ""]
     setup = [[k, v] for k, v in model.items()
-             if k not in ("params", "feature_names", "classes") and isinstance(v, bool | int | float | str)]
+             if k not in ("params", "feature_names", "classes", "params_sha256")  # params_sha256: under Data
+             and isinstance(v, bool | int | float | str)]
     setup.append(["features", len(model.get("feature_names", []))])
     if model.get("classes"):
         setup.append(["classes", ", ".join(map(str, model["classes"]))])

@@ -19,7 +19,8 @@ from typing import Any
 
 from traincycle.io import sha256_bytes, sha256_file
 
-#: params sections a trained model depends on (dvc.yaml declares them for evaluate and optimize)
+#: params sections a trained model depends on: dvc.yaml declares them for train, which stamps their
+#: digest into model.json, so evaluate and optimize read it there instead of declaring them again
 MODEL_SECTIONS = ("data", "seed", "ingest", "validate", "split", "featurize", "train")
 #: the data-version fields, in the order the card lists them
 VERSION_FIELDS = ("source_sha256", "raw_sha256", "params_sha256")
@@ -43,8 +44,11 @@ def stamp_raw(provenance: dict[str, Any], raw_path: str | Path) -> dict[str, Any
             "raw_sha256": sha256_file(raw_path)}
 
 
-def data_version(provenance: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """The source, its content hashes and the params hash, for the card and the manifest."""
+def data_version(provenance: Mapping[str, Any], model_info: Mapping[str, Any]) -> dict[str, Any]:
+    """The source, its content hashes and the model's params hash, for the card and the manifest.
+
+    `model_info` is model.json (or `Model.info`), where train stamped ``params_sha256``.
+    """
     return {"source": provenance.get("source"),
             **{k: provenance.get(k) for k in VERSION_FIELDS[:2]},
-            "params_sha256": params_digest(params)}
+            "params_sha256": model_info.get("params_sha256")}

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
-from traincycle.provenance import data_version, params_digest, source_digest, stamp_raw
+import yaml
+
+from traincycle.provenance import MODEL_SECTIONS, data_version, params_digest, source_digest, stamp_raw
 
 PARAMS = {"data": {"source": "data/churn.csv", "target": "churned"}, "seed": 42,
           "train": {"model": "logistic"}, "evaluate": {"bootstrap": 1000}}
@@ -31,6 +34,16 @@ def test_stamp_raw_hashes_the_written_table(tmp_path):
     record = stamp_raw({"source": "data/churn.csv", "sha256": {"churn.csv": "ab"}}, raw)
     assert record["raw_sha256"] == hashlib.sha256(b"PAR1 table bytes").hexdigest()
     assert record["source_sha256"] == source_digest({"churn.csv": "ab"})
-    version = data_version(record, PARAMS)
+    version = data_version(record, {"family": "logistic", "params_sha256": params_digest(PARAMS)})
     assert version == {"source": "data/churn.csv", "source_sha256": record["source_sha256"],
                        "raw_sha256": record["raw_sha256"], "params_sha256": params_digest(PARAMS)}
+    assert data_version(record, {"family": "logistic"})["params_sha256"] is None  # not made by train
+
+
+def test_train_declares_every_section_its_params_digest_covers():
+    """train stamps the digest into model.json, so DVC must rerun it when any of them changes;
+    evaluate and optimize read the digest there and declare none of train's sections."""
+    stages = yaml.safe_load((Path(__file__).parents[2] / "dvc.yaml").read_text())["stages"]
+    assert set(MODEL_SECTIONS) <= set(stages["train"]["params"])
+    for name in ("evaluate", "optimize"):
+        assert not set(stages[name]["params"]) & {"ingest", "validate", "split", "featurize", "train"}
