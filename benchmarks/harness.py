@@ -23,7 +23,8 @@ from traincycle.pipeline import stage_commands  # noqa: F401 - re-exported for t
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-COPY = ["dvc.yaml", "params.yaml", "schema.yaml", "stages", "src", ".dvc/config", ".dvcignore", ".gitignore"]
+COPY = ["dvc.yaml", "params.yaml", "schema.yaml", "stages", "src", "data/source", ".dvc/config", ".dvcignore",
+        ".gitignore"]
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,9 @@ def best_of(cmd: str | Sequence[str], cwd: Path, repeat: int) -> float:
     return statistics.median(times)
 
 
-def copy_project(dest: Path, params: dict | None = None, root: Path = ROOT) -> Path:
+def copy_project(dest: Path, params: dict | None = None, root: Path = ROOT, watch: str | None = None) -> Path:
     """Copy the project's pipeline files (from `root`: another revision's tree) into `dest` as a
-    fresh git+DVC repo, optionally with params."""
+    fresh git+DVC repo, optionally with params and with `watch` (data.source) as an ingest dep."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in COPY:
         src = root / name
@@ -104,6 +105,10 @@ def copy_project(dest: Path, params: dict | None = None, root: Path = ROOT) -> P
             shutil.copy2(src, dest / name)
     if params is not None:
         (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    if watch is not None:  # a source outside data/source/: listed in dvc.yaml, as a user would
+        spec = yaml.safe_load((dest / "dvc.yaml").read_text())
+        spec["stages"]["ingest"]["deps"].append(watch)
+        (dest / "dvc.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     git = ["git", "-c", "user.email=bench@local", "-c", "user.name=bench"]
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], [*git, "commit", "-qm", "bench"]):
         subprocess.run(cmd, cwd=dest, check=True, capture_output=True)
@@ -121,20 +126,20 @@ def synth_project(rows: int, tmp: Path, rounds: int) -> tuple[Path, Path]:
     if gen.returncode:
         raise SystemExit(gen.output)
     params = load_params()
-    params["data"] = {**params["data"], "source": str(data), "path": str(data), "target": "income",
+    params["data"] = {**params["data"], "source": str(data), "target": "income",
                       "positive_label": ">50K", "sensitive": ["sex", "race"], "task": "binary"}
     params.setdefault("train", {})["model"] = "xgboost"
     params["train"]["xgboost"].update(n_estimators=rounds, early_stopping_rounds=0)
-    repo = copy_project(tmp / f"repo-{rows}", params)
+    repo = copy_project(tmp / f"repo-{rows}", params, watch=str(data))
     schema = measure(f"traincycle schema infer {data} -o schema.yaml --target income", repo)
     if schema.returncode:
         raise SystemExit(f"schema infer failed:\n{schema.output[-2000:]}")
     return repo, data
 
 
-def load_params() -> dict:
-    """The project's params.yaml."""
-    return yaml.safe_load((ROOT / "params.yaml").read_text())
+def load_params(root: Path = ROOT) -> dict:
+    """The project's params.yaml (or that of another revision's tree `root`)."""
+    return yaml.safe_load((root / "params.yaml").read_text())
 
 
 def table(rows: list[dict[str, object]]) -> str:

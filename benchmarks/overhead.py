@@ -105,9 +105,12 @@ def row(measure_name: str, mine: list[Run], base: list[Run], goal: float) -> dic
 
 def main(quick: bool, cold_repeat: int = 3, noop_repeat: int = 9,
          against: str | None = None) -> list[dict[str, object]]:
-    params = load_params()
-    if quick:
-        params.setdefault("ingest", {})["max_rows"] = 5000
+    def params_of(root: Path) -> dict:  # each tree's own params.yaml: revisions' keys differ
+        params = load_params(root)
+        if quick:
+            params.setdefault("ingest", {})["max_rows"] = 5000
+        return params
+
     with tempfile.TemporaryDirectory(prefix="tc-overhead-") as tmp:
         copies = iter(range(1_000))
         trees = {"": ROOT}
@@ -117,14 +120,14 @@ def main(quick: bool, cold_repeat: int = 3, noop_repeat: int = 9,
 
         def cold_ours(root: Path) -> Callable[[], Run]:
             def run() -> Run:
-                repo = copy_project(Path(tmp) / f"ours{next(copies)}", params, root)
+                repo = copy_project(Path(tmp) / f"ours{next(copies)}", params_of(root), root)
                 reproduced.setdefault(root, repo)
                 return checked("dvc repro", repo)
             return run
 
         def cold_plain(root: Path) -> Callable[[], Run]:
             def run() -> Run:
-                repo = copy_project(Path(tmp) / f"plain{next(copies)}", params, root)
+                repo = copy_project(Path(tmp) / f"plain{next(copies)}", params_of(root), root)
                 (repo / "plain.py").write_text(plain_script(repo))
                 return checked("python plain.py", repo)
             return run

@@ -29,12 +29,12 @@ def run_width(rows: int, cols: int, model: str, tmp: Path) -> dict[str, tuple[fl
     if gen.returncode:
         raise SystemExit(gen.output)
     params = load_params()
-    params["data"] = {**params["data"], "source": str(data), "path": str(data), "target": "label",
+    params["data"] = {**params["data"], "source": str(data), "target": "label",
                       "task": "multiclass", "positive_label": None, "sensitive": []}
     params["problem"].update(metric="accuracy", at_least=0.5)
     params["train"]["model"] = model
     params["featurize"]["label_scan"]["max_rows"] = 20_000
-    repo = copy_project(tmp / f"repo-{rows}x{cols}", params)
+    repo = copy_project(tmp / f"repo-{rows}x{cols}", params, watch=str(data))
     commands = {"schema": f"traincycle schema infer {data} -o schema.yaml --target label",
                 **stage_commands(repo)}
     out = {}

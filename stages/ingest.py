@@ -4,7 +4,7 @@ import click
 
 from traincycle.config import load_stage_config
 from traincycle.cost import tracked
-from traincycle.datasource import check_watched
+from traincycle.datasource import check_watched, ingest_deps
 from traincycle.errors import report_errors
 from traincycle.ingest import IngestConfig
 from traincycle.io import write_json, write_parquet
@@ -16,11 +16,14 @@ from traincycle.provenance import stamp_raw
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @click.option("--out", "out_path", required=True, help="Parquet file for the raw table.")
 @click.option("--provenance", "provenance_path", required=True, help="JSON provenance record.")
+@click.option("--stage-file", default=None,
+              help="dvc.yaml: one of ingest's deps there must cover data.source (DVC watches it).")
 @tracked("ingest")
 @report_errors
-def main(params_path: str, out_path: str, provenance_path: str) -> None:
+def main(params_path: str, out_path: str, provenance_path: str, stage_file: str | None) -> None:
     data, _, cfg = load_stage_config(params_path, "ingest", IngestConfig)
-    check_watched(data)  # data.path, what DVC watches, must cover data.source
+    if stage_file:
+        check_watched(data.source, ingest_deps(stage_file), stage_file)
     df, provenance = modality(data.modality).ingest(data, cfg)
     write_parquet(df, out_path)
     write_json(stamp_raw(provenance, out_path), provenance_path)

@@ -105,10 +105,9 @@ class TimeConfig:
 class DataConfig:
     """What the data is: where it comes from, what to predict, who it is about."""
 
+    #: builtin:NAME, a file or folder (under data/source/, which ingest depends on), or a URL
+    #: (listed in ingest's deps in dvc.yaml); datasource.py checks DVC watches it
     source: str = "builtin:adult"
-    #: what DVC watches for data.source (an ingest dep in dvc.yaml): the file or a folder holding
-    #: it, the URL itself, or the package folder of built-in data (checked by datasource.py)
-    path: str | None = None
     target: str = "income"
     task: Task = "binary"
     #: label counted as the positive/favourable outcome (binary tasks), as written in the data

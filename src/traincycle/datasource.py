@@ -1,27 +1,33 @@
-"""What DVC watches for `data.source`: `data.path`, an ingest dependency in dvc.yaml.
+"""What DVC watches for `data.source`: the ingest stage's dependencies in dvc.yaml.
 
-DVC cannot derive a path from ``builtin:adult``, so params hold both: ``data.source`` says how to
-read the data and ``data.path`` names the bytes DVC hashes (``deps: [${data.path}]``), so a change
-to them makes ``dvc status`` report ingest changed and ``dvc repro`` rerun it:
+``data.source`` says how to read the data; DVC reruns ingest when the bytes of one of its deps
+change, so ingest checks that one of them covers the source:
 
-- a local file or folder (CSV, Parquet file or dataset folder, image class folders, ``.npz``):
-  the source itself, or a folder holding it;
-- a URL (``https://``, ``s3://``, ...): the URL itself, an external dependency DVC checks for a
-  new version (ETag); or ``dvc import-url`` it and point both keys at the local copy;
-- ``builtin:NAME``: the package folder the data ships in, under ``src/traincycle/datasets``.
+- ``builtin:NAME``: nothing to add. The data ships in the package (``src/traincycle/datasets``),
+  whose files are in ingest's code fingerprint ``.sources/ingest.sha256``; scikit-learn's built-in
+  sets come with its pinned version.
+- a local file or folder: under ``data/source/``, the folder ingest depends on, or under any other
+  path listed in ingest's deps;
+- a URL (``https://``, ``s3://``, ...): the URL itself listed in ingest's deps, an external
+  dependency DVC checks for a new version (ETag); or ``dvc import-url`` it into ``data/source/``.
+
+The deps are written out, not ``${...}`` from params: DVC resolves every interpolation with
+pyparsing on each run, a no-op ``dvc repro`` included. A dep may still be ``${data.source}`` for a
+user who switches sources with ``-S``; it is checked as the source itself.
 """
 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
+from pathlib import Path
 
-from traincycle.config import DataConfig
 from traincycle.errors import ConfigError
 
 REMOTE_PREFIXES = ("http://", "https://", "s3://", "gs://", "gcs://", "az://", "abfs://")
 BUILTIN_PREFIX = "builtin:"
-#: where built-in data ships, relative to the repository root
-BUILTIN_DIR = "src/traincycle/datasets"
+#: the folder ingest depends on in dvc.yaml: a user's data goes here (README "Your own data")
+SOURCE_DIR = "data/source"
 
 
 def is_remote(source: str) -> bool:
@@ -45,25 +51,31 @@ def _within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def check_watched(data: DataConfig) -> None:
-    """Raise ConfigError unless `data.path` covers `data.source` (no check when path is unset)."""
-    if data.path is None:
-        return
-    source, path = data.source, data.path
+def ingest_deps(stage_file: str | Path) -> list[str]:
+    """The dependency paths of the `ingest` stage in dvc.yaml (a dep may carry options: its key)."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load(Path(stage_file).read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{stage_file}: cannot read the pipeline file ({type(exc).__name__})") from None
+    stages = spec.get("stages") or {} if isinstance(spec, dict) else {}
+    deps = (stages.get("ingest") or {}).get("deps") or []
+    return [next(iter(d)) if isinstance(d, dict) else str(d) for d in deps]
+
+
+def check_watched(source: str, deps: Sequence[str], stage_file: str = "dvc.yaml") -> None:
+    """Raise ConfigError unless one of ingest's `deps` covers `source` (built-ins need none)."""
     if source.startswith(BUILTIN_PREFIX):
-        if not _within(_norm(path), BUILTIN_DIR):
+        return
+    paths = [source if d == "${data.source}" else d for d in deps]
+    if is_remote(source):
+        if source not in paths:
             raise ConfigError(
-                f"params data.path: {path!r} is not where built-in data ships; with data.source "
-                f"{source} set data.path: {BUILTIN_DIR}"
-            )
-    elif is_remote(source):
-        if path != source:
-            raise ConfigError(
-                f"params data.path: expected the URL itself ({source}) so DVC checks it for a new "
-                f"version, got {path!r} (or `dvc import-url` it and point data.source at the copy)"
-            )
-    elif not _within(_norm(source), _norm(path)):
+                f"{stage_file}: stage ingest does not depend on data.source {source}; add `- {source}` "
+                f"under its deps so DVC checks it for a new version (or `dvc import-url` it into "
+                f"{SOURCE_DIR}/)")
+    elif not any(_within(_norm(source), _norm(p)) for p in paths if not is_remote(p)):
         raise ConfigError(
-            f"params data.path: {path!r} does not hold data.source {source!r}; set data.path: "
-            f"{source} so that a change to it reruns ingest"
-        )
+            f"{stage_file}: no ingest dependency holds data.source {source!r}; move it under "
+            f"{SOURCE_DIR}/ or add `- {source}` under stages.ingest.deps, so that new bytes rerun ingest")

@@ -107,7 +107,7 @@ def project(tmp_path_factory) -> Path:
 
 def test_walkthrough_trains_on_the_csv_with_an_integer_target(project):
     provenance = json.loads((project / "data/raw/provenance.json").read_text())
-    assert provenance["source"] == "data/my_table.csv" and provenance["rows"] == 442
+    assert provenance["source"] == "data/source/my_table.csv" and provenance["rows"] == 442
     meta = json.loads((project / "models/featurizer.json").read_text())
     assert meta["positive_label"] == "1"  # params positive_label: 1, as written in the CSV
     evaluate = json.loads((project / "metrics/evaluate.json").read_text())
@@ -124,10 +124,10 @@ def test_card_manifest_and_health_name_the_data_version(project):
 
     provenance = json.loads((project / "data/raw/provenance.json").read_text())
     raw = hashlib.sha256((project / "data/raw/dataset.parquet").read_bytes()).hexdigest()
-    csv = hashlib.sha256((project / "data/my_table.csv").read_bytes()).hexdigest()
+    csv = hashlib.sha256((project / "data/source/my_table.csv").read_bytes()).hexdigest()
     assert provenance["raw_sha256"] == raw and provenance["sha256"] == {"my_table.csv": csv}
     params = params_digest(yaml.safe_load((project / "params.yaml").read_text()))
-    version = {"source": "data/my_table.csv", "source_sha256": source_digest({"my_table.csv": csv}),
+    version = {"source": "data/source/my_table.csv", "source_sha256": source_digest({"my_table.csv": csv}),
                "raw_sha256": raw, "params_sha256": params}
     manifest = json.loads((project / "models/optimized/manifest.json").read_text())
     assert manifest["data"] == version
@@ -204,7 +204,8 @@ def test_push_clone_pull_runs_nothing(pushed, s3, tmp_path):
     repro = sh("dvc", "repro", cwd=clone)
     assert repro.returncode == 0 and "Running stage" not in repro.stdout, repro.stdout
     assert snapshot(clone) == snapshot(pushed)
-    assert (clone / "data/my_table.csv").read_bytes() == (pushed / "data/my_table.csv").read_bytes()
+    table = "data/source/my_table.csv"
+    assert (clone / table).read_bytes() == (pushed / table).read_bytes()
 
 
 def test_wrong_credentials_are_dvcs_one_error(pushed, s3, tmp_path):
@@ -245,13 +246,16 @@ def test_experiment_push_and_pull_through_git_and_storage(pushed, s3, tmp_path):
 
 
 def test_s3_source_is_read_by_ingest_and_watched_by_dvc(s3, tmp_path):
-    """data.source = data.path = an s3:// URL: a new upstream version shows in `dvc status`."""
+    """data.source = an s3:// URL listed in ingest's deps: a new upstream version shows in `dvc status`."""
     url, key = f"s3://{s3.bucket}/upstream/churn.csv", "upstream/churn.csv"
     client(s3).put_object(Bucket=s3.bucket, Key=key, Body=churn_csv(seed=1))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["data"] = {"source": url, "path": url, "target": "churned", "positive_label": 1,
+    params["data"] = {"source": url, "target": "churned", "positive_label": 1,
                       "sensitive": ["gender"], "id_columns": ["customer_id"]}
     repo = copy_project(tmp_path / "repo", params)
+    spec = (repo / "dvc.yaml").read_text()  # the URL as an ingest dep, as the README says
+    spec = spec.replace("      - data/source ", f"      - {url}\n      - data/source ", 1)
+    (repo / "dvc.yaml").write_text(spec)
 
     def run(*cmd: str, secret: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(cmd, cwd=repo, env=environment(s3, secret), capture_output=True,
@@ -278,20 +282,20 @@ def test_s3_source_is_read_by_ingest_and_watched_by_dvc(s3, tmp_path):
 
 def revise(project: Path) -> None:
     """A revision of the data: 42 rows fewer, some labels corrected (within the reviewed schema)."""
-    table = pd.read_csv(project / "data/my_table.csv").iloc[:400]
+    table = pd.read_csv(project / "data/source/my_table.csv").iloc[:400]
     table.loc[::7, "target"] = 1 - table.loc[::7, "target"]
-    (project / "data/my_table.csv").write_bytes(table.to_csv(index=False).encode())
+    (project / "data/source/my_table.csv").write_bytes(table.to_csv(index=False).encode())
 
 
-STATUS_CHANGED = r"ingest:\s+changed deps:\s+modified:\s+data/my_table.csv"
+STATUS_CHANGED = r"ingest:\s+changed deps:\s+modified:\s+data/source\n"
 
 
 def test_new_csv_bytes_show_in_dvc_status(project):
     """New bytes in the CSV: `dvc status` names ingest, nothing else needed (then put back)."""
-    original = (project / "data/my_table.csv").read_bytes()
+    original = (project / "data/source/my_table.csv").read_bytes()
     revise(project)
     status = sh("dvc", "status", cwd=project).stdout
-    (project / "data/my_table.csv").write_bytes(original)
+    (project / "data/source/my_table.csv").write_bytes(original)
     assert re.search(STATUS_CHANGED, status), status
     assert "up to date" in sh("dvc", "status", cwd=project).stdout
 
@@ -300,13 +304,13 @@ def test_new_csv_bytes_show_in_dvc_status(project):
 def test_new_csv_bytes_rerun_ingest(project):
     """The README's last block: new bytes show in `dvc status`, `dvc repro` reruns ingest."""
     change = readme_blocks()[5]
-    before = (project / "data/my_table.csv.dvc").read_text()
+    before = (project / "data/source/my_table.csv.dvc").read_text()
     revise(project)
     results = list(run_lines(change[1], project).values())
     status, repro = results[0].stdout, results[1].stdout
     assert re.search(STATUS_CHANGED, status), status
     assert "Running stage 'ingest'" in repro and "Running stage 'train'" in repro, repro
-    assert (project / "data/my_table.csv.dvc").read_text() != before
+    assert (project / "data/source/my_table.csv.dvc").read_text() != before
     assert json.loads((project / "data/raw/provenance.json").read_text())["rows"] == 400
     again = sh("dvc", "repro", cwd=project)
     assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout

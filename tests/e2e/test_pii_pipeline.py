@@ -83,12 +83,12 @@ def repo(tmp_path_factory) -> Path:
     params = shrink(yaml.safe_load((ROOT / "params.yaml").read_text()), SHRINK)
     params["ingest"]["max_rows"] = 0
     # race: some groups are too small for 1500 rows
-    params["data"].update(source="pii.csv", path="pii.csv", id_columns=["customer"], sensitive=["sex"])
+    params["data"].update(source="data/source/pii.csv", id_columns=["customer"], sensitive=["sex"])
     params["validate"]["privacy"] = POLICY
     repo = copy_project(tmp_path_factory.mktemp("privacy") / "repo", params, commit=False)
-    source.to_csv(repo / "pii.csv", index=False)
+    source.to_csv(repo / "data/source/pii.csv", index=False)
     # the schema describes the validated table: planted columns gone, customer a hashed string
-    data = DataConfig(source=str(repo / "pii.csv"), id_columns=("customer",), sensitive=("sex",))
+    data = DataConfig(source=str(repo / "data/source/pii.csv"), id_columns=("customer",), sensitive=("sex",))
     raw, _ = ingest(data, IngestConfig(**params["ingest"]))
     cleaned, _ = screen(raw, data, build(PrivacyConfig, POLICY, "privacy"), KEY)
     schema, observed = infer_schema(cleaned, target="income")
@@ -135,7 +135,7 @@ def test_validated_table_keeps_the_hashed_key_and_reports_without_values(repo):
     actions = {d["column"]: d["action"] for d in report["privacy"]}
     assert actions == {"contact": "drop", "phone": "drop", "payment": "drop", "account": "drop",
                        "last_ip": "drop", "tax_ref": "drop", "holder": "drop", "customer": "hash"}
-    raw = pd.read_csv(io.StringIO((repo / "pii.csv").read_text()))
+    raw = pd.read_csv(io.StringIO((repo / "data/source/pii.csv").read_text()))
     assert raw["contact"].str.contains("canary-pii").all()  # the planted source itself is untouched
 
 
@@ -150,7 +150,7 @@ def test_the_serve_request_log_holds_no_planted_value(repo, tmp_path):
 
     manifest = json.loads((repo / "models" / "optimized" / "manifest.json").read_text())
     names = [c["name"] for c in manifest["inputs"]]
-    raw = pd.read_csv(repo / "pii.csv").head(3)
+    raw = pd.read_csv(repo / "data/source/pii.csv").head(3)
     valid = json.loads(pd.read_parquet(repo / "data" / "validated" / "dataset.parquet")[names].head(3)
                        .to_json(orient="records"))
     planted = json.loads(raw.to_json(orient="records"))

@@ -24,7 +24,7 @@ SHRINK = {
     "evaluate.bootstrap": 50,
     "evaluate.explain_rows": 100,
 }
-COPY = ["dvc.yaml", "params.yaml", "tune.yaml", "schema.yaml", "stages", "src", ".dvc/config",
+COPY = ["dvc.yaml", "params.yaml", "tune.yaml", "schema.yaml", "stages", "src", "data/source", ".dvc/config",
         ".dvc/.gitignore", ".dvc/plots", ".dvcignore", ".gitignore"]
 
 

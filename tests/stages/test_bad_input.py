@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from traincycle.datasource import ingest_deps
 from traincycle.pipeline import stage_commands
 
 from conftest import ROOT, assert_user_error, make_frame, write_optimized_model, write_tiny_artifacts
@@ -35,12 +36,15 @@ def run_in(cwd: Path, stage: str) -> subprocess.CompletedProcess:
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
-def params(tmp: Path, **sections: object) -> None:
-    """params.yaml = the project's, with whole sections replaced or merged (dicts merge one level)."""
+def params(tmp: Path, watched: bool = True, **sections: object) -> None:
+    """params.yaml = the project's, with whole sections replaced or merged (dicts merge one level);
+    dvc.yaml's ingest deps list data.source as a user adds it (unless not `watched`)."""
     base = yaml.safe_load((ROOT / "params.yaml").read_text())
     data = sections.get("data")
-    if isinstance(data, dict) and "source" in data and "path" not in data:
-        sections["data"] = {**data, "path": data["source"]}  # what DVC watches, as a user sets it
+    deps = ingest_deps(ROOT / "dvc.yaml")
+    if isinstance(data, dict) and "source" in data and watched:
+        deps.append(data["source"])
+    (tmp / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"ingest": {"cmd": "-", "deps": deps}}}))
     for name, value in sections.items():
         if isinstance(value, dict) and isinstance(base.get(name), dict):
             base[name] = {**base[name], **value}
@@ -51,7 +55,7 @@ def params(tmp: Path, **sections: object) -> None:
 
 def outputs(tmp: Path) -> list[str]:
     """Files a stage wrote under the working directory, besides the inputs the test made."""
-    made = {"params.yaml", "source.csv", "source.parquet", "schema.yaml"}
+    made = {"params.yaml", "dvc.yaml", "source.csv", "source.parquet", "schema.yaml"}
     return sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*")
                   if p.is_file() and p.name not in made and "inputs" not in p.parts)
 
@@ -72,11 +76,15 @@ def parquet_bytes(df: pd.DataFrame) -> bytes:
 
 
 GOOD = make_frame(60).to_csv(index=False).encode()
+SRC = "source.csv"
 ONE_CLASS = make_frame(60).assign(income="<=50K").to_csv(index=False).encode()
 NO_LABELS = make_frame(60).assign(income=None).to_csv(index=False).encode()
 PARQUET = parquet_bytes(make_frame(60))
 
 INGEST_CASES = {
+    "source DVC does not watch": (
+        lambda t: (t.joinpath("source.csv").write_bytes(GOOD), params(t, False, data={"source": SRC})),
+        ["dvc.yaml: no ingest dependency holds data.source"]),
     "missing file": (lambda t: params(t, data={"source": "source.csv"}), ["source.csv: file not found"]),
     "unreadable (a directory)": (lambda t: (t.joinpath("source.csv").mkdir(), params(t, data={
         "source": "source.csv"})), ["source.csv: is a directory"]),

@@ -1,4 +1,4 @@
-"""data.path (what DVC watches) must cover data.source; labels as written in the data."""
+"""One of ingest's dvc.yaml deps must cover data.source; labels as written in the data."""
 
 from __future__ import annotations
 
@@ -7,40 +7,57 @@ import pandas as pd
 import pytest
 
 from traincycle.config import DataConfig, build
-from traincycle.datasource import check_watched
+from traincycle.datasource import check_watched, ingest_deps
 from traincycle.errors import ConfigError, DataError
 from traincycle.ingest import label_text
 from traincycle.schema import ColumnSchema, Schema, check_describes
 
+DEFAULT = [".sources/ingest.sha256", "data/source"]
 
-@pytest.mark.parametrize(("source", "path"), [
-    ("data/mine.csv", "data/mine.csv"),
-    ("./data/mine.csv", "data/mine.csv"),
-    ("data/shop/part-0.parquet", "data/shop"),      # a folder holding the source
-    ("data/images", "data/images/"),
-    ("/srv/share/table.parquet", "/srv/share/table.parquet"),
-    ("https://example.org/t.csv", "https://example.org/t.csv"),
-    ("s3://bucket/t.csv", "s3://bucket/t.csv"),
-    ("builtin:adult", "src/traincycle/datasets/adult"),
-    ("builtin:digits", "src/traincycle/datasets"),
-    ("data/mine.csv", None),                        # unset: nothing to check (library use)
+
+@pytest.mark.parametrize(("source", "deps"), [
+    ("data/source/mine.csv", DEFAULT),
+    ("./data/source/mine.csv", DEFAULT),
+    ("data/source/shop/part-0.parquet", DEFAULT),
+    ("data/source", DEFAULT),
+    ("data/mine.csv", [*DEFAULT, "data/mine.csv"]),          # a path listed itself
+    ("data/shop/part-0.parquet", ["data/shop/"]),            # a folder holding it
+    ("/srv/share/table.parquet", ["/srv/share/table.parquet"]),
+    ("https://example.org/t.csv", [*DEFAULT, "https://example.org/t.csv"]),
+    ("s3://bucket/t.csv", ["${data.source}"]),                # interpolated: switched with -S
+    ("builtin:adult", [".sources/ingest.sha256"]),           # in the code fingerprint
+    ("builtin:digits", []),
 ])
-def test_path_covering_the_source_is_accepted(source, path):
-    check_watched(DataConfig(source=source, path=path))
+def test_a_dep_covering_the_source_is_accepted(source, deps):
+    check_watched(source, deps)
 
 
-@pytest.mark.parametrize(("source", "path", "needle"), [
-    ("data/mine.csv", "src/traincycle/datasets/adult", "set data.path: data/mine.csv"),
-    ("data/mine.csv", "data/other.csv", "does not hold data.source 'data/mine.csv'"),
-    ("data/shop", "data/shop/part-0.parquet", "does not hold"),
-    ("data/mine.csv", "data/min", "does not hold"),   # a name prefix is not a parent folder
-    ("builtin:adult", "data/mine.csv", "set data.path: src/traincycle/datasets"),
-    ("https://example.org/t.csv", "data/t.csv", "expected the URL itself"),
+@pytest.mark.parametrize(("source", "deps", "needle"), [
+    ("data/mine.csv", DEFAULT, "move it under data/source/ or add `- data/mine.csv`"),
+    ("data/shop", [*DEFAULT, "data/shop/part-0.parquet"], "no ingest dependency holds"),
+    ("data/source2/t.csv", DEFAULT, "no ingest dependency holds"),   # a name prefix is no folder
+    ("https://example.org/t.csv", DEFAULT, "add `- https://example.org/t.csv` under its deps"),
+    ("s3://bucket/t.csv", [*DEFAULT, "s3://bucket"], "does not depend on data.source s3://bucket/t.csv"),
 ])
-def test_path_not_covering_the_source_is_one_clear_error(source, path, needle):
-    with pytest.raises(ConfigError, match=r"params data\.path") as err:
-        check_watched(DataConfig(source=source, path=path))
+def test_a_source_no_dep_covers_is_one_clear_error(source, deps, needle):
+    with pytest.raises(ConfigError, match=r"^dvc\.yaml: ") as err:
+        check_watched(source, deps)
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_ingest_deps_are_read_from_the_pipeline_file(tmp_path):
+    spec = tmp_path / "dvc.yaml"
+    spec.write_text("stages:\n  ingest:\n    cmd: x\n    deps:\n      - data/source\n"
+                    "      - s3://b/t.csv:\n          cache: false\n")
+    assert ingest_deps(spec) == ["data/source", "s3://b/t.csv"]
+    spec.write_text("stages: [\n")
+    with pytest.raises(ConfigError, match=r"dvc\.yaml: cannot read the pipeline file"):
+        ingest_deps(spec)
+
+
+def test_data_path_is_no_longer_a_key():
+    with pytest.raises(ConfigError, match=r"params data"):
+        build(DataConfig, {"source": "x.csv", "target": "y", "path": "x.csv"}, "data")
 
 
 @pytest.mark.parametrize(("written", "label"), [(1, "1"), (0, "0"), (True, "True"), (">50K", ">50K")])
