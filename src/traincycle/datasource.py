@@ -59,7 +59,7 @@ def ingest_deps(stage_file: str | Path) -> list[str]:
         spec = yaml.safe_load(Path(stage_file).read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{stage_file}: cannot read the pipeline file ({type(exc).__name__})") from None
-    stages = spec.get("stages") or {} if isinstance(spec, dict) else {}
+    stages = (spec.get("stages") or {}) if isinstance(spec, dict) else {}
     deps = (stages.get("ingest") or {}).get("deps") or []
     return [next(iter(d)) if isinstance(d, dict) else str(d) for d in deps]
 
