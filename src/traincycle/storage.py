@@ -93,6 +93,9 @@ def stable_zip(data: bytes) -> bytes:
 #: that library (torch ~3 s, dask ~1 s)
 _ARRAY_API_ADAPTERS = tuple(f"sklearn.externals.array_api_compat.{lib}"
                             for lib in ("torch", "dask", "cupy", "jax"))
+#: blocked while skops lists the estimators: the adapters, and pytest, which the walk's
+#: ``sklearn.utils._testing`` imports (~0.1 s) only for test markers, inside ``except ImportError``
+_WALK_BLOCKED = (*_ARRAY_API_ADAPTERS, "pytest")
 
 
 def _skops_io() -> ModuleType:
@@ -103,11 +106,12 @@ def _skops_io() -> ModuleType:
     ``sklearn.externals`` included: ~4 s of torch and dask in a process (featurize, optimize)
     that uses neither. The walk skips a package whose import fails, and all_estimators ignores
     ``externals`` anyway, so an adapter not yet imported is blocked for the walk (a ``None``
-    entry in ``sys.modules`` makes its import fail) and unblocked right after.
+    entry in ``sys.modules`` makes its import fail) and unblocked right after; so is pytest,
+    unless already imported.
     """
     if "skops.io" in sys.modules:
         return sys.modules["skops.io"]
-    blocked = [name for name in _ARRAY_API_ADAPTERS if name not in sys.modules]
+    blocked = [name for name in _WALK_BLOCKED if name not in sys.modules]
     sys.modules.update(dict.fromkeys(blocked))
     try:
         import skops.io as sio

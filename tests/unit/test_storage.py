@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent("""
     path = sys.argv[1]
     dump_skops(StandardScaler().fit(np.arange(6.0).reshape(3, 2)), path)
     scaler = load_skops(path)
-    heavy = sorted(m for m in ("torch", "dask") if m in sys.modules)
+    heavy = sorted(m for m in ("torch", "dask", "pytest") if m in sys.modules)
     left_blocked = sorted(n for n, m in sys.modules.items() if m is None and "array_api_compat" in n)
 
     import skops.io._trusted_types as trusted
