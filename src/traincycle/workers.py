@@ -14,17 +14,33 @@ stdout and stderr open until the worker leaves: `traincycle queue start -j 2 | c
 `subprocess.run(..., capture_output=True)` then waited for the whole queue plus the workers' 10 s
 idle timeout. The workers are started with those descriptors on /dev/null (their own output goes
 to the log files under .dvc/tmp/exps/celery, as before).
+
+The start command does not open the DVC repository nor ask the workers over the broker who is
+running (`worker_status`: a celery broadcast that always waits its full 1 s timeout): opening
+the repository and asking took about 3 of the start command's 3.9 s, every one of them before
+the first worker could start importing. It finds the queue directory as DVC does (the nearest
+`.dvc` above the working directory) and looks for each worker's node name in the arguments of
+the processes on this machine: a filesystem-broker worker (`@localhost`) is a local process
+started as `dvc exp queue-worker NODE`, and this sees one that is still importing, which the
+broadcast does not (it answers only once ready). Two start commands at once are serialised by
+a lock file, held until each spawned worker shows in the process table.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
+from traincycle.errors import ConfigError
 from traincycle.pinning import available_cores, child_env, core_slots
+
+#: how long a spawned worker may take to show in the process table before the lock is released
+SPAWN_VISIBLE_S = 10.0
 
 
 def node_name(wdir: str, num: int) -> str:
@@ -83,22 +99,76 @@ def pinned_process(cores: tuple[int, ...]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+def queue_dir(root: str = ".") -> str:
+    """DVC's queue directory (broker, results, worker logs) of the repository holding `root`.
+
+    The same string as DVC's `celery_queue.wdir`, which node names hash: DVC's `find_root` (the
+    nearest directory up from the absolute `root` with a `.dvc` directory, not past a mount
+    point) plus `.dvc/tmp/exps/celery`.
+    """
+    path = start = os.path.abspath(root)
+    while not os.path.isdir(os.path.join(path, ".dvc")):
+        parent = os.path.dirname(path)
+        if os.path.ismount(path) or parent == path:
+            raise ConfigError(f"{start}: not inside a DVC repository (no .dvc directory here or above)")
+        path = parent
+    return os.path.join(path, ".dvc", "tmp", "exps", "celery")
+
+
+def running_nodes(names: Collection[str]) -> set[str]:
+    """Those of the celery node `names` that a live process on this machine has among its
+    arguments (`dvc exp queue-worker NODE`), whether it is importing, idle or busy."""
+    import psutil
+
+    wanted, found = set(names), set()
+    for proc in psutil.process_iter(["cmdline"]):
+        found |= wanted.intersection(proc.info["cmdline"] or ())  # None where access is denied
+    return found
+
+
+@contextmanager
+def start_lock(wdir: str) -> Iterator[None]:
+    """Hold the queue directory's start lock: one start command checks and spawns at a time."""
+    os.makedirs(wdir, exist_ok=True)
+    with open(os.path.join(wdir, "traincycle-start.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            # explicitly: the workers' daemons, forked inside, share this descriptor until they leave
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def spawn_worker(wdir: str, num: int) -> None:
+    """Start queue worker `num` as DVC's `_spawn_worker` does (same command, daemon, log and pid
+    files, so `dvc queue status` / `stop` / `logs` see it); return once it shows in the process
+    table, so a start command waiting on the lock sees it too."""
+    from dvc_task.proc.process import ManagedProcess
+
+    node = node_name(wdir, num)
+    cmd = ["dvc", "exp", "queue-worker", node]
+    if num == 1:
+        cmd.append("--clean")  # as DVC: the first worker cleans the broker up when it leaves
+    ManagedProcess.spawn(cmd, wdir=wdir, name=f"dvc-exp-worker-{num}")
+    deadline = time.monotonic() + SPAWN_VISIBLE_S
+    while node not in running_nodes({node}) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def start_pinned_workers(jobs: int, root: str = ".") -> list[tuple[int, tuple[int, ...]]]:
     """Start up to `jobs` queue workers of the repository at `root`, worker k on core slot k.
 
     Workers already running are left alone. Returns (worker number, cores) of each started one.
     """
-    from dvc.repo import Repo
-
     slots = core_slots(jobs, available_cores())
+    wdir = queue_dir(root)
     started = []
-    with Repo(root) as repo:
-        queue = repo.experiments.celery_queue
-        active = queue.worker_status()
+    with start_lock(wdir):
+        active = running_nodes({node_name(wdir, num) for num in range(1, len(slots) + 1)})
         for num, cores in enumerate(slots, start=1):
-            if node_name(queue.wdir, num) in active:
+            if node_name(wdir, num) in active:
                 continue
             with pinned_process(cores), detached_stdio():
-                queue._spawn_worker(num)  # what `start_workers` runs per worker; it takes no affinity
+                spawn_worker(wdir, num)
             started.append((num, cores))
     return started

@@ -145,6 +145,10 @@ def test_queued_sweep_runs_on_pinned_workers_and_shows_up(toy):
     # it returned with its output captured while the 3 experiments still run: the workers' daemons
     # hold none of its pipes (they did, and it returned only after the workers had left)
     assert len(list(results.glob("celery-task-meta-*"))) < ended + 3
+    # started again at once, while the workers are still importing (too early to answer celery's
+    # inspect broadcast): it sees them and starts no second worker under the same node name
+    again = ok(sh(TRAINCYCLE, "queue", "start", "-j", str(jobs), cwd=toy))
+    assert "started 0 pinned queue worker(s)" in again
     try:
         for _ in range(300):  # `dvc queue start` returns at once; the workers run in the background
             status = ok(sh("dvc", "queue", "status", cwd=toy))

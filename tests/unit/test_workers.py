@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import subprocess
 import sys
 
-from traincycle.workers import node_name, pinned_process
+import pytest
+
+from traincycle.errors import ConfigError
+from traincycle.workers import (
+    node_name,
+    pinned_process,
+    queue_dir,
+    running_nodes,
+    start_lock,
+    start_pinned_workers,
+)
 
 #: forks inside `detached_stdio` (as DVC forks a worker's daemon) and reports whether the child
 #: still holds the pipe the parent's stdout was, then prints on the restored stdout
@@ -56,3 +67,69 @@ def test_a_process_forked_while_stdio_is_detached_holds_none_of_the_callers_pipe
     assert result.returncode == 0, result.stderr
     assert result.stdout == "stdout restored\n"
     assert json.loads(report.read_text()) == {"holds_pipe": False, "stdout": os.devnull}
+
+
+@pytest.fixture
+def dvc_repo(tmp_path):
+    """An initialised git + DVC repository with a subdirectory."""
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True, timeout=60)
+    subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, check=True, timeout=120)
+    (tmp_path / "stages").mkdir()
+    return tmp_path
+
+
+@pytest.fixture
+def fake_worker():
+    """Start a process that carries a node name among its arguments, as `dvc exp queue-worker
+    NODE` does; yields a function taking the node name."""
+    procs = []
+
+    def start(node: str) -> subprocess.Popen:
+        procs.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", node]))
+        return procs[-1]
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_queue_dir_is_dvcs_from_the_root_or_below_so_node_names_match(dvc_repo):
+    from dvc.repo import Repo
+
+    with Repo(str(dvc_repo)) as repo:
+        wdir = repo.experiments.celery_queue.wdir
+    assert queue_dir(str(dvc_repo)) == wdir
+    assert queue_dir(str(dvc_repo / "stages")) == wdir
+
+
+def test_outside_a_dvc_repository_the_queue_dir_is_a_one_line_error(tmp_path):
+    with pytest.raises(ConfigError, match="not inside a DVC repository"):
+        queue_dir(str(tmp_path))
+
+
+def test_a_worker_is_seen_by_its_node_name_while_its_process_lives(fake_worker):
+    node = f"dvc-exp-test{os.getpid()}-1@localhost"
+    assert running_nodes({node}) == set()
+    proc = fake_worker(node)
+    # a worker still importing shows here; celery's inspect broadcast hears only ready workers
+    assert running_nodes({node, "dvc-exp-other-2@localhost"}) == {node}
+    proc.kill()
+    proc.wait()
+    assert running_nodes({node}) == set()
+
+
+def test_a_running_worker_is_not_started_twice(dvc_repo, fake_worker):
+    wdir = queue_dir(str(dvc_repo))
+    fake_worker(node_name(wdir, 1))
+    assert start_pinned_workers(1, str(dvc_repo)) == []
+    assert not (dvc_repo / ".dvc" / "tmp" / "exps" / "celery" / "dvc-exp-worker-1.pid").exists()
+
+
+def test_start_commands_take_turns_on_the_start_lock(tmp_path):
+    wdir = str(tmp_path / "celery")
+    with start_lock(wdir), open(os.path.join(wdir, "traincycle-start.lock")) as other, \
+            pytest.raises(BlockingIOError):
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with open(os.path.join(wdir, "traincycle-start.lock")) as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released after the block
