@@ -115,14 +115,15 @@ def queue_dir(root: str = ".") -> str:
     return os.path.join(path, ".dvc", "tmp", "exps", "celery")
 
 
-def running_nodes(names: Collection[str]) -> set[str]:
-    """Those of the celery node `names` that a live process on this machine has among its
-    arguments (`dvc exp queue-worker NODE`), whether it is importing, idle or busy."""
+def node_pids(names: Collection[str]) -> dict[str, list[int]]:
+    """The live processes on this machine with one of the celery node `names` among their
+    arguments (`dvc exp queue-worker NODE`), whether importing, idle or busy: node -> pids."""
     import psutil
 
-    wanted, found = set(names), set()
+    wanted, found = set(names), {}
     for proc in psutil.process_iter(["cmdline"]):
-        found |= wanted.intersection(proc.info["cmdline"] or ())  # None where access is denied
+        for node in wanted.intersection(proc.info["cmdline"] or ()):  # None where access is denied
+            found.setdefault(node, []).append(proc.pid)
     return found
 
 
@@ -140,18 +141,19 @@ def start_lock(wdir: str) -> Iterator[None]:
 
 
 def spawn_worker(wdir: str, num: int) -> None:
-    """Start queue worker `num` as DVC's `_spawn_worker` does (same command, daemon, log and pid
-    files, so `dvc queue status` / `stop` / `logs` see it); return once it shows in the process
-    table, so a start command waiting on the lock sees it too."""
+    """Start queue worker `num` as DVC's `_spawn_worker` does (the same daemon, log and pid
+    files, so `dvc queue status` / `stop` / `logs` see it), running `dvc exp queue-worker` through
+    `traincycle.queueworker`; return once it shows in the process table, so a start command
+    waiting on the lock sees it too."""
     from dvc_task.proc.process import ManagedProcess
 
     node = node_name(wdir, num)
-    cmd = ["dvc", "exp", "queue-worker", node]
+    cmd = [sys.executable, "-m", "traincycle.queueworker", node]
     if num == 1:
         cmd.append("--clean")  # as DVC: the first worker cleans the broker up when it leaves
     ManagedProcess.spawn(cmd, wdir=wdir, name=f"dvc-exp-worker-{num}")
     deadline = time.monotonic() + SPAWN_VISIBLE_S
-    while node not in running_nodes({node}) and time.monotonic() < deadline:
+    while node not in node_pids({node}) and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
@@ -164,7 +166,7 @@ def start_pinned_workers(jobs: int, root: str = ".") -> list[tuple[int, tuple[in
     wdir = queue_dir(root)
     started = []
     with start_lock(wdir):
-        active = running_nodes({node_name(wdir, num) for num in range(1, len(slots) + 1)})
+        active = node_pids({node_name(wdir, num) for num in range(1, len(slots) + 1)})
         for num, cores in enumerate(slots, start=1):
             if node_name(wdir, num) in active:
                 continue

@@ -14,9 +14,9 @@ import pytest
 from traincycle.errors import ConfigError
 from traincycle.workers import (
     node_name,
+    node_pids,
     pinned_process,
     queue_dir,
-    running_nodes,
     start_lock,
     start_pinned_workers,
 )
@@ -110,13 +110,13 @@ def test_outside_a_dvc_repository_the_queue_dir_is_a_one_line_error(tmp_path):
 
 def test_a_worker_is_seen_by_its_node_name_while_its_process_lives(fake_worker):
     node = f"dvc-exp-test{os.getpid()}-1@localhost"
-    assert running_nodes({node}) == set()
+    assert node_pids({node}) == {}
     proc = fake_worker(node)
     # a worker still importing shows here; celery's inspect broadcast hears only ready workers
-    assert running_nodes({node, "dvc-exp-other-2@localhost"}) == {node}
+    assert node_pids({node, "dvc-exp-other-2@localhost"}) == {node: [proc.pid]}
     proc.kill()
     proc.wait()
-    assert running_nodes({node}) == set()
+    assert node_pids({node}) == {}
 
 
 def test_a_running_worker_is_not_started_twice(dvc_repo, fake_worker):
