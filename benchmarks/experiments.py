@@ -12,6 +12,14 @@ plus each worker's, the experiments it ran included. The two tune studies walk t
 grid, so they train the same hyperparameters; with `--jobs 2` each trial runs on its own core
 with `n_jobs` 1. CPU seconds (user + system of every process, children included) are shown
 beside the wall time: they change far less with other load on the machine.
+
+The queue rows also give the queue's start-up: seconds from the start command's launch until
+the workers have picked up their first experiments (the later worker), read from the workers'
+logs. With ``--against REV`` the pinned queue also runs from that git revision's code (its
+`traincycle queue start`, on its own 4 param values, just before this tree's), so a change's
+before and after share one run and one load:
+
+    python experiments.py --quick --part queue --against main
 """
 
 from __future__ import annotations
@@ -22,15 +30,18 @@ import os
 import shlex
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import yaml
-from harness import Run, copy_project, load_line, load_params, measure, table
+from harness import ROOT, Run, copy_project, load_line, load_params, measure, table
+from overhead import tree_of
 
 PARAM = "train.xgboost.reg_lambda"
 SEQUENTIAL = (1.1, 1.2, 1.3, 1.4)
 QUEUED = (2.1, 2.2, 2.3, 2.4)
 PINNED = (3.1, 3.2, 3.3, 3.4)
+AGAINST = (4.1, 4.2, 4.3, 4.4)
 #: celery task states of an ended task
 READY = ("SUCCESS", "FAILURE", "REVOKED")
 GIT = ["git", "-c", "user.email=bench@local", "-c", "user.name=bench"]
@@ -114,10 +125,27 @@ def wait_for_queue(repo: Path, tasks: int, limit_s: float = 3600) -> dict[int, f
     return cpu
 
 
-def run_queue(repo: Path, start_cmd: list[str], succeeded: int) -> Run:
+def first_pickups(repo: Path, since: float) -> list[float]:
+    """Per worker, seconds from `since` (epoch) until it received its first experiment after
+    `since`, from the timestamps celery writes into each worker's log (local time, ms)."""
+    found = []
+    for log in celery_dir(repo).glob("dvc-exp-worker-*.out"):
+        for line in log.read_text(errors="replace").splitlines():
+            if "INFO/MainProcess] Task" not in line or not line.endswith("received"):
+                continue
+            stamp = datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            if stamp >= since:
+                found.append(stamp - since)
+                break
+    return found
+
+
+def run_queue(repo: Path, start_cmd: list[str], succeeded: int) -> tuple[Run, float]:
     """Start the queue's workers; wall and CPU seconds (the start command's and the workers')
-    until `succeeded` experiments have ended, all of them successes."""
+    until `succeeded` experiments have ended, all of them successes, and the start-up (seconds
+    until each worker had its first experiment)."""
     log = repo.parent / "queue-start.log"
+    launched = time.time() - 0.01  # the log's millisecond stamps may round below the launch
     start = time.perf_counter()
     # output to a file: DVC's worker daemons, forked from the start command, would keep a pipe
     # open (and the measure waiting) until they leave, 10 s after the queue empties
@@ -129,7 +157,8 @@ def run_queue(repo: Path, start_cmd: list[str], succeeded: int) -> Run:
     status = measure(["dvc", "queue", "status"], repo).output
     if "Failed" in status or status.count("Success") < succeeded:
         raise SystemExit(f"a queued experiment did not succeed:\n{status}")
-    return Run(seconds, 0.0, 0, status, started.cpu_seconds + sum(cpu.values()))
+    startup = max(first_pickups(repo, launched), default=float("nan"))  # the later worker's
+    return Run(seconds, 0.0, 0, status, started.cpu_seconds + sum(cpu.values())), startup
 
 
 def setup(tmp: Path, quick: bool) -> Path:
@@ -141,31 +170,51 @@ def setup(tmp: Path, quick: bool) -> Path:
     return repo
 
 
-def queue_rows(repo: Path) -> list[dict[str, object]]:
-    """Sequential `dvc exp run` x4 vs `dvc queue start -j 2` vs `traincycle queue start -j 2`."""
+def pinned_queue(repo: Path, values: tuple[float, ...], done: int, src: Path) -> tuple[Run, float]:
+    """Queue 4 experiments (`n_jobs` 1) and run them with `traincycle queue start -j 2` from the
+    code in `src`; `done` tasks had ended before."""
+    for v in values:
+        ok(["dvc", "exp", "run", "--queue", "-S", f"{PARAM}={v}", "-S", "train.xgboost.n_jobs=1"], repo)
+    start = ["env", f"PYTHONPATH={src}", "traincycle", "queue", "start", "-j", "2"]
+    return run_queue(repo, start, done + len(values))
+
+
+def queue_rows(repo: Path, against: str | None = None) -> list[dict[str, object]]:
+    """Sequential `dvc exp run` x4 vs `dvc queue start -j 2` vs `traincycle queue start -j 2`
+    (and the latter at `against`, run just before this tree's)."""
     runs = [checked(["dvc", "exp", "run", "-S", f"{PARAM}={v}"], repo) for v in SEQUENTIAL]
     sequential = Run(sum(r.seconds for r in runs), 0.0, 0, "", sum(r.cpu_seconds for r in runs))
     enqueue = sum(ok(["dvc", "exp", "run", "--queue", "-S", f"{PARAM}={v}"], repo) for v in QUEUED)
-    queued = run_queue(repo, ["dvc", "queue", "start", "-j", "2"], len(QUEUED))
+    queued, queued_startup = run_queue(repo, ["dvc", "queue", "start", "-j", "2"], len(QUEUED))
     # idle workers leave by themselves after 10 s; no `dvc queue stop` here: its shutdown
     # broadcast outlives workers that already left and stops the next ones after one task
     time.sleep(15)
-    for v in PINNED:
-        ok(["dvc", "exp", "run", "--queue", "-S", f"{PARAM}={v}", "-S", "train.xgboost.n_jobs=1"], repo)
-    pinned = run_queue(repo, ["traincycle", "queue", "start", "-j", "2"], len(QUEUED) + len(PINNED))
+    done = len(QUEUED)
+    before = None
+    if against:
+        before = pinned_queue(repo, AGAINST, done, tree_of(against, repo.parent / "against") / "src")
+        done += len(AGAINST)
+        time.sleep(15)
+    pinned = pinned_queue(repo, PINNED, done, ROOT / "src")
     ok(["dvc", "queue", "stop"], repo)
 
-    def row(measure: str, run: Run, extra: float = 0.0) -> dict[str, object]:
+    def row(measure: str, run: Run, extra: float = 0.0, startup: float | None = None) -> dict[str, object]:
         seconds = run.seconds + extra
         return {"measure": measure, "seconds": seconds, "per exp s": seconds / 4,
-                "ratio": seconds / sequential.seconds, "CPU s": run.cpu_seconds}
+                "ratio": seconds / sequential.seconds, "CPU s": run.cpu_seconds,
+                "start-up s": "" if startup is None else startup}
 
-    return [
+    rows = [
         row("4 experiments: sequential `dvc exp run` (baseline)", sequential),
-        row("4 experiments: `dvc queue start -j 2` (start to empty queue)", queued),
+        row("4 experiments: `dvc queue start -j 2` (start to empty queue)", queued, startup=queued_startup),
         row("4 experiments: queue incl. `dvc exp run --queue` x4", queued, enqueue),
-        row("4 experiments: `traincycle queue start -j 2`, pinned, n_jobs 1", pinned),
     ]
+    if before:
+        rows.append(row(f"4 experiments: `traincycle queue start -j 2` at {against}", before[0],
+                        startup=before[1]))
+    rows.append(row("4 experiments: `traincycle queue start -j 2`, pinned, n_jobs 1", pinned[0],
+                    startup=pinned[1]))
+    return rows
 
 
 def tune_rows(repo: Path) -> list[dict[str, object]]:
@@ -178,21 +227,21 @@ def tune_rows(repo: Path) -> list[dict[str, object]]:
     trials = len(TUNE_VALUES)
     return [
         {"measure": f"tune, {trials} trials: `--jobs 1` (baseline)", "seconds": one.seconds,
-         "per exp s": one.seconds / trials, "ratio": 1.0, "CPU s": one.cpu_seconds},
+         "per exp s": one.seconds / trials, "ratio": 1.0, "CPU s": one.cpu_seconds, "start-up s": ""},
         {"measure": f"tune, {trials} trials: `--jobs 2`, pinned", "seconds": two.seconds,
          "per exp s": two.seconds / trials, "ratio": two.seconds / one.seconds,
-         "CPU s": two.cpu_seconds},
+         "CPU s": two.cpu_seconds, "start-up s": ""},
     ]
 
 
-def main(quick: bool, part: str = "all") -> list[dict[str, object]]:
+def main(quick: bool, part: str = "all", against: str | None = None) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory(prefix="tc-exps-") as tmp:
         repo = setup(Path(tmp), quick)
-        rows = queue_rows(repo) if part in ("all", "queue") else []
+        rows = queue_rows(repo, against) if part in ("all", "queue") else []
         rows += tune_rows(repo) if part in ("all", "tune") else []
         # --all-commits: the queued experiments hang off the baseline commit, the trials off "tune settings"
         shown = measure(["dvc", "exp", "ls", "--all-commits", "--name-only"], repo).output.split()
-    expected = (len(SEQUENTIAL) + len(QUEUED) + len(PINNED)) * (part != "tune")
+    expected = (len(SEQUENTIAL) + len(QUEUED) + len(PINNED) + len(AGAINST) * bool(against)) * (part != "tune")
     expected += 2 * len(TUNE_VALUES) * (part != "queue")
     if len(shown) < expected:
         raise SystemExit(f"{table(rows)}\nexpected {expected} experiments, found: {shown}")
@@ -204,7 +253,9 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="5,000 rows instead of 20,000")
     parser.add_argument("--part", choices=("all", "queue", "tune"), default="all",
                         help="only the queue or only the tune measures (default: both)")
+    parser.add_argument("--against", metavar="REV",
+                        help="also run the pinned queue from this revision's code, just before this tree's")
     args = parser.parse_args()
     before = os.getloadavg()[0]
-    print(table(main(args.quick, args.part)))
+    print(table(main(args.quick, args.part, args.against)))
     print(load_line(before))

@@ -121,9 +121,15 @@ def node_pids(names: Collection[str]) -> dict[str, list[int]]:
     import psutil
 
     wanted, found = set(names), {}
-    for proc in psutil.process_iter(["cmdline"]):
-        for node in wanted.intersection(proc.info["cmdline"] or ()):  # None where access is denied
-            found.setdefault(node, []).append(proc.pid)
+    # a fresh Process per pid: `process_iter` reuses the Process objects of earlier calls and
+    # skips a pid that an earlier call saw for another, since ended, process (a reused pid)
+    for pid in psutil.pids():
+        try:
+            cmdline = psutil.Process(pid).cmdline()
+        except psutil.Error:  # gone meanwhile, or not ours to read
+            continue
+        for node in wanted.intersection(cmdline):
+            found.setdefault(node, []).append(pid)
     return found
 
 
