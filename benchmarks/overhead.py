@@ -135,20 +135,23 @@ def main(quick: bool, cold_repeat: int = 3, noop_repeat: int = 9,
         load = [os.getloadavg()[0]]
         cold = interleaved([arm(root) for root in trees.values() for arm in (cold_ours, cold_plain)],
                            cold_repeat)
-        for root in trees.values():
-            if root not in reproduced:  # no-op only: one unmeasured repro to have something to check
-                cold_ours(root)()
-        stages = len(stage_commands(reproduced[ROOT]))
-        bare = bare_pipeline(Path(tmp) / "bare", stages)
-        for repo in (bare, *reproduced.values()):
-            checked("dvc repro", repo)  # the first no-op run fills DVC's state and site caches
-        noop = interleaved([*(partial(checked, "dvc repro", reproduced[root]) for root in trees.values()),
-                            partial(checked, "dvc repro", bare)], noop_repeat)
+        noop: list[list[Run]] = []
+        if noop_repeat:
+            for root in trees.values():
+                if root not in reproduced:  # no-op only: one unmeasured repro to have something to check
+                    cold_ours(root)()
+            stages = len(stage_commands(reproduced[ROOT]))
+            bare = bare_pipeline(Path(tmp) / "bare", stages)
+            for repo in (bare, *reproduced.values()):
+                checked("dvc repro", repo)  # the first no-op run fills DVC's state and site caches
+            noop = interleaved([*(partial(checked, "dvc repro", reproduced[root]) for root in trees.values()),
+                                partial(checked, "dvc repro", bare)], noop_repeat)
         load.append(os.getloadavg()[0])
     rows = []
     for k, label in enumerate(trees):
-        rows.append(row(f"no-op dvc repro ({stages} stages) vs bare DVC pipeline{label}", noop[k], noop[-1],
-                        NOOP_GOAL))
+        if noop:
+            rows.append(row(f"no-op dvc repro ({stages} stages) vs bare DVC pipeline{label}", noop[k],
+                            noop[-1], NOOP_GOAL))
         if cold_repeat:
             rows.append(row(f"cold dvc repro vs one plain Python process{label}", cold[2 * k],
                             cold[2 * k + 1], COLD_GOAL))
