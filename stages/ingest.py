@@ -4,11 +4,12 @@ import click
 
 from traincycle.config import load_stage_config
 from traincycle.cost import tracked
-from traincycle.datasource import check_watched, ingest_deps
+from traincycle.datasource import check_watched
 from traincycle.errors import report_errors
 from traincycle.ingest import IngestConfig
 from traincycle.io import write_json, write_parquet
 from traincycle.modalities import modality
+from traincycle.pipeline import stage_deps
 from traincycle.provenance import stamp_raw
 
 
@@ -23,7 +24,7 @@ from traincycle.provenance import stamp_raw
 def main(params_path: str, out_path: str, provenance_path: str, stage_file: str | None) -> None:
     data, _, cfg = load_stage_config(params_path, "ingest", IngestConfig)
     if stage_file:
-        check_watched(data.source, ingest_deps(stage_file), stage_file)
+        check_watched(data.source, stage_deps(stage_file, "ingest"), stage_file)
     df, provenance = modality(data.modality).ingest(data, cfg)
     write_parquet(df, out_path)
     write_json(stamp_raw(provenance, out_path), provenance_path)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Sequence
-from pathlib import Path
 
 from traincycle.errors import ConfigError
 
@@ -49,19 +48,6 @@ def _norm(path: str) -> str:
 
 def _within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-def ingest_deps(stage_file: str | Path) -> list[str]:
-    """The dependency paths of the `ingest` stage in dvc.yaml (a dep may carry options: its key)."""
-    import yaml
-
-    try:
-        spec = yaml.safe_load(Path(stage_file).read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{stage_file}: cannot read the pipeline file ({type(exc).__name__})") from None
-    stages = (spec.get("stages") or {}) if isinstance(spec, dict) else {}
-    deps = (stages.get("ingest") or {}).get("deps") or []
-    return [next(iter(d)) if isinstance(d, dict) else str(d) for d in deps]
 
 
 def check_watched(source: str, deps: Sequence[str], stage_file: str = "dvc.yaml") -> None:

@@ -12,13 +12,25 @@ from traincycle.errors import ConfigError
 _REFERENCE = re.compile(r"\$\{([^}]+)\}")
 
 
+def read_spec(path: str | Path) -> dict:
+    """dvc.yaml as a mapping, or a one-line ConfigError naming the file."""
+    try:
+        spec = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the pipeline file ({type(exc).__name__})") from None
+    return spec if isinstance(spec, dict) else {}
+
+
+def stage_deps(path: str | Path, stage: str) -> list[str]:
+    """The dependency paths of `stage` in dvc.yaml (a dep may carry options: its key)."""
+    deps = ((read_spec(path).get("stages") or {}).get(stage) or {}).get("deps") or []
+    return [next(iter(d)) if isinstance(d, dict) else str(d) for d in deps]
+
+
 def stage_commands(repo: str | Path = ".") -> dict[str, str]:
     """Each stage's `cmd` from dvc.yaml with `${var}` references resolved from its `vars`."""
     path = Path(repo) / "dvc.yaml"
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the pipeline ({exc})") from None
+    spec = read_spec(path)
     variables: dict[str, object] = {}
     for entry in spec.get("vars", []):
         if isinstance(entry, dict):

@@ -18,8 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from traincycle.datasource import ingest_deps
-from traincycle.pipeline import stage_commands
+from traincycle.pipeline import stage_commands, stage_deps
 
 from conftest import ROOT, assert_user_error, make_frame, write_optimized_model, write_tiny_artifacts
 
@@ -41,7 +40,7 @@ def params(tmp: Path, watched: bool = True, **sections: object) -> None:
     dvc.yaml's ingest deps list data.source as a user adds it (unless not `watched`)."""
     base = yaml.safe_load((ROOT / "params.yaml").read_text())
     data = sections.get("data")
-    deps = ingest_deps(ROOT / "dvc.yaml")
+    deps = stage_deps(ROOT / "dvc.yaml", "ingest")
     if isinstance(data, dict) and "source" in data and watched:
         deps.append(data["source"])
     (tmp / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"ingest": {"cmd": "-", "deps": deps}}}))

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from traincycle.config import DataConfig, build
-from traincycle.datasource import check_watched, ingest_deps
+from traincycle.datasource import check_watched
 from traincycle.errors import ConfigError, DataError
 from traincycle.ingest import label_text
+from traincycle.pipeline import stage_deps
 from traincycle.schema import ColumnSchema, Schema, check_describes
 
 DEFAULT = [".sources/ingest.sha256", "data/source"]
@@ -49,10 +50,10 @@ def test_ingest_deps_are_read_from_the_pipeline_file(tmp_path):
     spec = tmp_path / "dvc.yaml"
     spec.write_text("stages:\n  ingest:\n    cmd: x\n    deps:\n      - data/source\n"
                     "      - s3://b/t.csv:\n          cache: false\n")
-    assert ingest_deps(spec) == ["data/source", "s3://b/t.csv"]
+    assert stage_deps(spec, "ingest") == ["data/source", "s3://b/t.csv"]
     spec.write_text("stages: [\n")
     with pytest.raises(ConfigError, match=r"dvc\.yaml: cannot read the pipeline file"):
-        ingest_deps(spec)
+        stage_deps(spec, "ingest")
 
 
 def test_data_path_is_no_longer_a_key():
