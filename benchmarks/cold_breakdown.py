@@ -4,15 +4,15 @@ Two fresh copies of the project on the built-in data, run one after the other:
 
 - `dvc repro`, DVC run through its own entry point in a child process that reports its own CPU
   seconds (start-up, stage status, hashing and caching outputs, rewriting dvc.lock after each
-  stage) apart from its stages' (its children);
+  stage) apart from its stages' (its children, the fork server they start included);
 - the plain script of overhead.py: every stage's click command in one process.
 
 Under DVC every tracked stage records its process's CPU seconds when it finishes
 (`.traincycle/cost/<stage>.json`, see traincycle.cost); the plain script notes its running CPU
 total after each stage. A stage's "own process" minus "in one process" is mostly the imports the
-one process shares (pandas, scikit-learn/SciPy, xgboost...). The untracked `sources` stage and
-what the stage processes spend after their record (interpreter and thread-pool shutdown, the
-record's git calls) share one row.
+one process shares and the fork server has not (traincycle.forkserver). The untracked `sources`
+stage, the fork server's own imports, the launchers, and what the stage processes spend after
+their record (interpreter and thread-pool shutdown, the record's git calls) share one row.
 
     python cold_breakdown.py [--quick]
 """
@@ -31,9 +31,14 @@ from overhead import checked, plain_script
 
 #: runs DVC in this child and prints its own and its children's CPU seconds as JSON
 DVC_SELF = """
-import json, resource, sys
+import ctypes, json, os, resource, sys
+import psutil
 from dvc.cli import main
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: the stages' fork server comes back here
 rc = main(["repro"])
+for child in psutil.Process().children():  # the fork server: stop it, count it with its stages
+    child.terminate()
+    os.waitpid(child.pid, 0)
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"rc": rc, "dvc": me.ru_utime + me.ru_stime, "stages": kids.ru_utime + kids.ru_stime}))
 """
@@ -90,7 +95,7 @@ def main(quick: bool) -> list[dict[str, object]]:
              "difference": separate[name] - shared[name]} for name in stages if name in separate]
     rest = dvc["stages"] - sum(separate.values())
     rest_one = one.cpu_seconds - sum(shared[name] for name in separate)
-    rows.append({"part": "untracked stages; stage processes after their record (exit)",
+    rows.append({"part": "untracked stages; fork server imports; launchers; stage exits",
                  "own process cpu_s": rest, "in one process cpu_s": rest_one, "difference": rest - rest_one})
     rows.append({"part": "DVC itself", "own process cpu_s": dvc["dvc"], "in one process cpu_s": 0.0,
                  "difference": dvc["dvc"]})

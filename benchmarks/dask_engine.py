@@ -29,7 +29,7 @@ CLUSTER = {"workers": 2, "threads_per_worker": 1}
 def sample_tree(cmd: str, cwd: Path) -> tuple[float, dict[int, tuple[str, float]], int, str]:
     """Run `cmd`; return wall seconds, {pid: (role, peak MB)} over its process tree, rc, output."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env(), shell=True, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env(forkserver=False), shell=True, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     root = psutil.Process(proc.pid)
     peaks: dict[int, tuple[str, float]] = {}
@@ -67,7 +67,7 @@ def prepare(rows: int, tmp: Path, rounds: int) -> tuple[Path, dict[str, str], di
     commands = stage_commands(repo)
     seconds = {}
     for stage in PREP:
-        run = measure(commands[stage], repo)
+        run = measure(commands[stage], repo, forkserver=False)  # the stage's own process: its RSS, CPU
         if run.returncode:
             raise SystemExit(f"{stage} failed at {rows} rows:\n{run.output[-2000:]}")
         seconds[stage] = run.seconds

@@ -8,7 +8,8 @@ The queued wall time runs from `dvc queue start` until the last queued experimen
 ended, read from the queue's result files; before, it also held the workers' 10 s idle exit
 (the start command's output pipe stayed open in DVC's worker daemons) and a last `dvc queue
 status` (about 2 s). Queueing itself is timed apart. A queue's CPU seconds are the start command's
-plus each worker's, the experiments it ran included. The two tune studies walk the same 4-value
+plus each worker's, the experiments it ran included, plus the fork servers' (the stages they
+forked: traincycle.forkserver). The two tune studies walk the same 4-value
 grid, so they train the same hyperparameters; with `--jobs 2` each trial runs on its own core
 with `n_jobs` 1. CPU seconds (user + system of every process, children included) are shown
 beside the wall time: they change far less with other load on the machine.
@@ -25,16 +26,19 @@ before and after share one run and one load:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
+import signal
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import yaml
-from harness import ROOT, Run, copy_project, load_line, load_params, measure, table
+from harness import ROOT, Run, copy_project, forkserver_cpu, load_line, load_params, measure, table
 from overhead import tree_of
 
 PARAM = "train.xgboost.reg_lambda"
@@ -60,6 +64,19 @@ def shrunk_params(rows: int) -> dict:
     params["evaluate"].update(bootstrap=100, explain_rows=300, permutation_repeats=1, shap_rows=20)
     params["optimize"]["latency_rows"] = 5
     return params
+
+
+#: the fork servers' socket folder (XDG_RUNTIME_DIR) for this run's stages, set in `main`
+RUNTIME = Path(tempfile.gettempdir())
+
+
+def counted(work: Callable[[], Run]) -> Run:
+    """`work`'s run, its CPU seconds plus what this run's fork servers spent meanwhile (the
+    stages they forked, which are not the launching command's children)."""
+    before = forkserver_cpu(RUNTIME)
+    run = work()
+    extra = sum(cpu - before.get(pid, 0.0) for pid, cpu in forkserver_cpu(RUNTIME).items())
+    return dataclasses.replace(run, cpu_seconds=run.cpu_seconds + extra)
 
 
 def ok(cmd: list[str], repo: Path) -> float:
@@ -149,11 +166,13 @@ def run_queue(repo: Path, start_cmd: list[str], succeeded: int) -> tuple[Run, fl
     start = time.perf_counter()
     # output to a file: DVC's worker daemons, forked from the start command, would keep a pipe
     # open (and the measure waiting) until they leave, 10 s after the queue empties
+    servers = forkserver_cpu(RUNTIME)
     started = measure(f"{shlex.join(start_cmd)} > {shlex.quote(str(log))} 2>&1", repo)
     if started.returncode:
         raise SystemExit(f"{shlex.join(start_cmd)} failed:\n{log.read_text()[-3000:]}")
     cpu = wait_for_queue(repo, succeeded)
     seconds = time.perf_counter() - start
+    cpu.update({-pid: total - servers.get(pid, 0.0) for pid, total in forkserver_cpu(RUNTIME).items()})
     status = measure(["dvc", "queue", "status"], repo).output
     if "Failed" in status or status.count("Success") < succeeded:
         raise SystemExit(f"a queued experiment did not succeed:\n{status}")
@@ -182,8 +201,11 @@ def pinned_queue(repo: Path, values: tuple[float, ...], done: int, src: Path) ->
 def queue_rows(repo: Path, against: str | None = None) -> list[dict[str, object]]:
     """Sequential `dvc exp run` x4 vs `dvc queue start -j 2` vs `traincycle queue start -j 2`
     (and the latter at `against`, run just before this tree's)."""
-    runs = [checked(["dvc", "exp", "run", "-S", f"{PARAM}={v}"], repo) for v in SEQUENTIAL]
-    sequential = Run(sum(r.seconds for r in runs), 0.0, 0, "", sum(r.cpu_seconds for r in runs))
+    def one_after_another() -> Run:
+        runs = [checked(["dvc", "exp", "run", "-S", f"{PARAM}={v}"], repo) for v in SEQUENTIAL]
+        return Run(sum(r.seconds for r in runs), 0.0, 0, "", sum(r.cpu_seconds for r in runs))
+
+    sequential = counted(one_after_another)
     enqueue = sum(ok(["dvc", "exp", "run", "--queue", "-S", f"{PARAM}={v}"], repo) for v in QUEUED)
     queued, queued_startup = run_queue(repo, ["dvc", "queue", "start", "-j", "2"], len(QUEUED))
     # idle workers leave by themselves after 10 s; no `dvc queue stop` here: its shutdown
@@ -222,8 +244,8 @@ def tune_rows(repo: Path) -> list[dict[str, object]]:
     (repo / "tune.yaml").write_text(yaml.safe_dump(TUNE))
     ok(["git", "add", "tune.yaml"], repo)
     ok([*GIT, "commit", "-qm", "tune settings"], repo)
-    one = checked(["traincycle", "tune", "--study", "jobs1", "--jobs", "1"], repo)
-    two = checked(["traincycle", "tune", "--study", "jobs2", "--jobs", "2"], repo)
+    one = counted(lambda: checked(["traincycle", "tune", "--study", "jobs1", "--jobs", "1"], repo))
+    two = counted(lambda: checked(["traincycle", "tune", "--study", "jobs2", "--jobs", "2"], repo))
     trials = len(TUNE_VALUES)
     return [
         {"measure": f"tune, {trials} trials: `--jobs 1` (baseline)", "seconds": one.seconds,
@@ -235,12 +257,19 @@ def tune_rows(repo: Path) -> list[dict[str, object]]:
 
 
 def main(quick: bool, part: str = "all", against: str | None = None) -> list[dict[str, object]]:
+    global RUNTIME
     with tempfile.TemporaryDirectory(prefix="tc-exps-") as tmp:
+        # this run's own fork servers, kept for the whole run, so their CPU can be counted
+        RUNTIME = Path(tmp) / "run"
+        RUNTIME.mkdir()
+        os.environ.update(XDG_RUNTIME_DIR=str(RUNTIME), TRAINCYCLE_FORKSERVER_IDLE="7200")
         repo = setup(Path(tmp), quick)
         rows = queue_rows(repo, against) if part in ("all", "queue") else []
         rows += tune_rows(repo) if part in ("all", "tune") else []
         # --all-commits: the queued experiments hang off the baseline commit, the trials off "tune settings"
         shown = measure(["dvc", "exp", "ls", "--all-commits", "--name-only"], repo).output.split()
+        for pid in forkserver_cpu(RUNTIME):
+            os.kill(pid, signal.SIGTERM)
     expected = (len(SEQUENTIAL) + len(QUEUED) + len(PINNED) + len(AGAINST) * bool(against)) * (part != "tune")
     expected += 2 * len(TUNE_VALUES) * (part != "queue")
     if len(shown) < expected:

@@ -6,12 +6,14 @@ wall-clock figures (these machines are noisy).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,23 +58,73 @@ def cpu_seconds(pid: int) -> float:
     return times.user + times.system
 
 
-def env() -> dict[str, str]:
-    """The environment for child commands: this interpreter's bin first on PATH."""
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+def env(forkserver: bool = True) -> dict[str, str]:
+    """The environment for child commands: this interpreter's bin first on PATH; stages forked
+    from a warm server (traincycle.forkserver) as users run them, or each its own process."""
+    out = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    out["TRAINCYCLE_FORKSERVER"] = "1" if forkserver else "0"
+    return out
 
 
-def measure(cmd: str | Sequence[str], cwd: Path) -> Run:
-    """Run `cmd` (a shell string or argv) and return its wall time and peak RSS (via wait4)."""
+def adopt_orphans() -> None:
+    """Make this process the reaper of its descendants' orphans (Linux): a stage's detached
+    fork server then ends up our child, so `reap_orphans` can stop it and count its CPU."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def reap_orphans() -> None:
+    """Stop and wait for every child left (after `adopt_orphans`: a command's orphans, the fork
+    server with the stages it ran), so RUSAGE_CHILDREN counts them and the next run starts cold."""
+    import psutil
+
+    for child in psutil.Process().children():
+        child.terminate()
+        os.waitpid(child.pid, 0)
+
+
+def forkserver_cpu(folder: Path) -> dict[int, float]:
+    """CPU seconds so far of each fork server whose socket is under `folder` (XDG_RUNTIME_DIR),
+    the stages it forked and has reaped included: a stage forked from it is not its launcher's
+    child, so its CPU is counted here."""
+    import psutil
+
+    out = {}
+    for proc in psutil.process_iter(["cmdline"]):
+        args = proc.info["cmdline"] or []
+        if "traincycle.forkserver" in " ".join(args) and any(str(folder) in a for a in args):
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                out[proc.pid] = times.user + times.system + times.children_user + times.children_system
+    return out
+
+
+def measure(cmd: str | Sequence[str], cwd: Path, forkserver: bool = True, reap: bool = False) -> Run:
+    """Run `cmd` (a shell string or argv) and return its wall time and peak RSS (via wait4).
+
+    `forkserver`: stages run forked from a warm server (off: each in its own process, whose
+    peak RSS and CPU are then the stage's). `reap`: a cold start, counted whole: a fresh socket
+    folder, so no fork server already running is found, and the command's orphans (the server
+    it started; `adopt_orphans` first) stopped and counted once it has ended, after its wall time.
+    """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_before = before.ru_utime + before.ru_stime
+    child_env = env(forkserver)
+    runtime = tempfile.mkdtemp(prefix="tc-run-") if reap else None
+    if runtime:
+        child_env["XDG_RUNTIME_DIR"] = runtime
     start = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env(), shell=isinstance(cmd, str), stdout=subprocess.PIPE,
+        cmd, cwd=cwd, env=child_env, shell=isinstance(cmd, str), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True,
     )
     output = proc.stdout.read() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
+    if runtime:
+        reap_orphans()
+        shutil.rmtree(runtime, ignore_errors=True)
     proc.returncode = os.waitstatus_to_exitcode(status)
     # grandchildren (the python behind a shell string) are counted in RUSAGE_CHILDREN
     children = resource.getrusage(resource.RUSAGE_CHILDREN)

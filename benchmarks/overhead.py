@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import statistics
 import subprocess
 import tempfile
@@ -27,7 +26,9 @@ from functools import partial
 from pathlib import Path
 
 import yaml
-from harness import ROOT, Run, copy_project, load_params, measure, stage_commands, table
+from harness import ROOT, Run, adopt_orphans, copy_project, load_params, measure, stage_commands, table
+
+from traincycle.pipeline import stage_script
 
 NOOP_GOAL, COLD_GOAL = 1.3, 1.4
 
@@ -55,7 +56,7 @@ def plain_script(repo: Path) -> str:
     """A one-process Python program that runs every stage's click command in order."""
     calls = []
     for name, cmd in stage_commands(repo).items():
-        argv = shlex.split(cmd.replace("PYTHONPATH=src ", ""))[2:]  # drop "python stages/x.py"
+        _script, argv = stage_script(cmd)
         calls.append(f"run({name!r}, {argv!r})")
     return "\n".join([
         "import runpy, sys",
@@ -67,9 +68,9 @@ def plain_script(repo: Path) -> str:
     ])
 
 
-def checked(cmd: str, cwd: Path) -> Run:
-    """Run `cmd` in `cwd`; stop with its output when it fails."""
-    run = measure(cmd, cwd)
+def checked(cmd: str, cwd: Path, reap: bool = False) -> Run:
+    """Run `cmd` in `cwd` (`reap`: with the fork server it started); stop with its output when it fails."""
+    run = measure(cmd, cwd, reap=reap)
     if run.returncode:
         raise SystemExit(f"{cmd} failed in {cwd}:\n{run.output[-3000:]}")
     return run
@@ -111,6 +112,7 @@ def main(quick: bool, cold_repeat: int = 3, noop_repeat: int = 9,
             params.setdefault("ingest", {})["max_rows"] = 5000
         return params
 
+    adopt_orphans()
     with tempfile.TemporaryDirectory(prefix="tc-overhead-") as tmp:
         copies = iter(range(1_000))
         trees = {"": ROOT}
@@ -122,7 +124,7 @@ def main(quick: bool, cold_repeat: int = 3, noop_repeat: int = 9,
             def run() -> Run:
                 repo = copy_project(Path(tmp) / f"ours{next(copies)}", params_of(root), root)
                 reproduced.setdefault(root, repo)
-                return checked("dvc repro", repo)
+                return checked("dvc repro", repo, reap=True)  # cold: no fork server before, its CPU counted
             return run
 
         def cold_plain(root: Path) -> Callable[[], Run]:

@@ -26,7 +26,7 @@ def run_size(rows: int, tmp: Path, stages: tuple[str, ...] = STAGES) -> dict[str
     commands = stage_commands(repo)
     out = {}
     for stage in (s for s in STAGES if s in commands and s in stages):
-        run = measure(commands[stage], repo)
+        run = measure(commands[stage], repo, forkserver=False)  # the stage's own process: its RSS, CPU
         if run.returncode:
             raise SystemExit(f"{stage} failed at {rows} rows:\n{run.output[-2000:]}")
         out[stage] = (run.seconds, run.peak_rss_mb, run.cpu_seconds)

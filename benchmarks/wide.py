@@ -39,7 +39,7 @@ def run_width(rows: int, cols: int, model: str, tmp: Path) -> dict[str, tuple[fl
                 **stage_commands(repo)}
     out = {}
     for stage in STAGES:
-        run = measure(commands[stage], repo)
+        run = measure(commands[stage], repo, forkserver=False)  # the stage's own process: its RSS, CPU
         if run.returncode:
             raise SystemExit(f"{stage} failed at {rows}x{cols}:\n{run.output[-2000:]}")
         out[stage] = (run.seconds, run.peak_rss_mb, run.cpu_seconds)

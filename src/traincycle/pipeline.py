@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import yaml
@@ -45,3 +46,13 @@ def stage_commands(repo: str | Path = ".") -> dict[str, str]:
         return str(value)
 
     return {name: _REFERENCE.sub(resolve, stage["cmd"]) for name, stage in spec["stages"].items()}
+
+
+def stage_script(cmd: str) -> tuple[str, list[str]]:
+    """The Python script a stage command runs (its first ``*.py`` word) and the script's arguments;
+    what comes before (``PYTHONPATH=src python -m traincycle.forkserver``) is the launcher."""
+    words = shlex.split(cmd)
+    for index, word in enumerate(words):
+        if word.endswith(".py"):
+            return word, words[index + 1:]
+    raise ConfigError(f"stage command runs no Python script: {cmd}")

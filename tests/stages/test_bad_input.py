@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from traincycle.pipeline import stage_commands, stage_deps
+from traincycle.pipeline import stage_commands, stage_deps, stage_script
 
 from conftest import ROOT, assert_user_error, make_frame, write_optimized_model, write_tiny_artifacts
 
@@ -27,9 +27,11 @@ TRAINCYCLE = str(Path(sys.executable).parent / "traincycle")
 
 
 def run_in(cwd: Path, stage: str) -> subprocess.CompletedProcess:
-    """Run one stage exactly as dvc.yaml declares it, from `cwd`, with this checkout's code."""
+    """Run one stage exactly as dvc.yaml declares it (its launcher, traincycle.forkserver,
+    included), from `cwd`, with this checkout's code."""
+    script, _args = stage_script(COMMANDS[stage])
     argv = shlex.split(COMMANDS[stage].removeprefix("PYTHONPATH=src "))
-    argv[0:2] = [sys.executable, str(ROOT / argv[1])]
+    argv = [sys.executable, *(str(ROOT / word) if word == script else word for word in argv[1:])]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     env.pop("TRACEBACK", None)
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
