@@ -18,7 +18,8 @@ libraries once:
   after ``TRAINCYCLE_FORKSERVER_IDLE`` seconds (default 30) without one.
 
 ``TRAINCYCLE_FORKSERVER=0`` runs every stage in this process (as ``python SCRIPT`` would), as
-do platforms without ``fork`` and interpreters started with options (``-X``, ``-W``, ...).
+do platforms other than Linux. The server runs with this interpreter's options (``-O``, ``-X``,
+``-W``...), which are part of the key.
 """
 
 from __future__ import annotations
@@ -62,10 +63,8 @@ def main(argv: list[str]) -> NoReturn:
 
 
 def usable() -> bool:
-    """Whether stages may run forked: Linux, not switched off, a plain interpreter."""
-    plain = not (sys.warnoptions or sys._xoptions or sys.flags.isolated or sys.flags.dev_mode
-                 or sys.flags.ignore_environment or sys.flags.no_site)
-    return (sys.platform == "linux" and plain and hasattr(socket, "send_fds")
+    """Whether stages may run forked: Linux, not switched off, no library shadowed."""
+    return (sys.platform == "linux" and hasattr(socket, "send_fds")
             and os.environ.get("TRAINCYCLE_FORKSERVER", "1") != "0" and not shadowed())
 
 
@@ -95,7 +94,8 @@ def server_key() -> str:
     env = sorted((k, v) for k, v in os.environ.items()
                  if k not in UNKEYED and not k.startswith(UNKEYED_PREFIXES))
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-    blob = json.dumps([sys.executable, sys.version, stamps, env, code])
+    flags = [repr(sys.flags), sys.warnoptions, repr(sys._xoptions)]  # -O, -B, -X ..., -W ...
+    blob = json.dumps([sys.executable, sys.version, flags, stamps, env, code])
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -146,8 +146,9 @@ def start_server(key: str) -> None:
     boot = ("import sys; sys.path[:] = sys.argv[2:]; "
             "from traincycle.forkserver import serve; serve(sys.argv[1])")
     package_root = str(Path(__file__).resolve().parents[1])  # this traincycle, wherever it was found
+    flags = subprocess._args_from_interpreter_flags()  # this interpreter's -O, -B, -X, -W options
     subprocess.Popen(
-        [sys.executable, "-c", boot, str(path), package_root, *sys.path[1:]],
+        [sys.executable, *flags, "-c", boot, str(path), package_root, *sys.path[1:]],
         cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True, close_fds=True,
     )

@@ -32,7 +32,8 @@ REPORT = textwrap.dedent("""
     print("to stderr", file=sys.stderr)
     json.dump({"warm": warm, "argv": sys.argv, "cwd": os.getcwd(), "flag": os.environ.get("FLAG"),
                "umask": os.umask(0), "cores": sorted(os.sched_getaffinity(0)), "path0": sys.path[0],
-               "code": traincycle.pipeline.__file__, "main": __name__}, open("report.json", "w"))
+               "code": traincycle.pipeline.__file__, "main": __name__, "optimize": sys.flags.optimize,
+               "warnoptions": sys.warnoptions}, open("report.json", "w"))
     sys.exit(int(sys.argv[1]))
 """)
 
@@ -70,17 +71,17 @@ def project(tmp: Path, name: str = "proj") -> Path:
     return root
 
 
-def launch(cwd: Path, env: dict[str, str], *args: str,
-           prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    return subprocess.run([*prefix, sys.executable, "-m", "traincycle.forkserver", *args], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=120)
+def launch(cwd: Path, env: dict[str, str], *args: str, prefix: tuple[str, ...] = (),
+           options: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    return subprocess.run([*prefix, sys.executable, *options, "-m", "traincycle.forkserver", *args],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
-def warm_up(root: Path, env: dict[str, str]) -> None:
+def warm_up(root: Path, env: dict[str, str], options: tuple[str, ...] = ()) -> None:
     """Launch the REPORT script until it runs forked from a server (the first launch starts one)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        assert launch(root, env, "stages/report.py", "0").returncode == 0
+        assert launch(root, env, "stages/report.py", "0", options=options).returncode == 0
         if json.loads((root / "report.json").read_text())["warm"]:
             return
         time.sleep(0.2)
@@ -175,6 +176,16 @@ def test_the_stage_keeps_its_launchers_cores(tmp_path: Path, runtime: Path) -> N
     assert launch(root, env, "stages/report.py", "0", prefix=("taskset", "-c", core)).returncode == 0
     report = json.loads((root / "report.json").read_text())
     assert report["warm"] and report["cores"] == [int(core)]
+
+
+def test_the_stage_runs_with_the_launchers_interpreter_options(tmp_path: Path, runtime: Path) -> None:
+    root = project(tmp_path)
+    options = ("-O", "-W", "error::DeprecationWarning")
+    warm_up(root, environment(runtime), options)
+    report = json.loads((root / "report.json").read_text())
+    assert report["optimize"] == 1 and report["warnoptions"] == ["error::DeprecationWarning"]
+    assert launch(root, environment(runtime), "stages/report.py", "0").returncode == 0
+    assert json.loads((root / "report.json").read_text())["optimize"] == 0  # another server
 
 
 def test_switched_off_it_runs_every_stage_in_the_launcher(tmp_path: Path, fresh_runtime: Path) -> None:
