@@ -30,10 +30,12 @@ import dataclasses
 import json
 import os
 import shlex
+import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -66,17 +68,36 @@ def shrunk_params(rows: int) -> dict:
     return params
 
 
-#: the fork servers' socket folder (XDG_RUNTIME_DIR) for this run's stages, set in `main`
-RUNTIME = Path(tempfile.gettempdir())
+@contextmanager
+def own_servers() -> Iterator[list[float]]:
+    """One measure's own fork servers: a fresh socket folder (XDG_RUNTIME_DIR), so its stages
+    start their own server rather than find one another measure left warm; at the end the
+    CPU its servers spent (the stages they forked, not the launching command's children) is
+    put in the yielded list and they are stopped. They never leave early (no idle exit)."""
+    folder = Path(tempfile.mkdtemp(prefix="tc-run-"))
+    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "TRAINCYCLE_FORKSERVER_IDLE")}
+    os.environ.update(XDG_RUNTIME_DIR=str(folder), TRAINCYCLE_FORKSERVER_IDLE="7200")
+    spent: list[float] = []
+    try:
+        yield spent
+    finally:
+        servers = forkserver_cpu(folder)
+        spent.append(sum(servers.values()))
+        for pid in servers:
+            os.kill(pid, signal.SIGTERM)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def counted(work: Callable[[], Run]) -> Run:
-    """`work`'s run, its CPU seconds plus what this run's fork servers spent meanwhile (the
-    stages they forked, which are not the launching command's children)."""
-    before = forkserver_cpu(RUNTIME)
-    run = work()
-    extra = sum(cpu - before.get(pid, 0.0) for pid, cpu in forkserver_cpu(RUNTIME).items())
-    return dataclasses.replace(run, cpu_seconds=run.cpu_seconds + extra)
+    """`work`'s run with its own fork servers, their CPU seconds added to its own."""
+    with own_servers() as spent:
+        run = work()
+    return dataclasses.replace(run, cpu_seconds=run.cpu_seconds + spent[0])
 
 
 def ok(cmd: list[str], repo: Path) -> float:
@@ -166,18 +187,17 @@ def run_queue(repo: Path, start_cmd: list[str], succeeded: int) -> tuple[Run, fl
     start = time.perf_counter()
     # output to a file: DVC's worker daemons, forked from the start command, would keep a pipe
     # open (and the measure waiting) until they leave, 10 s after the queue empties
-    servers = forkserver_cpu(RUNTIME)
-    started = measure(f"{shlex.join(start_cmd)} > {shlex.quote(str(log))} 2>&1", repo)
-    if started.returncode:
-        raise SystemExit(f"{shlex.join(start_cmd)} failed:\n{log.read_text()[-3000:]}")
-    cpu = wait_for_queue(repo, succeeded)
-    seconds = time.perf_counter() - start
-    cpu.update({-pid: total - servers.get(pid, 0.0) for pid, total in forkserver_cpu(RUNTIME).items()})
+    with own_servers() as spent:
+        started = measure(f"{shlex.join(start_cmd)} > {shlex.quote(str(log))} 2>&1", repo)
+        if started.returncode:
+            raise SystemExit(f"{shlex.join(start_cmd)} failed:\n{log.read_text()[-3000:]}")
+        cpu = wait_for_queue(repo, succeeded)
+        seconds = time.perf_counter() - start
     status = measure(["dvc", "queue", "status"], repo).output
     if "Failed" in status or status.count("Success") < succeeded:
         raise SystemExit(f"a queued experiment did not succeed:\n{status}")
     startup = max(first_pickups(repo, launched), default=float("nan"))  # the later worker's
-    return Run(seconds, 0.0, 0, status, started.cpu_seconds + sum(cpu.values())), startup
+    return Run(seconds, 0.0, 0, status, started.cpu_seconds + sum(cpu.values()) + spent[0]), startup
 
 
 def setup(tmp: Path, quick: bool) -> Path:
@@ -257,19 +277,13 @@ def tune_rows(repo: Path) -> list[dict[str, object]]:
 
 
 def main(quick: bool, part: str = "all", against: str | None = None) -> list[dict[str, object]]:
-    global RUNTIME
     with tempfile.TemporaryDirectory(prefix="tc-exps-") as tmp:
-        # this run's own fork servers, kept for the whole run, so their CPU can be counted
-        RUNTIME = Path(tmp) / "run"
-        RUNTIME.mkdir()
-        os.environ.update(XDG_RUNTIME_DIR=str(RUNTIME), TRAINCYCLE_FORKSERVER_IDLE="7200")
-        repo = setup(Path(tmp), quick)
+        with own_servers():
+            repo = setup(Path(tmp), quick)
         rows = queue_rows(repo, against) if part in ("all", "queue") else []
         rows += tune_rows(repo) if part in ("all", "tune") else []
         # --all-commits: the queued experiments hang off the baseline commit, the trials off "tune settings"
         shown = measure(["dvc", "exp", "ls", "--all-commits", "--name-only"], repo).output.split()
-        for pid in forkserver_cpu(RUNTIME):
-            os.kill(pid, signal.SIGTERM)
     expected = (len(SEQUENTIAL) + len(QUEUED) + len(PINNED) + len(AGAINST) * bool(against)) * (part != "tune")
     expected += 2 * len(TUNE_VALUES) * (part != "queue")
     if len(shown) < expected:

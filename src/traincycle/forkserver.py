@@ -52,12 +52,12 @@ def main(argv: list[str]) -> NoReturn:
     """Run `argv` (SCRIPT ARGS...) in a forked child of the warm server, or here."""
     if not argv:
         raise SystemExit("usage: python -m traincycle.forkserver SCRIPT [ARGS...]")
-    if usable():
-        key = server_key()
-        conn = connect(socket_path(key))
+    path = socket_path(server_key()) if usable() else None
+    if path is not None and len(os.fsencode(path)) < 108:  # longer than AF_UNIX allows: run here
+        conn = connect(path)
         if conn is not None:
             raise SystemExit(run_remote(conn, argv))
-        start_server(key)
+        start_server(path)
     run_here(argv)
     raise SystemExit(0)
 
@@ -136,11 +136,11 @@ def connect(path: Path) -> socket.socket | None:
     return None
 
 
-def start_server(key: str) -> None:
-    """Start this key's server, detached: it outlives this process and holds none of its files."""
+def start_server(path: Path) -> None:
+    """Start the server of socket `path`, detached: it outlives this process and holds none of
+    its files."""
     import subprocess
 
-    path = socket_path(key)
     if not private(path.parent):
         return
     boot = ("import sys; sys.path[:] = sys.argv[2:]; "
@@ -354,6 +354,7 @@ def watch(conn: socket.socket) -> None:
 def execute(argv: list[str]) -> int:
     """Run the script, then what Python runs at exit; the exit status Python would give."""
     import atexit
+    import ctypes
     import threading
     import traceback
 
@@ -368,13 +369,14 @@ def execute(argv: list[str]) -> int:
     except BaseException:  # reported as the interpreter would
         sys.excepthook(*sys.exc_info())
         code = 1
-    for thread in threading.enumerate():  # the interpreter joins non-daemon threads at exit
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    # what the interpreter does at exit: stop executors and join non-daemon threads, run atexit
+    # callbacks, flush Python's streams and C's stdio (a library printing through printf)
+    threading._shutdown()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # closed by the script, or a broken pipe
             stream.flush()
+    ctypes.CDLL(None).fflush(None)
     return code
 
 

@@ -144,6 +144,22 @@ def test_exit_status_and_errors_are_pythons(tmp_path: Path, runtime: Path, body:
     assert ("Traceback" in run.stderr) == ("raise" in body)
 
 
+def test_the_stage_ends_as_python_ends(tmp_path: Path, runtime: Path) -> None:
+    """Threads joined and executors stopped, C's stdio flushed (it is a pipe here: buffered)."""
+    root = project(tmp_path)
+    (root / "stages" / "ends.py").write_text(textwrap.dedent("""
+        import ctypes, threading, time
+        from concurrent.futures import ThreadPoolExecutor
+        ThreadPoolExecutor(1).submit(time.sleep, 0.2)  # never shut down by the script
+        threading.Thread(target=lambda: (time.sleep(0.3), print("thread done", flush=True))).start()
+        ctypes.CDLL(None).printf(b"from C\\n")
+    """))
+    env = environment(runtime)
+    warm_up(root, env)
+    run = launch(root, env, "stages/ends.py")
+    assert run.returncode == 0 and sorted(run.stdout.splitlines()) == ["from C", "thread done"]
+
+
 @pytest.mark.parametrize(("how", "code"), [(signal.SIGTERM, 128 + signal.SIGTERM),
                                            (signal.SIGINT, 128 + signal.SIGINT),
                                            (signal.SIGKILL, -signal.SIGKILL)])
