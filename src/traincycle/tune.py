@@ -29,13 +29,12 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from traincycle import pruning, trialpool
 from traincycle.config import check_range, load_section, read_params, read_seed
 from traincycle.errors import ConfigError, DataError, GateFailed, UserError
 from traincycle.experiment import format_value, lookup
 from traincycle.pinning import SlotPool
+from traincycle.pipeline import read_spec
 from traincycle.prewarm import Prewarm, TailWarmer
 
 DEFAULT_STORAGE_PATH = ".traincycle/optuna.db"
@@ -595,11 +594,11 @@ def verify(
 
 
 def load_pipeline(path: str | Path = "dvc.yaml") -> dict[str, Any]:
-    """dvc.yaml as a mapping (safe_load), with a clear error when missing."""
+    """dvc.yaml as a mapping, with a clear error when missing or unreadable (`pipeline.read_spec`)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: not found; run `traincycle tune` from the project root")
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return read_spec(path)
 
 
 def tune_project(

@@ -21,6 +21,7 @@ from traincycle.tune import (
     check_space,
     grid_space,
     history_points,
+    load_pipeline,
     parse_curve,
     run_study,
     thin,
@@ -458,3 +459,12 @@ def test_available_cores_without_an_affinity_mask(monkeypatch):
     monkeypatch.delattr(os, "sched_getaffinity")
     monkeypatch.setattr(os, "cpu_count", lambda: 3)
     assert available_cores() == [0, 1, 2]
+
+
+def test_the_pipeline_file_missing_or_broken_is_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="not found; run `traincycle tune` from the project root"):
+        load_pipeline(tmp_path / "dvc.yaml")
+    (tmp_path / "dvc.yaml").write_text("stages: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"dvc\.yaml: cannot read the pipeline file \(") as caught:
+        load_pipeline(tmp_path / "dvc.yaml")
+    assert "\n" not in str(caught.value)
