@@ -84,7 +84,8 @@ def shadowed() -> bool:
 
 def server_key() -> str:
     """A digest of everything that decides what the server's imports load: the interpreter, the
-    library folders and when they last changed (an install), the environment and this code.
+    library folders and when they last changed (an install), the environment and this code; and
+    the container (`namespaces`).
 
     The project's own folders are left out, so the projects of one environment share a server
     (`shadowed` checks they hide no preloaded library); [0] is the working directory (-m).
@@ -95,8 +96,20 @@ def server_key() -> str:
                  if k not in UNKEYED and not k.startswith(UNKEYED_PREFIXES))
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
     flags = [repr(sys.flags), sys.warnoptions, repr(sys._xoptions)]  # -O, -B, -X ..., -W ...
-    blob = json.dumps([sys.executable, sys.version, flags, stamps, env, code])
+    blob = json.dumps([sys.executable, sys.version, flags, stamps, env, code, namespaces()])
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def namespaces() -> list[str]:
+    """This process's mount and pid namespaces: containers that share a /tmp (same user, same
+    image) must not reach each other's server, whose children would see the other's files."""
+    names = []
+    for kind in ("mnt", "pid"):
+        try:
+            names.append(os.readlink(f"/proc/self/ns/{kind}"))
+        except OSError:
+            names.append("")
+    return names
 
 
 def socket_path(key: str) -> Path:

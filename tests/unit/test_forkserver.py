@@ -240,3 +240,17 @@ def test_every_stage_runs_its_own_script_through_the_launcher() -> None:
         assert script == f"stages/{name}.py" and args and not any(a.endswith(".py") for a in args[:1])
     with pytest.raises(ConfigError, match="runs no Python script"):
         stage_script("echo hi")
+
+
+def test_the_key_follows_what_imports_see_and_ignores_what_changes_per_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    base = forkserver.server_key()
+    for name, value in (("DVC_STAGE", "train"), ("PYTEST_CURRENT_TEST", "t.py::x"), ("PWD", "/x")):
+        monkeypatch.setenv(name, value)
+    assert forkserver.server_key() == base
+    threads = "3" if os.environ.get("OMP_NUM_THREADS") != "3" else "5"
+    monkeypatch.setenv("OMP_NUM_THREADS", threads)  # read by OpenMP and BLAS when they load
+    pinned = forkserver.server_key()
+    assert pinned != base
+    monkeypatch.setattr(forkserver, "namespaces", lambda: ["mnt:[1]", "pid:[2]"])  # another container
+    assert forkserver.server_key() not in (base, pinned)
