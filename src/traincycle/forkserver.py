@@ -63,9 +63,20 @@ def main(argv: list[str]) -> NoReturn:
 
 
 def usable() -> bool:
-    """Whether stages may run forked: Linux, not switched off, no library shadowed."""
+    """Whether stages may run forked: Linux, not switched off, stdin, stdout and stderr open (they
+    are handed over), no library shadowed."""
     return (sys.platform == "linux" and hasattr(socket, "send_fds")
-            and os.environ.get("TRAINCYCLE_FORKSERVER", "1") != "0" and not shadowed())
+            and os.environ.get("TRAINCYCLE_FORKSERVER", "1") != "0" and all(map(is_open, (0, 1, 2)))
+            and not shadowed())
+
+
+def is_open(fd: int) -> bool:
+    """Whether file descriptor `fd` is open (a daemon may start its commands with one closed)."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def project_paths() -> list[str]:
@@ -235,6 +246,10 @@ def serve(path_name: str) -> None:
     import importlib
     import select
 
+    try:
+        idle = float(os.environ.get("TRAINCYCLE_FORKSERVER_IDLE", "30"))
+    except ValueError:
+        idle = 30.0  # a malformed setting must not cost every stage a failed server start
     path = Path(path_name)
     lock = open(path.with_suffix(".lock"), "w")  # noqa: SIM115 - held for the server's life
     try:
@@ -247,7 +262,6 @@ def serve(path_name: str) -> None:
     listener.listen(64)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` it: the socket goes too
     children: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, connection)
-    idle = float(os.environ.get("TRAINCYCLE_FORKSERVER_IDLE", "30"))
 
     def serve_ready(timeout: float | None) -> bool:
         ready, _, _ = select.select([listener, *children], [], [], timeout)

@@ -204,6 +204,16 @@ def test_the_stage_runs_with_the_launchers_interpreter_options(tmp_path: Path, r
     assert json.loads((root / "report.json").read_text())["optimize"] == 0  # another server
 
 
+def test_a_launcher_with_stdin_closed_runs_its_stage_itself(tmp_path: Path, runtime: Path) -> None:
+    root = project(tmp_path)
+    env = environment(runtime)
+    warm_up(root, env)
+    run = subprocess.run([sys.executable, "-m", "traincycle.forkserver", "stages/report.py", "0"], cwd=root,
+                         env=env, capture_output=True, text=True, timeout=120, preexec_fn=lambda: os.close(0))
+    assert run.returncode == 0 and run.stdout == "to stdout\n"
+    assert not json.loads((root / "report.json").read_text())["warm"]
+
+
 def test_switched_off_it_runs_every_stage_in_the_launcher(tmp_path: Path, fresh_runtime: Path) -> None:
     root = project(tmp_path)
     runtime = fresh_runtime
