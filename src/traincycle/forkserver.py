@@ -53,7 +53,8 @@ def main(argv: list[str]) -> NoReturn:
     if not argv:
         raise SystemExit("usage: python -m traincycle.forkserver SCRIPT [ARGS...]")
     path = socket_path(server_key()) if usable() else None
-    if path is not None and len(os.fsencode(path)) < 108:  # longer than AF_UNIX allows: run here
+    # a path longer than AF_UNIX allows, or a socket folder others could enter: run here
+    if path is not None and len(os.fsencode(path)) < 108 and private(path.parent):
         conn = connect(path)
         if conn is not None:
             raise SystemExit(run_remote(conn, argv))
@@ -147,8 +148,6 @@ def peer_uid(conn: socket.socket) -> int:
 
 def connect(path: Path) -> socket.socket | None:
     """A connection to this user's server at `path`, or None when there is none."""
-    if not private(path.parent):
-        return None
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(str(path))
@@ -165,8 +164,6 @@ def start_server(path: Path) -> None:
     its files."""
     import subprocess
 
-    if not private(path.parent):
-        return
     boot = ("import sys; sys.path[:] = sys.argv[2:]; "
             "from traincycle.forkserver import serve; serve(sys.argv[1])")
     package_root = str(Path(__file__).resolve().parents[1])  # this traincycle, wherever it was found
@@ -359,9 +356,11 @@ def adopt(request: dict[str, Any]) -> None:
     sys.path[:] = ["", *request["path"]]
     for name in [m for m in sys.modules if m == "traincycle" or m.startswith("traincycle.")]:
         del sys.modules[name]  # the project's own code, imported afresh from its path
+    # as Python starts, whatever the server inherited (nohup, `&`) or set (its SIGTERM handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGPIPE):
-        signal.signal(signum, signal.SIG_DFL if signum != signal.SIGPIPE else signal.SIG_IGN)
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     sys.stdout.reconfigure(line_buffering=os.isatty(1))
 
 
@@ -383,19 +382,15 @@ def execute(argv: list[str]) -> int:
     import atexit
     import ctypes
     import threading
-    import traceback
 
     try:
         run_here(argv)
         code = 0
     except SystemExit as exc:
         code = exit_code(exc.code)
-    except KeyboardInterrupt:
-        traceback.print_exc()
-        code = 128 + signal.SIGINT
-    except BaseException:  # reported as the interpreter would
+    except BaseException as exc:  # reported as the interpreter would; Ctrl-C exits as a SIGINT
         sys.excepthook(*sys.exc_info())
-        code = 1
+        code = 128 + signal.SIGINT if isinstance(exc, KeyboardInterrupt) else 1
     # what the interpreter does at exit: stop executors and join non-daemon threads, run atexit
     # callbacks, flush Python's streams and C's stdio (a library printing through printf)
     threading._shutdown()
