@@ -26,21 +26,16 @@ before and after share one run and one load:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shlex
-import shutil
-import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import yaml
-from harness import ROOT, Run, copy_project, forkserver_cpu, load_line, load_params, measure, table
+from harness import ROOT, Run, copy_project, counted, load_line, load_params, measure, own_servers, table
 from overhead import tree_of
 
 PARAM = "train.xgboost.reg_lambda"
@@ -66,38 +61,6 @@ def shrunk_params(rows: int) -> dict:
     params["evaluate"].update(bootstrap=100, explain_rows=300, permutation_repeats=1, shap_rows=20)
     params["optimize"]["latency_rows"] = 5
     return params
-
-
-@contextmanager
-def own_servers() -> Iterator[list[float]]:
-    """One measure's own fork servers: a fresh socket folder (XDG_RUNTIME_DIR), so its stages
-    start their own server rather than find one another measure left warm; at the end the
-    CPU its servers spent (the stages they forked, not the launching command's children) is
-    put in the yielded list and they are stopped. They never leave early (no idle exit)."""
-    folder = Path(tempfile.mkdtemp(prefix="tc-run-"))
-    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "TRAINCYCLE_FORKSERVER_IDLE")}
-    os.environ.update(XDG_RUNTIME_DIR=str(folder), TRAINCYCLE_FORKSERVER_IDLE="7200")
-    spent: list[float] = []
-    try:
-        yield spent
-    finally:
-        servers = forkserver_cpu(folder)
-        spent.append(sum(servers.values()))
-        for pid in servers:
-            os.kill(pid, signal.SIGTERM)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def counted(work: Callable[[], Run]) -> Run:
-    """`work`'s run with its own fork servers, their CPU seconds added to its own."""
-    with own_servers() as spent:
-        run = work()
-    return dataclasses.replace(run, cpu_seconds=run.cpu_seconds + spent[0])
 
 
 def ok(cmd: list[str], repo: Path) -> float:

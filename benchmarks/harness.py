@@ -7,15 +7,18 @@ wall-clock figures (these machines are noisy).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,24 +69,6 @@ def env(forkserver: bool = True) -> dict[str, str]:
     return out
 
 
-def adopt_orphans() -> None:
-    """Make this process the reaper of its descendants' orphans (Linux): a stage's detached
-    fork server then ends up our child, so `reap_orphans` can stop it and count its CPU."""
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-
-
-def reap_orphans() -> None:
-    """Stop and wait for every child left (after `adopt_orphans`: a command's orphans, the fork
-    server with the stages it ran), so RUSAGE_CHILDREN counts them and the next run starts cold."""
-    import psutil
-
-    for child in psutil.Process().children():
-        child.terminate()
-        os.waitpid(child.pid, 0)
-
-
 def forkserver_cpu(folder: Path) -> dict[int, float]:
     """CPU seconds so far of each fork server whose socket is under `folder` (XDG_RUNTIME_DIR),
     the stages it forked and has reaped included: a stage forked from it is not its launcher's
@@ -100,31 +85,55 @@ def forkserver_cpu(folder: Path) -> dict[int, float]:
     return out
 
 
-def measure(cmd: str | Sequence[str], cwd: Path, forkserver: bool = True, reap: bool = False) -> Run:
+@contextmanager
+def own_servers() -> Iterator[list[float]]:
+    """A measure's own fork servers: a fresh socket folder (XDG_RUNTIME_DIR), so its stages start
+    their own server rather than find one an earlier command left warm; at the end the CPU its
+    servers spent (the stages they forked, not the launching command's children) is put in the
+    yielded list and they are stopped. They never leave early (no idle exit)."""
+    folder = Path(tempfile.mkdtemp(prefix="tc-run-"))
+    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "TRAINCYCLE_FORKSERVER_IDLE")}
+    os.environ.update(XDG_RUNTIME_DIR=str(folder), TRAINCYCLE_FORKSERVER_IDLE="7200")
+    spent: list[float] = []
+    try:
+        yield spent
+    finally:
+        servers = forkserver_cpu(folder)
+        spent.append(sum(servers.values()))
+        for pid in servers:
+            os.kill(pid, signal.SIGTERM)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def counted(work: Callable[[], Run]) -> Run:
+    """`work`'s run from a cold start (its own fork servers), their CPU seconds added to its own."""
+    with own_servers() as spent:
+        run = work()
+    return dataclasses.replace(run, cpu_seconds=run.cpu_seconds + spent[0])
+
+
+def measure(cmd: str | Sequence[str], cwd: Path, forkserver: bool = True) -> Run:
     """Run `cmd` (a shell string or argv) and return its wall time and peak RSS (via wait4).
 
     `forkserver`: stages run forked from a warm server (off: each in its own process, whose
-    peak RSS and CPU are then the stage's). `reap`: a cold start, counted whole: a fresh socket
-    folder, so no fork server already running is found, and the command's orphans (the server
-    it started; `adopt_orphans` first) stopped and counted once it has ended, after its wall time.
+    peak RSS and CPU are then the stage's; on, wrap the measure in `counted` to add the
+    server's CPU and start it cold).
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_before = before.ru_utime + before.ru_stime
-    child_env = env(forkserver)
-    runtime = tempfile.mkdtemp(prefix="tc-run-") if reap else None
-    if runtime:
-        child_env["XDG_RUNTIME_DIR"] = runtime
     start = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=cwd, env=child_env, shell=isinstance(cmd, str), stdout=subprocess.PIPE,
+        cmd, cwd=cwd, env=env(forkserver), shell=isinstance(cmd, str), stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True,
     )
     output = proc.stdout.read() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    if runtime:
-        reap_orphans()
-        shutil.rmtree(runtime, ignore_errors=True)
     proc.returncode = os.waitstatus_to_exitcode(status)
     # grandchildren (the python behind a shell string) are counted in RUSAGE_CHILDREN
     children = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path
 
 import yaml
-from harness import ROOT, Run, adopt_orphans, copy_project, load_params, measure, stage_commands, table
+from harness import ROOT, Run, copy_project, counted, load_params, measure, stage_commands, table
 
 from traincycle.pipeline import stage_script
 
@@ -68,9 +68,9 @@ def plain_script(repo: Path) -> str:
     ])
 
 
-def checked(cmd: str, cwd: Path, reap: bool = False) -> Run:
-    """Run `cmd` in `cwd` (`reap`: with the fork server it started); stop with its output when it fails."""
-    run = measure(cmd, cwd, reap=reap)
+def checked(cmd: str, cwd: Path) -> Run:
+    """Run `cmd` in `cwd`; stop with its output when it fails."""
+    run = measure(cmd, cwd)
     if run.returncode:
         raise SystemExit(f"{cmd} failed in {cwd}:\n{run.output[-3000:]}")
     return run
@@ -112,7 +112,6 @@ def main(quick: bool, cold_repeat: int = 3, noop_repeat: int = 9,
             params.setdefault("ingest", {})["max_rows"] = 5000
         return params
 
-    adopt_orphans()
     with tempfile.TemporaryDirectory(prefix="tc-overhead-") as tmp:
         copies = iter(range(1_000))
         trees = {"": ROOT}
@@ -124,7 +123,7 @@ def main(quick: bool, cold_repeat: int = 3, noop_repeat: int = 9,
             def run() -> Run:
                 repo = copy_project(Path(tmp) / f"ours{next(copies)}", params_of(root), root)
                 reproduced.setdefault(root, repo)
-                return checked("dvc repro", repo, reap=True)  # cold: no fork server before, its CPU counted
+                return counted(partial(checked, "dvc repro", repo))  # cold: no fork server before
             return run
 
         def cold_plain(root: Path) -> Callable[[], Run]:
